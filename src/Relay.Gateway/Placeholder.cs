@@ -1,0 +1,1 @@
+namespace Relay.Gateway; internal static class Placeholder { }

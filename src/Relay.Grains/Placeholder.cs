@@ -1,0 +1,1 @@
+namespace Relay.Grains; internal static class Placeholder { }

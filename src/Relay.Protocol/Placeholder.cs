@@ -1,0 +1,1 @@
+namespace Relay.Protocol; internal static class Placeholder { }
