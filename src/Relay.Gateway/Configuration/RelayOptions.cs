@@ -1,0 +1,65 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Relay.Gateway.Configuration;
+
+/// <summary>
+/// Everything a relay operator can tune, bound from the "Relay" configuration section
+/// (appsettings.json, environment variables such as <c>Relay__StaleTimeout</c>, or <c>--Relay:StaleTimeout</c>).
+/// Validated at start-up: a relay with nonsensical limits refuses to start instead of misbehaving later.
+/// </summary>
+public sealed class RelayOptions
+{
+    public const string SectionName = "Relay";
+
+    /// <summary>Mesh used when a client gives no <c>?mesh=</c>.</summary>
+    [Required, MaxLength(128)]
+    public string DefaultMesh { get; set; } = "default";
+
+
+
+    /// <summary>WebSocket ping period. A connection that answers neither frames nor pongs for
+    /// the stale timeout after a ping is dead and is closed.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan PingInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Largest accepted frame; a larger one closes the connection with 1009.</summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public int MaxFrameBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Bytes that may wait in one connection's send queue before frames for it are dropped.</summary>
+    [Range(4096, 1024 * 1024 * 1024)]
+    public int SendQueueBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Sustained frames per second one connection may send.</summary>
+    [Range(1, 1_000_000)]
+    public double RateLimitPerSecond { get; set; } = 200;
+
+    /// <summary>Frames one connection may send in a burst above the sustained rate.</summary>
+    [Range(1, 1_000_000)]
+    public int RateLimitBurst { get; set; } = 1000;
+
+    /// <summary>Relay error frames one connection may receive per second (then one summary).</summary>
+    [Range(0.1, 1000)]
+    public double ErrorsPerSecond { get; set; } = 2;
+
+    /// <summary>Relay error frames one connection may receive in a burst.</summary>
+    [Range(1, 1000)]
+    public int ErrorBurst { get; set; } = 5;
+
+    /// <summary>Frame types whose echo (same type and data delivered to the same connection within
+    /// <see cref="EchoWindow"/>) is dropped. Empty turns echo suppression off.</summary>
+    public string[] EchoSuppressedTypes { get; set; } = ["invoke", "broadcast", "ring-update"];
+
+    /// <summary>How long a delivered frame is remembered for echo suppression.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan EchoWindow { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Longest accepted peer id.</summary>
+    [Range(1, 4096)]
+    public int MaxPeerIdLength { get; set; } = 256;
+
+    /// <summary>Largest presence <c>data</c> (metadata) kept for a peer; larger presence is refused with an error.</summary>
+    [Range(256, 16 * 1024 * 1024)]
+    public int MaxMetadataBytes { get; set; } = 64 * 1024;
+
+}

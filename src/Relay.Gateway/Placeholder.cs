@@ -1,1 +1,0 @@
-namespace Relay.Gateway; internal static class Placeholder { }

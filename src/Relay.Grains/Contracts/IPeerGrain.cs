@@ -1,0 +1,37 @@
+namespace Relay.Grains.Contracts;
+
+/// <summary>
+/// One peer id of one mesh (key: <c>mesh/peerId</c>): its connections on every gateway, its latest metadata,
+/// and the decision "online" or "offline". Offline is decided exactly once per incarnation: when the last
+/// connection goes (the gateway then announces it) or when every remaining connection's lease ran out
+/// because its gateway stopped reporting (the grain announces it through the mesh grain).
+/// </summary>
+[Alias("relay.IPeerGrain")]
+public interface IPeerGrain : IGrainWithStringKey
+{
+    /// <summary>Adds a connection (its first presence). Returns the peer's incarnation, which grows each time
+    /// the peer comes online from offline, and whether this call brought it online.</summary>
+    [Alias("Connect")]
+    Task<PeerJoin> Connect(ConnectionKey connection, Immutable<byte[]> metadata, double now);
+
+    /// <summary>Replaces the metadata after a later presence with different <c>data</c>.</summary>
+    [Alias("UpdateMetadata")]
+    Task UpdateMetadata(ConnectionKey connection, Immutable<byte[]> metadata, double now);
+
+    /// <summary>Removes a connection (closed, or reaped by its gateway). Returns true when it was the last one:
+    /// the caller announces offline.</summary>
+    [Alias("Disconnect")]
+    Task<bool> Disconnect(ConnectionKey connection);
+
+    /// <summary>Extends the leases of a gateway's connections of this peer: their last frame was at
+    /// <paramref name="lastFrame"/> (unix seconds).</summary>
+    [Alias("Renew")]
+    Task Renew(string gatewayId, long[] connectionIds, double lastFrame);
+
+    /// <summary>The connections this grain believes are alive (for tests and diagnostics).</summary>
+    [Alias("GetConnections")]
+    Task<ConnectionKey[]> GetConnections();
+}
+
+[GenerateSerializer, Immutable, Alias("relay.PeerJoin")]
+public readonly record struct PeerJoin([property: Id(0)] long Incarnation, [property: Id(1)] bool CameOnline);

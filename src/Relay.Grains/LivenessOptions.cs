@@ -1,0 +1,39 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Relay.Grains;
+
+/// <summary>
+/// Liveness timings shared by gateways (which see every frame) and peer grains (the backstop that reaps
+/// peers of a gateway that stopped reporting). Bound from the "Relay" configuration section, like the
+/// gateway's own options, so one setting (e.g. <c>Relay:StaleTimeout</c>) drives both sides.
+/// </summary>
+public sealed class LivenessOptions
+{
+    public const string SectionName = "Relay";
+
+    /// <summary>A peer silent this long is reaped: offline goes out, its socket stays open.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.200", "01:00:00")]
+    public TimeSpan StaleTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often gateways and grains look for silent peers. Offline goes out at most this long after
+    /// the stale timeout.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
+    public TimeSpan ReapCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often a gateway reports the liveness of its connections to their peer grains.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
+    public TimeSpan LivenessReportInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Period of the grain reminder that re-activates a peer grain whose activation was lost (silo
+    /// failure), so peers of dead gateways are still reaped. Orleans refuses reminders under one minute unless
+    /// <c>ReminderOptions.MinimumReminderPeriod</c> is lowered (tests do).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan ReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// When a grain gives up on a connection whose gateway stopped reporting: its last reported frame plus
+    /// the stale timeout plus two report intervals, so a live gateway (which reaps at exactly the stale
+    /// timeout) always acts first and the grain only cleans up after dead ones.
+    /// </summary>
+    public TimeSpan LeaseDuration => StaleTimeout + LivenessReportInterval + LivenessReportInterval;
+}

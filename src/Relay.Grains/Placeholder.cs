@@ -1,1 +1,0 @@
-namespace Relay.Grains; internal static class Placeholder { }

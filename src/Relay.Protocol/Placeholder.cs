@@ -1,1 +1,0 @@
-namespace Relay.Protocol; internal static class Placeholder { }
