@@ -1,0 +1,228 @@
+using System.Text;
+
+namespace Relay.Protocol;
+
+/// <summary>
+/// Replaces one connection's credentials in the string values of the frames it sends
+/// (protocol.md "Credentials never travel"): clients put their own URL, token included, into
+/// <c>relay-log</c> and similar frames that would otherwise reach every peer.
+/// </summary>
+public sealed class CredentialRedactor
+{
+    public const string Replacement = "[redacted]";
+
+    /// <summary>Shorter values are not treated as secrets: they would redact ordinary words.</summary>
+    public const int MinSecretLength = 8;
+
+    // Longest first, so a variant containing another (encoded vs. plain) is replaced whole.
+    private readonly string[] _variants;
+    private readonly byte[][] _utf8Variants;
+
+    // Characters occurring in any variant: only a JSON escape producing one of these can hide a secret.
+    private readonly ulong _asciiLow;
+    private readonly ulong _asciiHigh;
+    private readonly bool _hasNonAscii;
+
+    private CredentialRedactor(string[] variants)
+    {
+        _variants = variants;
+        _utf8Variants = new byte[variants.Length][];
+        for (var i = 0; i < variants.Length; i++)
+        {
+            _utf8Variants[i] = Encoding.UTF8.GetBytes(variants[i]);
+            foreach (var c in variants[i])
+            {
+                if (c < 64)
+                {
+                    _asciiLow |= 1UL << c;
+                }
+                else if (c < 128)
+                {
+                    _asciiHigh |= 1UL << (c - 64);
+                }
+                else
+                {
+                    _hasNonAscii = true;
+                }
+            }
+        }
+    }
+
+    /// <summary>The strings replaced, longest first: each secret as given, percent-encoded and percent-decoded.</summary>
+    public IReadOnlyList<string> Variants => _variants;
+
+    /// <summary>A redactor for <paramref name="secrets"/>, or null when none is long enough to redact.</summary>
+    public static CredentialRedactor? Create(IEnumerable<string?> secrets)
+    {
+        ArgumentNullException.ThrowIfNull(secrets);
+        var variants = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var secret in secrets)
+        {
+            if (secret is null || secret.Length < MinSecretLength)
+            {
+                continue;
+            }
+
+            AddVariant(variants, secret);
+            AddVariant(variants, Uri.EscapeDataString(secret));
+            AddVariant(variants, Uri.UnescapeDataString(secret));
+        }
+
+        if (variants.Count == 0)
+        {
+            return null;
+        }
+
+        var sorted = new string[variants.Count];
+        variants.CopyTo(sorted);
+        Array.Sort(sorted, static (a, b) => a.Length != b.Length ? b.Length.CompareTo(a.Length) : string.CompareOrdinal(a, b));
+        return new CredentialRedactor(sorted);
+    }
+
+    /// <summary>
+    /// A redactor for a connection's bearer token and the <c>access_token</c>, <c>token</c> and
+    /// <c>X-Amz-*</c> parameters (names case-insensitive) of its raw, still percent-encoded upgrade
+    /// query string; null when there is nothing to redact.
+    /// </summary>
+    public static CredentialRedactor? FromQueryString(string? rawQueryString, string? bearerToken)
+    {
+        var secrets = new List<string?> { bearerToken };
+        var query = (rawQueryString ?? string.Empty).AsSpan().TrimStart('?');
+        foreach (var range in query.Split('&'))
+        {
+            var pair = query[range];
+            var equals = pair.IndexOf('=');
+            if (equals <= 0)
+            {
+                continue;
+            }
+
+            var name = Uri.UnescapeDataString(pair[..equals].ToString());
+            if (!IsSecretParameter(name))
+            {
+                continue;
+            }
+
+            var raw = pair[(equals + 1)..].ToString();
+            secrets.Add(raw);
+            secrets.Add(Uri.UnescapeDataString(raw));
+        }
+
+        return Create(secrets);
+    }
+
+    /// <summary>
+    /// Cheap conservative pre-check on raw JSON: true when a variant's UTF-8 bytes occur, or when a
+    /// backslash escape decodes to a character some variant contains (a secret may be spelled with
+    /// escapes such as <c>\/</c> or <c>\u0041</c>). False means the frame certainly needs no redaction.
+    /// </summary>
+    public bool MightContainSecret(ReadOnlySpan<byte> utf8Frame)
+    {
+        foreach (var variant in _utf8Variants)
+        {
+            if (utf8Frame.IndexOf(variant) >= 0)
+            {
+                return true;
+            }
+        }
+
+        var i = utf8Frame.IndexOf((byte)'\\');
+        while (i >= 0)
+        {
+            if (i + 1 >= utf8Frame.Length)
+            {
+                return true;
+            }
+
+            int decoded;
+            var length = 2;
+            switch (utf8Frame[i + 1])
+            {
+                case (byte)'b': decoded = '\b'; break;
+                case (byte)'f': decoded = '\f'; break;
+                case (byte)'n': decoded = '\n'; break;
+                case (byte)'r': decoded = '\r'; break;
+                case (byte)'t': decoded = '\t'; break;
+                case (byte)'u':
+                    if (i + 6 > utf8Frame.Length || !TryParseHex4(utf8Frame.Slice(i + 2, 4), out decoded))
+                    {
+                        return true;
+                    }
+
+                    length = 6;
+                    break;
+                default: decoded = utf8Frame[i + 1]; break;
+            }
+
+            if (MayOccurInSecret(decoded))
+            {
+                return true;
+            }
+
+            var next = utf8Frame[(i + length)..].IndexOf((byte)'\\');
+            i = next < 0 ? -1 : i + length + next;
+        }
+
+        return false;
+    }
+
+    /// <summary>Replaces every occurrence of every variant with <see cref="Replacement"/>.</summary>
+    public string Redact(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        foreach (var variant in _variants)
+        {
+            if (value.Contains(variant, StringComparison.Ordinal))
+            {
+                value = value.Replace(variant, Replacement, StringComparison.Ordinal);
+            }
+        }
+
+        return value;
+    }
+
+    private static void AddVariant(HashSet<string> variants, string variant)
+    {
+        if (variant.Length >= MinSecretLength)
+        {
+            variants.Add(variant);
+        }
+    }
+
+    private static bool IsSecretParameter(string name) =>
+        name.Equals("access_token", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("token", StringComparison.OrdinalIgnoreCase)
+        || name.StartsWith("X-Amz-", StringComparison.OrdinalIgnoreCase);
+
+    private bool MayOccurInSecret(int c) => c switch
+    {
+        < 64 => (_asciiLow & (1UL << c)) != 0,
+        < 128 => (_asciiHigh & (1UL << (c - 64))) != 0,
+        _ => _hasNonAscii,
+    };
+
+    private static bool TryParseHex4(ReadOnlySpan<byte> hex, out int value)
+    {
+        value = 0;
+        foreach (var b in hex)
+        {
+            var digit = HexDigit(b);
+            if (digit < 0)
+            {
+                return false;
+            }
+
+            value = (value << 4) | digit;
+        }
+
+        return true;
+    }
+
+    private static int HexDigit(byte b) => b switch
+    {
+        >= (byte)'0' and <= (byte)'9' => b - '0',
+        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
+        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+        _ => -1,
+    };
+}

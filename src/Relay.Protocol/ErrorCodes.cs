@@ -1,0 +1,53 @@
+namespace Relay.Protocol;
+
+/// <summary>
+/// Every <c>data.code</c> the relay puts in its error frames (protocol.md "Relay errors").
+/// Errors go to the offending connection only and never close it.
+/// </summary>
+public static class ErrorCodes
+{
+    /// <summary>The text frame is not valid JSON (or not valid UTF-8, or nested too deeply).</summary>
+    public const string InvalidJson = "invalid_json";
+
+    /// <summary>The frame is valid JSON but its top-level value is not an object.</summary>
+    public const string NotAnObject = "not_an_object";
+
+    /// <summary>The frame has no <c>type</c>, or it is not a non-empty string.</summary>
+    public const string MissingType = "missing_type";
+
+    /// <summary><c>from</c>, <c>to</c> or <c>targetInstanceId</c> is present but not a string.</summary>
+    public const string InvalidField = "invalid_field";
+
+    /// <summary>The client sent a binary WebSocket message; only text frames are understood.</summary>
+    public const string BinaryFrame = "binary_frame";
+
+    /// <summary>A frame other than presence, heartbeat, capabilities or auth arrived before the connection's first presence.</summary>
+    public const string NotRegistered = "not_registered";
+
+    /// <summary>A <c>direct</c> frame's <c>to</c> resolved to no peer and no agent listing.</summary>
+    public const string UnknownTarget = "unknown_target";
+
+    /// <summary>A <c>direct</c> frame's <c>to</c> names an agent listed by several connections; <c>data.candidates</c> lists their peer ids.</summary>
+    public const string AmbiguousTarget = "ambiguous_target";
+
+    /// <summary>A presence named another <c>from</c> than the id the connection is bound to.</summary>
+    public const string IdChange = "id_change";
+
+    /// <summary>A presence tried to register a reserved or malformed id (e.g. <c>relay</c>), or an id held by another principal.</summary>
+    public const string ReservedId = "reserved_id";
+
+    /// <summary>A presence lacked a usable <c>from</c> or had a non-object <c>data</c>.</summary>
+    public const string InvalidPresence = "invalid_presence";
+
+    /// <summary>The connection exceeded its inbound frame rate; the frame was dropped.</summary>
+    public const string RateLimited = "rate_limited";
+
+    /// <summary>Frames for this slow consumer were dropped; <c>data.count</c> says how many, sent once it drains.</summary>
+    public const string Dropped = "dropped";
+
+    /// <summary>Summary sent once after further error frames to this connection were withheld by the error rate limit; <c>data.count</c> says how many.</summary>
+    public const string ErrorsSuppressed = "errors_suppressed";
+
+    /// <summary>A presence's <c>data</c> exceeded the configured metadata size; it was not stored or forwarded.</summary>
+    public const string MetadataTooLarge = "metadata_too_large";
+}

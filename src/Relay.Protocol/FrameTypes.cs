@@ -1,0 +1,37 @@
+namespace Relay.Protocol;
+
+/// <summary>
+/// Type names the relay knows. The parser returns these very instances for matching frames,
+/// so reference comparison works and parsing a well-known type allocates nothing.
+/// </summary>
+public static class FrameTypes
+{
+    public const string Presence = "presence";
+    public const string Heartbeat = "heartbeat";
+    public const string Direct = "direct";
+    public const string Capabilities = "capabilities";
+    public const string CapabilitiesRequest = "capabilities_request";
+    public const string CapabilitiesResponse = "capabilities_response";
+    public const string Auth = "auth";
+    public const string Broadcast = "broadcast";
+    public const string Stream = "stream";
+    public const string Ack = "ack";
+    public const string TurnEnd = "turn_end";
+    public const string Error = "error";
+    public const string Invoke = "invoke";
+    public const string RingUpdate = "ring-update";
+    public const string RelayLog = "relay-log";
+    public const string RelayConnected = "relay-connected";
+    public const string RelayConfigUpdated = "relay-config-updated";
+
+    /// <summary>Routing class of a type name; unknown names route like <c>broadcast</c>.</summary>
+    public static FrameKind KindOf(string type) => type switch
+    {
+        Presence => FrameKind.Presence,
+        Heartbeat => FrameKind.Heartbeat,
+        Direct => FrameKind.Direct,
+        Capabilities or CapabilitiesRequest => FrameKind.Capabilities,
+        Auth => FrameKind.Auth,
+        _ => FrameKind.Broadcast,
+    };
+}

@@ -1,0 +1,56 @@
+namespace Relay.Protocol;
+
+/// <summary>
+/// Token bucket for the per-connection inbound rate limit and the error-frame limit.
+/// </summary>
+/// <remarks>
+/// Hand-written on purpose: System.Threading.RateLimiting's TokenBucketRateLimiter needs a timer or
+/// an external replenishment call per instance and allocates a lease per acquisition, too heavy for
+/// one (or two) per WebSocket at streaming rates. This one refills lazily from the elapsed time the
+/// caller passes in, allocates nothing, and is safe to share between threads.
+/// </remarks>
+public sealed class TokenBucket
+{
+    private readonly Lock _gate = new();
+    private readonly double _tokensPerTick;
+    private readonly double _burst;
+    private double _tokens;
+    private long _last;
+
+    /// <param name="ratePerSecond">Sustained tokens per second.</param>
+    /// <param name="burst">Capacity; the bucket starts full.</param>
+    /// <param name="now">Current timestamp in the caller's monotonic unit.</param>
+    /// <param name="ticksPerSecond">Timestamp units per second (e.g. <c>Stopwatch.Frequency</c>).</param>
+    public TokenBucket(double ratePerSecond, int burst, long now, long ticksPerSecond)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(ratePerSecond);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(burst);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ticksPerSecond);
+        _tokensPerTick = ratePerSecond / ticksPerSecond;
+        _burst = burst;
+        _tokens = burst;
+        _last = now;
+    }
+
+    /// <summary>Refills by the time elapsed since the last call, then takes one token if there is one.</summary>
+    public bool TryTake(long now)
+    {
+        lock (_gate)
+        {
+            // Timestamps from racing threads may arrive out of order; never refill backwards.
+            if (now > _last)
+            {
+                _tokens = Math.Min(_burst, _tokens + ((now - _last) * _tokensPerTick));
+                _last = now;
+            }
+
+            if (_tokens >= 1)
+            {
+                _tokens -= 1;
+                return true;
+            }
+
+            return false;
+        }
+    }
+}
