@@ -50,4 +50,7 @@ public static class ErrorCodes
 
     /// <summary>A presence's <c>data</c> exceeded the configured metadata size; it was not stored or forwarded.</summary>
     public const string MetadataTooLarge = "metadata_too_large";
+
+    /// <summary>The relay could not record a presence (its cluster state did not answer); the client may send it again.</summary>
+    public const string Unavailable = "unavailable";
 }

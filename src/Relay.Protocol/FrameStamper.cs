@@ -1,15 +1,197 @@
+using System.Buffers;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
 namespace Relay.Protocol;
 
-/// <summary>Stamps a forwarded frame (protocol.md "Sender stamp" and "Credentials never travel").</summary>
+/// <summary>
+/// Prepares a client frame for forwarding (protocol.md "Sender stamp" and "Credentials never travel"):
+/// <c>sender</c> is set to the sending connection's peer id, a missing <c>from</c> is filled with it
+/// (a present one may name an agent of the sender, so it stays), a missing <c>timestamp</c> is filled
+/// with server time, and the connection's credentials are redacted from string values.
+/// </summary>
 public static class FrameStamper
 {
+    private static readonly JsonWriterOptions WriterOptions = new()
+    {
+        // Peers show these strings to people; keep non-ASCII readable instead of \u-escaping it.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        SkipValidation = true,
+    };
+
+    /// <summary>
+    /// Returns the bytes to forward. Usually (no client <c>sender</c>, nothing to redact) that is the
+    /// frame spliced up to its closing brace plus the stamps: one exact-size allocation, every original
+    /// byte kept. Otherwise the frame is rewritten token by token, dropping the client's <c>sender</c>
+    /// and redacting secrets in string values at any depth (not in property names); values that need no
+    /// change keep their original spelling, whitespace between tokens does not survive.
+    /// </summary>
+    /// <param name="parsed">The frame's successful <see cref="FrameParser.Parse"/> result.</param>
+    /// <param name="redactor">The sending connection's credentials, or null when it has none.</param>
     public static byte[] Stamp(ReadOnlySpan<byte> frame, in ParsedFrame parsed, string senderPeerId, double nowUnixSeconds, CredentialRedactor? redactor)
     {
-        _ = frame;
-        _ = parsed;
-        _ = senderPeerId;
-        _ = nowUnixSeconds;
-        _ = redactor;
-        throw new NotImplementedException();
+        ArgumentNullException.ThrowIfNull(senderPeerId);
+        if (parsed.Error != ParseError.None || parsed.ClosingBrace >= frame.Length || frame[parsed.ClosingBrace] != (byte)'}')
+        {
+            throw new ArgumentException("Only a successfully parsed frame, with its own bytes, can be stamped.", nameof(parsed));
+        }
+
+        Span<byte> timestamp = stackalloc byte[UnixTime.MaxFormattedLength];
+        var timestampLength = 0;
+        if (!parsed.HasTimestamp)
+        {
+            UnixTime.TryFormat(nowUnixSeconds, timestamp, out timestampLength);
+        }
+
+        var stamps = new Stamps(senderPeerId, parsed.From is null, timestamp[..timestampLength]);
+        if (parsed.HasSender || (redactor is not null && redactor.MightContainSecret(frame)))
+        {
+            return Rewrite(frame, stamps, redactor);
+        }
+
+        return Splice(frame, parsed, stamps);
+    }
+
+    private static byte[] Splice(ReadOnlySpan<byte> frame, in ParsedFrame parsed, in Stamps stamps)
+    {
+        var head = frame[..parsed.ClosingBrace];
+        var senderLength = JsonText.QuotedLength(stamps.SenderPeerId);
+        var length = head.Length + (parsed.IsEmptyObject ? 0 : 1) + "\"sender\":"u8.Length + senderLength + 1;
+        if (stamps.FillFrom)
+        {
+            length += ",\"from\":"u8.Length + senderLength;
+        }
+
+        if (!stamps.Timestamp.IsEmpty)
+        {
+            length += ",\"timestamp\":"u8.Length + stamps.Timestamp.Length;
+        }
+
+        var result = new byte[length];
+        var output = result.AsSpan();
+        head.CopyTo(output);
+        var at = head.Length;
+        if (!parsed.IsEmptyObject)
+        {
+            output[at++] = (byte)',';
+        }
+
+        at += Append(output[at..], "\"sender\":"u8);
+        at += JsonText.WriteString(stamps.SenderPeerId, output[at..]);
+        if (stamps.FillFrom)
+        {
+            at += Append(output[at..], ",\"from\":"u8);
+            at += JsonText.WriteString(stamps.SenderPeerId, output[at..]);
+        }
+
+        if (!stamps.Timestamp.IsEmpty)
+        {
+            at += Append(output[at..], ",\"timestamp\":"u8);
+            at += Append(output[at..], stamps.Timestamp);
+        }
+
+        output[at] = (byte)'}';
+        return result;
+    }
+
+    private static byte[] Rewrite(ReadOnlySpan<byte> frame, in Stamps stamps, CredentialRedactor? redactor)
+    {
+        var buffer = new ArrayBufferWriter<byte>(frame.Length + 128);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            var reader = new Utf8JsonReader(frame, JsonText.ReaderOptions);
+            reader.Read();
+            writer.WriteStartObject();
+            while (reader.Read())
+            {
+                if (reader.CurrentDepth == 0)
+                {
+                    // The top-level object's end: stamps go last, as in the fast path.
+                    writer.WriteString("sender"u8, stamps.SenderPeerId);
+                    if (stamps.FillFrom)
+                    {
+                        writer.WriteString("from"u8, stamps.SenderPeerId);
+                    }
+
+                    if (!stamps.Timestamp.IsEmpty)
+                    {
+                        writer.WritePropertyName("timestamp"u8);
+                        writer.WriteRawValue(stamps.Timestamp, skipInputValidation: true);
+                    }
+
+                    writer.WriteEndObject();
+                    break;
+                }
+
+                if (reader.CurrentDepth == 1 && reader.TokenType == JsonTokenType.PropertyName && JsonText.TextEquals(ref reader, "sender"u8))
+                {
+                    reader.Read();
+                    reader.Skip();
+                    continue;
+                }
+
+                CopyToken(frame, ref reader, writer, redactor);
+            }
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void CopyToken(ReadOnlySpan<byte> frame, ref Utf8JsonReader reader, Utf8JsonWriter writer, CredentialRedactor? redactor)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.StartObject: writer.WriteStartObject(); break;
+            case JsonTokenType.EndObject: writer.WriteEndObject(); break;
+            case JsonTokenType.StartArray: writer.WriteStartArray(); break;
+            case JsonTokenType.EndArray: writer.WriteEndArray(); break;
+            case JsonTokenType.PropertyName:
+                // The writer escapes names itself, so it must get them unescaped.
+                if (reader.ValueIsEscaped)
+                {
+                    writer.WritePropertyName(JsonText.TryGetString(ref reader) ?? "\uFFFD");
+                }
+                else
+                {
+                    writer.WritePropertyName(reader.ValueSpan);
+                }
+
+                break;
+            case JsonTokenType.String:
+                var raw = frame.Slice((int)reader.TokenStartIndex, reader.ValueSpan.Length + 2);
+                if (redactor is not null && redactor.MightContainSecret(reader.ValueSpan))
+                {
+                    var value = JsonText.TryGetString(ref reader);
+                    var redacted = value is null ? null : redactor.Redact(value);
+                    if (!ReferenceEquals(redacted, value))
+                    {
+                        writer.WriteStringValue(redacted);
+                        break;
+                    }
+                }
+
+                writer.WriteRawValue(raw, skipInputValidation: true);
+                break;
+            default:
+                // Numbers keep their spelling; true/false/null are their own spelling.
+                writer.WriteRawValue(reader.ValueSpan, skipInputValidation: true);
+                break;
+        }
+    }
+
+    private static int Append(Span<byte> destination, ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(destination);
+        return bytes.Length;
+    }
+
+    private readonly ref struct Stamps(string senderPeerId, bool fillFrom, ReadOnlySpan<byte> timestamp)
+    {
+        public string SenderPeerId { get; } = senderPeerId;
+
+        public bool FillFrom { get; } = fillFrom;
+
+        /// <summary>The formatted time to add; empty when the client sent its own timestamp.</summary>
+        public ReadOnlySpan<byte> Timestamp { get; } = timestamp;
     }
 }

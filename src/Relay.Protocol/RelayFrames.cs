@@ -3,42 +3,120 @@ namespace Relay.Protocol;
 /// <summary>Frames the relay itself sends. Each call returns a fresh UTF-8 JSON byte array.</summary>
 public static class RelayFrames
 {
+    /// <summary>The <c>from</c> of relay-made frames; reserved, no client may register it.</summary>
     public const string RelayId = "relay";
 
+    /// <summary>
+    /// <c>{"type":"error","from":"relay","to":…,"data":{"code":…,"error":…},"turnId":…,"timestamp":…}</c>.
+    /// <c>to</c> is omitted when null (the sender is not registered yet); <c>turnId</c> is copied raw
+    /// when given, so the client can match the error to its turn.
+    /// </summary>
+    /// <param name="extraDataPropertiesJson">Further <c>data</c> properties as raw JSON, e.g. <c>"count":3</c>.</param>
     public static byte[] Error(string code, string message, string? to, ReadOnlySpan<byte> turnIdRawJson, double now, ReadOnlySpan<byte> extraDataPropertiesJson = default)
     {
-        _ = code;
-        _ = message;
-        _ = to;
-        _ = turnIdRawJson;
-        _ = now;
-        _ = extraDataPropertiesJson;
-        throw new NotImplementedException();
+        ArgumentNullException.ThrowIfNull(code);
+        ArgumentNullException.ThrowIfNull(message);
+        var frame = new FrameBuilder(256 + turnIdRawJson.Length + extraDataPropertiesJson.Length);
+        frame.Raw("{\"type\":\"error\",\"from\":\"relay\""u8);
+        if (to is not null)
+        {
+            frame.Raw(",\"to\":"u8);
+            frame.String(to);
+        }
+
+        frame.Raw(",\"data\":{\"code\":"u8);
+        frame.String(code);
+        frame.Raw(",\"error\":"u8);
+        frame.String(message);
+        if (!extraDataPropertiesJson.IsEmpty)
+        {
+            frame.Raw(","u8);
+            frame.Raw(extraDataPropertiesJson);
+        }
+
+        frame.Raw("}"u8);
+        if (!turnIdRawJson.IsEmpty)
+        {
+            frame.Raw(",\"turnId\":"u8);
+            frame.Raw(turnIdRawJson);
+        }
+
+        frame.Raw(",\"timestamp\":"u8);
+        frame.UnixSeconds(now);
+        frame.Raw("}"u8);
+        return frame.ToArrayAndRelease();
     }
 
+    /// <summary>
+    /// <c>{"type":"presence","from":peerId,"data":metadata,"timestamp":…}</c>: a newcomer snapshot entry
+    /// or an announce. Empty <paramref name="metadataJson"/> (a presence without data) becomes <c>{}</c>.
+    /// </summary>
     public static byte[] Presence(string peerId, ReadOnlySpan<byte> metadataJson, double timestamp)
     {
-        _ = peerId;
-        _ = metadataJson;
-        _ = timestamp;
-        throw new NotImplementedException();
+        ArgumentNullException.ThrowIfNull(peerId);
+        var frame = new FrameBuilder(128 + metadataJson.Length);
+        frame.Raw("{\"type\":\"presence\",\"from\":"u8);
+        frame.String(peerId);
+        frame.Raw(",\"data\":"u8);
+        frame.Raw(metadataJson.IsEmpty ? "{}"u8 : metadataJson);
+        frame.Raw(",\"timestamp\":"u8);
+        frame.UnixSeconds(timestamp);
+        frame.Raw("}"u8);
+        return frame.ToArrayAndRelease();
     }
 
+    /// <summary><c>{"type":"presence","from":peerId,"data":{"status":"offline"},"timestamp":now}</c>.</summary>
     public static byte[] Offline(string peerId, double now)
     {
-        _ = peerId;
-        _ = now;
-        throw new NotImplementedException();
+        ArgumentNullException.ThrowIfNull(peerId);
+        var frame = new FrameBuilder(128);
+        frame.Raw("{\"type\":\"presence\",\"from\":"u8);
+        frame.String(peerId);
+        frame.Raw(",\"data\":{\"status\":\"offline\"},\"timestamp\":"u8);
+        frame.UnixSeconds(now);
+        frame.Raw("}"u8);
+        return frame.ToArrayAndRelease();
     }
 
+    /// <summary>
+    /// The answer to <c>capabilities</c>/<c>capabilities_request</c>:
+    /// <c>{"type":"capabilities_response","from":"relay","to":…,"data":{"agentCards":[],"activeAgents":[…],"relay":{"name":"relay","version":…,"mesh":…,"peers":N}},"timestamp":…}</c>.
+    /// </summary>
     public static byte[] CapabilitiesResponse(string? to, IReadOnlyCollection<string> activeAgents, string mesh, int peerCount, string version, double now)
     {
-        _ = to;
-        _ = activeAgents;
-        _ = mesh;
-        _ = peerCount;
-        _ = version;
-        _ = now;
-        throw new NotImplementedException();
+        ArgumentNullException.ThrowIfNull(activeAgents);
+        ArgumentNullException.ThrowIfNull(mesh);
+        ArgumentNullException.ThrowIfNull(version);
+        var frame = new FrameBuilder(256 + (activeAgents.Count * 32));
+        frame.Raw("{\"type\":\"capabilities_response\",\"from\":\"relay\""u8);
+        if (to is not null)
+        {
+            frame.Raw(",\"to\":"u8);
+            frame.String(to);
+        }
+
+        frame.Raw(",\"data\":{\"agentCards\":[],\"activeAgents\":["u8);
+        var first = true;
+        foreach (var agent in activeAgents)
+        {
+            if (!first)
+            {
+                frame.Raw(","u8);
+            }
+
+            frame.String(agent);
+            first = false;
+        }
+
+        frame.Raw("],\"relay\":{\"name\":\"relay\",\"version\":"u8);
+        frame.String(version);
+        frame.Raw(",\"mesh\":"u8);
+        frame.String(mesh);
+        frame.Raw(",\"peers\":"u8);
+        frame.Integer(peerCount);
+        frame.Raw("}},\"timestamp\":"u8);
+        frame.UnixSeconds(now);
+        frame.Raw("}"u8);
+        return frame.ToArrayAndRelease();
     }
 }
