@@ -7,7 +7,7 @@ namespace Relay.Grains;
 /// peers of a gateway that stopped reporting). Bound from the "Relay" configuration section, like the
 /// gateway's own options, so one setting (e.g. <c>Relay:StaleTimeout</c>) drives both sides.
 /// </summary>
-public sealed class LivenessOptions
+public sealed class LivenessOptions : IValidatableObject
 {
     public const string SectionName = "Relay";
 
@@ -36,4 +36,16 @@ public sealed class LivenessOptions
     /// timeout) always acts first and the grain only cleans up after dead ones.
     /// </summary>
     public TimeSpan LeaseDuration => StaleTimeout + LivenessReportInterval + LivenessReportInterval;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (ReapCheckInterval >= StaleTimeout)
+        {
+            yield return new ValidationResult("ReapCheckInterval must be shorter than StaleTimeout.", [nameof(ReapCheckInterval)]);
+        }
+        if (LivenessReportInterval >= StaleTimeout)
+        {
+            yield return new ValidationResult("LivenessReportInterval must be shorter than StaleTimeout.", [nameof(LivenessReportInterval)]);
+        }
+    }
 }

@@ -1,1 +1,3 @@
-var app = Microsoft.AspNetCore.Builder.WebApplication.CreateBuilder(args).Build(); app.Run();
+using Relay.Silo.Hosting;
+
+await RelayHost.Build(args).RunAsync();

@@ -7,7 +7,7 @@ namespace Relay.Gateway.Configuration;
 /// (appsettings.json, environment variables such as <c>Relay__StaleTimeout</c>, or <c>--Relay:StaleTimeout</c>).
 /// Validated at start-up: a relay with nonsensical limits refuses to start instead of misbehaving later.
 /// </summary>
-public sealed class RelayOptions
+public sealed class RelayOptions : IValidatableObject
 {
     public const string SectionName = "Relay";
 
@@ -62,4 +62,21 @@ public sealed class RelayOptions
     [Range(256, 16 * 1024 * 1024)]
     public int MaxMetadataBytes { get; set; } = 64 * 1024;
 
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (SendQueueBytes < MaxFrameBytes)
+        {
+            yield return new ValidationResult("SendQueueBytes must hold at least one frame of MaxFrameBytes.",
+                [nameof(SendQueueBytes), nameof(MaxFrameBytes)]);
+        }
+        if (RateLimitBurst < RateLimitPerSecond)
+        {
+            yield return new ValidationResult("RateLimitBurst must be at least RateLimitPerSecond.", [nameof(RateLimitBurst)]);
+        }
+        if (EchoSuppressedTypes.Any(string.IsNullOrWhiteSpace))
+        {
+            yield return new ValidationResult("EchoSuppressedTypes must not contain empty types.", [nameof(EchoSuppressedTypes)]);
+        }
+    }
 }

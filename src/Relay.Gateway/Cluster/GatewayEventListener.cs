@@ -1,0 +1,55 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Streams;
+using Relay.Gateway.Routing;
+using Relay.Grains.Contracts;
+
+namespace Relay.Gateway.Cluster;
+
+/// <summary>Subscribes this gateway to its own stream and applies what the cluster tells it.</summary>
+internal sealed partial class GatewayEventListener(
+    IClusterClient cluster,
+    GatewayIdentity gateway,
+    PeerMembership membership,
+    ILogger<GatewayEventListener> logger) : IHostedService
+{
+    private StreamSubscriptionHandle<GatewayEvent>? _subscription;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var stream = cluster.GetStreamProvider(GatewayStreams.Provider).GetStream<GatewayEvent>(GatewayStreams.For(gateway.Id));
+        _subscription = await stream.SubscribeAsync(OnEventAsync);
+        Log.Listening(logger, gateway.Id);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_subscription is not null) await _subscription.UnsubscribeAsync();
+    }
+
+    private async Task OnEventAsync(GatewayEvent item, StreamSequenceToken? token)
+    {
+        try
+        {
+            switch (item)
+            {
+                case PeerReaped reaped:
+                    await membership.ApplyReapedAsync(reaped);
+                    break;
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.EventFailed(logger, ex, item.GetType().Name);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1401, Level = LogLevel.Information, Message = "Gateway {GatewayId} listening for cluster events")]
+        public static partial void Listening(ILogger logger, string gatewayId);
+
+        [LoggerMessage(EventId = 1402, Level = LogLevel.Error, Message = "Applying cluster event {EventType} failed")]
+        public static partial void EventFailed(ILogger logger, Exception exception, string eventType);
+    }
+}

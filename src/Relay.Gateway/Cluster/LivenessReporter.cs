@@ -1,0 +1,72 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Relay.Gateway.Connections;
+using Relay.Grains;
+using Relay.Grains.Contracts;
+
+namespace Relay.Gateway.Cluster;
+
+/// <summary>
+/// Tells peer grains, in batches, that this gateway's connections are alive: one call per peer that sent
+/// anything since the last report, never one per frame. A gateway that dies stops reporting, and its peers'
+/// grains reap them when their leases run out.
+/// </summary>
+internal sealed partial class LivenessReporter(
+    ConnectionRegistry connections,
+    IGrainFactory grains,
+    GatewayIdentity gateway,
+    IOptions<LivenessOptions> liveness,
+    TimeProvider time,
+    ILogger<LivenessReporter> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(liveness.Value.LivenessReportInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken)) await ReportAsync();
+        }
+        catch (OperationCanceledException)
+        {
+            // shutting down
+        }
+    }
+
+    private async Task ReportAsync()
+    {
+        var utcNow = time.GetUtcNow();
+        var byPeer = new Dictionary<string, (List<long> Ids, double LastFrame)>(StringComparer.Ordinal);
+        foreach (var connection in connections.All)
+        {
+            var lastFrame = connection.LastFrame;
+            if (!connection.Registered || lastFrame == connection.LastReportedFrame) continue;
+            connection.LastReportedFrame = lastFrame;
+            var unix = (utcNow - time.GetElapsedTime(lastFrame)).ToUnixTimeMilliseconds() / 1000.0;
+            var key = GrainKeys.Peer(connection.Mesh.Name, connection.PeerId!);
+            if (!byPeer.TryGetValue(key, out var entry)) entry = ([], 0);
+            entry.Ids.Add(connection.Id);
+            byPeer[key] = (entry.Ids, Math.Max(entry.LastFrame, unix));
+        }
+
+        var calls = new List<Task>(byPeer.Count);
+        foreach (var (key, (ids, lastFrame)) in byPeer)
+        {
+            calls.Add(grains.GetGrain<IPeerGrain>(key).Renew(gateway.Id, [.. ids], lastFrame));
+        }
+        try
+        {
+            await Task.WhenAll(calls);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.ReportFailed(logger, ex, calls.Count(c => c.IsFaulted));
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "{Failed} liveness report(s) to peer grains failed; the next report retries")]
+        public static partial void ReportFailed(ILogger logger, Exception exception, int failed);
+    }
+}

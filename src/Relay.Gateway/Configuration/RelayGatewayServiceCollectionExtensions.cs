@@ -1,0 +1,48 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Relay.Gateway.Cluster;
+using Relay.Gateway.Connections;
+using Relay.Gateway.Diagnostics;
+using Relay.Gateway.Endpoints;
+using Relay.Gateway.Routing;
+using Relay.Grains;
+
+namespace Relay.Gateway.Configuration;
+
+/// <summary>Registers the WebSocket gateway. It needs an Orleans <c>IClusterClient</c>/<c>IGrainFactory</c>: the
+/// co-hosted silo's, or an external client's.</summary>
+public static class RelayGatewayServiceCollectionExtensions
+{
+    public static IServiceCollection AddRelayGateway(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<RelayOptions>().Bind(configuration.GetSection(RelayOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RelayOptions>, RelayOptionsValidator>();
+        services.AddRelayLiveness(configuration);
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddSingleton<RelayMetrics>();
+        services.AddSingleton<GatewayIdentity>();
+        services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<MeshRegistry>();
+        services.AddSingleton<TransitionGates>();
+        services.AddSingleton<EchoTypes>();
+        services.AddSingleton<PeerMembership>();
+        services.AddSingleton<RelayWebSocketHandler>();
+        services.AddHostedService<GatewayEventListener>();
+        services.AddHostedService<ConnectionSweeper>();
+        services.AddHostedService<LivenessReporter>();
+        return services;
+    }
+
+    /// <summary>WebSockets middleware plus <see cref="RelayEndpoints.MapRelay"/>.</summary>
+    public static WebApplication UseRelay(this WebApplication app)
+    {
+        app.UseWebSockets();
+        app.MapRelay();
+        return app;
+    }
+}

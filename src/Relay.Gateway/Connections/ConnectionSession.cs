@@ -1,0 +1,238 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net.WebSockets;
+using System.Text;
+using Relay.Gateway.Configuration;
+using Relay.Gateway.Diagnostics;
+using Relay.Gateway.Routing;
+using Relay.Protocol;
+
+namespace Relay.Gateway.Connections;
+
+/// <summary>
+/// The reader side of one connection: receives each frame whole, parses it once, and applies protocol.md's
+/// rules (presence, heartbeat, capabilities, direct addressing, broadcast with echo suppression, errors).
+/// Frames are handled one after the other, which is what keeps every receiver's view of this sender in order.
+/// </summary>
+internal sealed class ConnectionSession(
+    RelayConnection connection,
+    WebSocket socket,
+    RelayOptions options,
+    PeerMembership membership,
+    EchoTypes echoTypes,
+    RelayMetrics metrics,
+    TimeProvider time)
+{
+    private readonly List<AgentListing<RelayConnection>> _scratch = [];
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            while (!connection.IsClosing)
+            {
+                var length = 0;
+                ValueWebSocketReceiveResult result;
+                while (true)
+                {
+                    if (length == buffer.Length)
+                    {
+                        var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, options.MaxFrameBytes + 1));
+                        buffer.AsSpan(0, length).CopyTo(bigger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = bigger;
+                    }
+                    result = await socket.ReceiveAsync(buffer.AsMemory(length), cancellationToken);
+                    length += result.Count;
+                    if (result.EndOfMessage || result.MessageType == WebSocketMessageType.Close || length > options.MaxFrameBytes) break;
+                }
+
+                if (result.MessageType == WebSocketMessageType.Close) return;
+                if (length > options.MaxFrameBytes)
+                {
+                    metrics.Disconnected("oversize");
+                    connection.RequestClose(WebSocketCloseStatus.MessageTooBig,
+                        string.Create(CultureInfo.InvariantCulture, $"frame larger than {options.MaxFrameBytes} bytes"));
+                    return;
+                }
+                metrics.FrameReceived(length);
+                if (result.MessageType == WebSocketMessageType.Binary)
+                {
+                    connection.Touch(time.GetTimestamp());
+                    SendError(ErrorCodes.BinaryFrame, "binary frames are not supported; send UTF-8 JSON text frames", default);
+                    continue;
+                }
+                await HandleFrameAsync(buffer.AsMemory(0, length));
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The transport ended (peer gone, keep-alive timeout, abort, shutdown): a normal way for a session to end.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async ValueTask HandleFrameAsync(ReadOnlyMemory<byte> frame)
+    {
+        var now = time.GetTimestamp();
+        connection.Touch(now);
+        if (!connection.InboundLimit.TryTake(now))
+        {
+            metrics.RateLimited();
+            SendError(ErrorCodes.RateLimited, RateLimitText, default);
+            return;
+        }
+
+        var parsed = FrameParser.Parse(frame.Span, echoTypes.IsSuppressed);
+        if (parsed.Error != ParseError.None)
+        {
+            SendError(CodeOf(parsed.Error), parsed.ErrorDetail ?? "invalid frame", TurnIdOf(frame, parsed));
+            return;
+        }
+
+        switch (parsed.Kind)
+        {
+            case FrameKind.Presence:
+                await HandlePresenceAsync(frame, parsed);
+                return;
+            case FrameKind.Heartbeat:
+                return; // liveness only, already counted above
+            case FrameKind.Capabilities:
+                SendCapabilities();
+                return;
+            case FrameKind.Auth:
+                return; // authentication is off: an auth frame is accepted and changes nothing
+        }
+
+        if (!connection.Registered)
+        {
+            SendError(ErrorCodes.NotRegistered, "send a presence first; nothing is forwarded before it", TurnIdOf(frame, parsed));
+            return;
+        }
+        if (parsed.Kind == FrameKind.Direct) RouteDirect(frame, parsed);
+        else RouteBroadcast(frame, parsed, now);
+    }
+
+    private async ValueTask HandlePresenceAsync(ReadOnlyMemory<byte> frame, ParsedFrame parsed)
+    {
+        if (!PeerIds.IsValid(parsed.From, options.MaxPeerIdLength, out var problem))
+        {
+            var reserved = string.Equals(parsed.From, RelayFrames.RelayId, StringComparison.Ordinal);
+            SendError(reserved ? ErrorCodes.ReservedId : ErrorCodes.InvalidPresence,
+                reserved ? "\"relay\" is reserved for the relay itself" : $"presence needs a valid string from: {problem}",
+                TurnIdOf(frame, parsed));
+            return;
+        }
+        var peerId = parsed.From!;
+        if (connection.PeerId is { } bound && !string.Equals(bound, peerId, StringComparison.Ordinal))
+        {
+            SendError(ErrorCodes.IdChange, $"this connection is bound to peer id \"{bound}\"; open a new connection for another id",
+                TurnIdOf(frame, parsed));
+            return;
+        }
+        if (parsed.Data.GetOffsetAndLength(frame.Length).Length > options.MaxMetadataBytes)
+        {
+            SendError(ErrorCodes.MetadataTooLarge, $"presence data is larger than {options.MaxMetadataBytes} bytes", TurnIdOf(frame, parsed));
+            return;
+        }
+
+        var metadata = parsed.DataKind == System.Text.Json.JsonValueKind.Undefined ? "{}"u8.ToArray() : frame.Span[parsed.Data].ToArray();
+        connection.PeerId = peerId;
+        connection.Agents = parsed.Agents;
+        var announcement = FrameStamper.Stamp(frame.Span, parsed, peerId, UnixNow(), connection.Redactor);
+        var outcome = await membership.PresenceAsync(connection, metadata, announcement);
+        if (outcome == PeerMembership.Outcome.Unavailable)
+        {
+            SendError(ErrorCodes.Unavailable, "the relay could not record this presence; send it again", TurnIdOf(frame, parsed));
+        }
+    }
+
+    private void RouteDirect(ReadOnlyMemory<byte> frame, in ParsedFrame parsed)
+    {
+        var mesh = connection.Mesh;
+        _scratch.Clear();
+        var route = DirectAddressing.Resolve(mesh, connection.PeerId!, connection.Agents, parsed.To, parsed.TargetInstanceId, _scratch);
+        switch (route.Route)
+        {
+            case DirectRoute.Peer:
+                mesh.DeliverToPeer(route.PeerId!, Stamp(frame, parsed), echoHash: 0);
+                metrics.Routed(FrameKind.Direct);
+                break;
+            case DirectRoute.AgentConnection:
+                LocalMesh.Deliver(route.Connection!, Stamp(frame, parsed), droppable: false, echoHash: 0);
+                metrics.Routed(FrameKind.Direct);
+                break;
+            case DirectRoute.LocalConversation:
+                break; // the sender's own agents talking: nothing leaves the browser's mesh.
+            case DirectRoute.Ambiguous:
+                SendError(ErrorCodes.AmbiguousTarget,
+                    $"several peers list agent \"{parsed.To}\"; add targetInstanceId with the peer id you mean",
+                    TurnIdOf(frame, parsed), CandidatesJson(route.Candidates!));
+                break;
+            default:
+                SendError(ErrorCodes.UnknownTarget, $"no peer or agent \"{parsed.To}\" in this mesh", TurnIdOf(frame, parsed));
+                break;
+        }
+    }
+
+    private void RouteBroadcast(ReadOnlyMemory<byte> frame, in ParsedFrame parsed, long now)
+    {
+        var suppressible = echoTypes.IsSuppressed(parsed.Type);
+        if (suppressible && connection.Echo is { } echo && echo.IsEcho(parsed.DataHash, now))
+        {
+            metrics.EchoSuppressed();
+            return;
+        }
+        connection.Mesh.Broadcast(connection.PeerId!, Stamp(frame, parsed), suppressible ? parsed.DataHash : 0);
+        metrics.Routed(FrameKind.Broadcast);
+    }
+
+    private void SendCapabilities()
+    {
+        var mesh = connection.Mesh;
+        connection.Send(RelayFrames.CapabilitiesResponse(connection.PeerId, mesh.ActiveAgents(), mesh.Name, mesh.PeerCount,
+            RelayVersion.Value, UnixNow()), droppable: false);
+    }
+
+    private byte[] Stamp(ReadOnlyMemory<byte> frame, in ParsedFrame parsed) =>
+        FrameStamper.Stamp(frame.Span, parsed, connection.PeerId!, UnixNow(), connection.Redactor);
+
+    /// <summary>Answers the sender with a relay error frame, within the connection's error rate limit.</summary>
+    private void SendError(string code, string message, ReadOnlySpan<byte> turnId, ReadOnlySpan<byte> extra = default)
+    {
+        metrics.Error(code);
+        var now = time.GetTimestamp();
+        var suppressed = connection.Errors.TakeSummary(now);
+        if (suppressed > 0) SendSuppressedSummary(connection, suppressed, UnixNow());
+        if (!connection.Errors.TryPass(now)) return;
+        connection.Send(RelayFrames.Error(code, message, connection.PeerId, turnId, UnixNow(), extra), droppable: false);
+    }
+
+    internal static void SendSuppressedSummary(RelayConnection connection, long count, double now) =>
+        connection.Send(RelayFrames.Error(ErrorCodes.ErrorsSuppressed,
+            string.Create(CultureInfo.InvariantCulture, $"{count} further error(s) were not sent (error rate limit)"),
+            connection.PeerId, default, now, Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"\"count\":{count}"))),
+            droppable: false);
+
+    private string RateLimitText => string.Create(CultureInfo.InvariantCulture,
+        $"rate limit exceeded ({options.RateLimitPerSecond} frames/s, bursts of {options.RateLimitBurst}); frame dropped");
+
+    private static ReadOnlySpan<byte> TurnIdOf(ReadOnlyMemory<byte> frame, in ParsedFrame parsed) => frame.Span[parsed.TurnId];
+
+    private static byte[] CandidatesJson(string[] candidates) =>
+        Encoding.UTF8.GetBytes("\"candidates\":" + System.Text.Json.JsonSerializer.Serialize(candidates, Endpoints.RelayJsonContext.Default.StringArray));
+
+    private static string CodeOf(ParseError error) => error switch
+    {
+        ParseError.NotAnObject => ErrorCodes.NotAnObject,
+        ParseError.MissingType => ErrorCodes.MissingType,
+        ParseError.InvalidField => ErrorCodes.InvalidField,
+        _ => ErrorCodes.InvalidJson,
+    };
+
+    private double UnixNow() => time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
+}

@@ -1,0 +1,84 @@
+using System.Net.WebSockets;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Relay.Gateway.Diagnostics;
+using Relay.Gateway.Routing;
+using Relay.Grains;
+
+namespace Relay.Gateway.Connections;
+
+/// <summary>
+/// Once per reap-check interval, looks at every connection of this node: reaps peers silent for the stale
+/// timeout (their sockets stay open), closes consumers that made no progress for as long (1013, or an abort
+/// when even the close frame cannot get through), and sends pending error summaries.
+/// </summary>
+internal sealed partial class ConnectionSweeper(
+    ConnectionRegistry connections,
+    PeerMembership membership,
+    RelayMetrics metrics,
+    IOptions<LivenessOptions> liveness,
+    TimeProvider time,
+    ILogger<ConnectionSweeper> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(liveness.Value.ReapCheckInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken)) await SweepAsync();
+        }
+        catch (OperationCanceledException)
+        {
+            // shutting down
+        }
+    }
+
+    internal async Task SweepAsync()
+    {
+        var stale = liveness.Value.StaleTimeout;
+        var now = time.GetTimestamp();
+        var unixNow = time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
+        foreach (var connection in connections.All)
+        {
+            try
+            {
+                if (connection.Registered && membership.IsSilent(connection))
+                {
+                    metrics.Reaped();
+                    await membership.LeaveAsync(connection, reaped: true);
+                }
+                if (connection.IsStalled(stale)) CloseStalled(connection, stale);
+                var suppressed = connection.Errors.TakeSummary(now);
+                if (suppressed > 0) ConnectionSession.SendSuppressedSummary(connection, suppressed, unixNow);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                Log.SweepFailed(logger, ex, connection.Id);
+            }
+        }
+    }
+
+    private void CloseStalled(RelayConnection connection, TimeSpan stale)
+    {
+        if (!connection.IsClosing)
+        {
+            Log.Stalled(logger, connection.Id, connection.QueuedBytes);
+            metrics.Disconnected("slow_consumer");
+            connection.RequestClose(WebSocketCloseStatus.EndpointUnavailable + 12, "consumer made no progress"); // 1013 Try Again Later
+        }
+        else if (connection.IsStalled(stale + stale))
+        {
+            connection.Abort();
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "Connection {ConnectionId} made no progress with {QueuedBytes} bytes queued: closing it (1013)")]
+        public static partial void Stalled(ILogger logger, long connectionId, long queuedBytes);
+
+        [LoggerMessage(EventId = 1202, Level = LogLevel.Warning, Message = "Sweeping connection {ConnectionId} failed")]
+        public static partial void SweepFailed(ILogger logger, Exception exception, long connectionId);
+    }
+}

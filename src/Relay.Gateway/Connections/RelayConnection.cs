@@ -1,0 +1,150 @@
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using Relay.Gateway.Routing;
+using Relay.Protocol;
+
+namespace Relay.Gateway.Connections;
+
+/// <summary>
+/// One accepted WebSocket: who it is (mesh, bound peer id, latest presence), its liveness, and its outgoing
+/// side (a byte-bounded <see cref="SendQueue"/> drained by its own writer loop, so a slow socket only ever
+/// delays itself). The reader side lives in <see cref="ConnectionSession"/>.
+/// </summary>
+internal sealed class RelayConnection
+{
+    private readonly WebSocket _socket;
+    private readonly SendQueue _queue;
+    private readonly TimeProvider _time;
+
+    // A doorbell, not a queue: one pending ring is enough to wake the writer, further rings are dropped.
+    private readonly Channel<bool> _doorbell = Channel.CreateBounded<bool>(
+        new BoundedChannelOptions(1) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+
+    private long _lastFrame;
+    private long _lastProgress;
+    private int _closeStatus;
+    private string? _closeReason;
+
+    public RelayConnection(long id, LocalMesh mesh, WebSocket socket, long sendQueueBytes, TimeProvider time,
+        EchoFilter? echo, CredentialRedactor? redactor, TokenBucket inboundLimit, ErrorGate errors)
+    {
+        Id = id;
+        Mesh = mesh;
+        _socket = socket;
+        _queue = new SendQueue(sendQueueBytes);
+        _time = time;
+        Echo = echo;
+        Redactor = redactor;
+        InboundLimit = inboundLimit;
+        Errors = errors;
+        _lastFrame = _lastProgress = time.GetTimestamp();
+    }
+
+    public long Id { get; }
+
+    public LocalMesh Mesh { get; }
+
+    /// <summary>The peer id of this connection's first presence; never changes afterwards.</summary>
+    public string? PeerId { get; set; }
+
+    /// <summary>True between registration (a presence) and the connection's close or reap. Written under the
+    /// peer's transition gate; read without a lock by the fan-out, which tolerates a stale answer.</summary>
+    public volatile bool Registered;
+
+    /// <summary>Agents listed by this connection's latest presence (for direct addressing).</summary>
+    public volatile string[]? Agents;
+
+    /// <summary>This connection's latest presence <c>data</c>, raw JSON.</summary>
+    public byte[] Metadata { get; set; } = "{}"u8.ToArray();
+
+    /// <summary>The peer's incarnation (from its grain) when this connection registered.</summary>
+    public long Incarnation { get; set; }
+
+    public EchoFilter? Echo { get; }
+
+    public CredentialRedactor? Redactor { get; }
+
+    public TokenBucket InboundLimit { get; }
+
+    public ErrorGate Errors { get; }
+
+    /// <summary>Monotonic timestamp (<see cref="TimeProvider.GetTimestamp"/>) of the last frame received.</summary>
+    public long LastFrame => Volatile.Read(ref _lastFrame);
+
+    /// <summary>Last frame time already reported to the peer grain.</summary>
+    public long LastReportedFrame { get; set; }
+
+    public long QueuedBytes => _queue.Bytes;
+
+    public bool IsClosing => Volatile.Read(ref _closeStatus) != 0;
+
+    public void Touch(long now) => Volatile.Write(ref _lastFrame, now);
+
+    /// <summary>Queues a frame for this socket. Never blocks; a full queue drops (see <see cref="SendQueue"/>).</summary>
+    public bool Send(byte[] frame, bool droppable)
+    {
+        if (IsClosing) return false;
+        var queued = _queue.TryEnqueue(frame, droppable);
+        _doorbell.Writer.TryWrite(true);
+        return queued;
+    }
+
+    /// <summary>True when frames are waiting and none was written for <paramref name="stall"/>.</summary>
+    public bool IsStalled(TimeSpan stall) =>
+        _queue.Count > 0 && _time.GetElapsedTime(Volatile.Read(ref _lastProgress)) >= stall;
+
+    /// <summary>Asks the writer to close the socket with <paramref name="status"/> after the frame it is
+    /// writing. Frames still queued are not sent.</summary>
+    public void RequestClose(WebSocketCloseStatus status, string reason)
+    {
+        _closeReason = reason;
+        if (Interlocked.CompareExchange(ref _closeStatus, (int)status, 0) == 0) _doorbell.Writer.TryWrite(true);
+    }
+
+    /// <summary>Drops the transport at once (a consumer that makes no progress cannot even take a close frame).</summary>
+    public void Abort() => _socket.Abort();
+
+    /// <summary>The writer loop: drains the queue into the socket, tells the consumer about drops once it has
+    /// caught up, and performs a requested close.</summary>
+    public async Task RunWriterAsync(Func<long, byte[]> droppedNotice, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (await _doorbell.Reader.WaitToReadAsync(cancellationToken))
+            {
+                _doorbell.Reader.TryRead(out _);
+                while (!IsClosing && _queue.TryDequeue(out var frame))
+                {
+                    await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+                    Volatile.Write(ref _lastProgress, _time.GetTimestamp());
+                }
+                if (IsClosing)
+                {
+                    await CloseAsync(cancellationToken);
+                    return;
+                }
+                var dropped = _queue.TakeDroppedCount();
+                if (dropped > 0)
+                {
+                    await _socket.SendAsync(droppedNotice(dropped), WebSocketMessageType.Text, true, cancellationToken);
+                    Volatile.Write(ref _lastProgress, _time.GetTimestamp());
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The transport is gone; the reader notices too and cleans up.
+        }
+    }
+
+    /// <summary>Ends the writer loop (after the reader finished).</summary>
+    public void CompleteWriter() => _doorbell.Writer.TryComplete();
+
+    private async Task CloseAsync(CancellationToken cancellationToken)
+    {
+        if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+        {
+            await _socket.CloseOutputAsync((WebSocketCloseStatus)Volatile.Read(ref _closeStatus), _closeReason, cancellationToken);
+        }
+    }
+}

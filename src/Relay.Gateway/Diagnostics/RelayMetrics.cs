@@ -1,0 +1,59 @@
+using System.Diagnostics.Metrics;
+using Relay.Protocol;
+
+namespace Relay.Gateway.Diagnostics;
+
+/// <summary>
+/// The relay's instruments (meter "Relay"). Tags are bounded sets (frame kinds, error codes, close reasons),
+/// never peer ids or mesh names a client chooses.
+/// </summary>
+internal sealed class RelayMetrics
+{
+    public const string MeterName = "Relay";
+
+    private readonly Counter<long> _framesIn;
+    private readonly Counter<long> _bytesIn;
+    private readonly Counter<long> _routed;
+    private readonly Counter<long> _echoSuppressed;
+    private readonly Counter<long> _rateLimited;
+    private readonly Counter<long> _errors;
+    private readonly Counter<long> _disconnects;
+    private readonly UpDownCounter<long> _connections;
+    private readonly Counter<long> _reaped;
+
+    public RelayMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(MeterName);
+        _framesIn = meter.CreateCounter<long>("relay.frames.received", "{frame}", "Frames received from clients");
+        _bytesIn = meter.CreateCounter<long>("relay.bytes.received", "By", "Bytes of frames received from clients");
+        _routed = meter.CreateCounter<long>("relay.frames.routed", "{frame}", "Client frames forwarded, by routing kind");
+        _echoSuppressed = meter.CreateCounter<long>("relay.frames.echo_suppressed", "{frame}", "Echoed frames dropped by echo suppression");
+        _rateLimited = meter.CreateCounter<long>("relay.frames.rate_limited", "{frame}", "Frames dropped by the per-connection rate limit");
+        _errors = meter.CreateCounter<long>("relay.errors", "{error}", "Relay error frames, by code (counted before the error rate limit)");
+        _disconnects = meter.CreateCounter<long>("relay.disconnects", "{connection}", "Connections closed, by reason");
+        _reaped = meter.CreateCounter<long>("relay.connections.reaped", "{connection}", "Connections unregistered after the stale timeout (socket kept open)");
+        _connections = meter.CreateUpDownCounter<long>("relay.connections", "{connection}", "Open WebSocket connections");
+    }
+
+    public void FrameReceived(int bytes)
+    {
+        _framesIn.Add(1);
+        _bytesIn.Add(bytes);
+    }
+
+    public void Routed(FrameKind kind) => _routed.Add(1, new KeyValuePair<string, object?>("kind", kind == FrameKind.Direct ? "direct" : "broadcast"));
+
+    public void EchoSuppressed() => _echoSuppressed.Add(1);
+
+    public void RateLimited() => _rateLimited.Add(1);
+
+    public void Error(string code) => _errors.Add(1, new KeyValuePair<string, object?>("code", code));
+
+    public void Connected() => _connections.Add(1);
+
+    public void Disconnected(string reason) => _disconnects.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void Reaped() => _reaped.Add(1);
+
+    public void Closed() => _connections.Add(-1);
+}

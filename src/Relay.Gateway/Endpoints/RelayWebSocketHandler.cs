@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.WebSockets;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Relay.Gateway.Configuration;
+using Relay.Gateway.Connections;
+using Relay.Gateway.Diagnostics;
+using Relay.Gateway.Routing;
+using Relay.Grains;
+using Relay.Grains.Contracts;
+using Relay.Protocol;
+
+namespace Relay.Gateway.Endpoints;
+
+/// <summary>Accepts a relay WebSocket (at <c>/ws</c> and <c>/</c>) and runs it until it ends.</summary>
+internal sealed partial class RelayWebSocketHandler(
+    IOptions<RelayOptions> relayOptions,
+    IOptions<LivenessOptions> livenessOptions,
+    ConnectionRegistry connections,
+    MeshRegistry meshes,
+    PeerMembership membership,
+    EchoTypes echoTypes,
+    RelayMetrics metrics,
+    TimeProvider time,
+    IHostApplicationLifetime lifetime,
+    ILogger<RelayWebSocketHandler> logger)
+{
+    private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(5);
+    private readonly RelayOptions _options = relayOptions.Value;
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = StatusCodes.Status426UpgradeRequired;
+            await context.Response.WriteAsync("Relay: open a WebSocket here (ws://host:port/ws).");
+            return;
+        }
+        var meshName = context.Request.Query["mesh"].FirstOrDefault() ?? _options.DefaultMesh;
+        if (!GrainKeys.IsValidMesh(meshName))
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("mesh: 1-128 characters of A-Z a-z 0-9 - _ . ~");
+            return;
+        }
+
+        var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            KeepAliveInterval = _options.PingInterval,
+            KeepAliveTimeout = livenessOptions.Value.StaleTimeout,
+        });
+        var mesh = meshes.Join(meshName);
+        var connection = CreateConnection(context, socket, mesh);
+        connections.Add(connection);
+        metrics.Connected();
+        Log.Opened(logger, connection.Id, meshName);
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        var writer = connection.RunWriterAsync(count => DroppedNotice(connection, count), stop.Token);
+        var session = new ConnectionSession(connection, socket, _options, membership, echoTypes, metrics, time);
+        try
+        {
+            await session.RunAsync(stop.Token);
+        }
+        finally
+        {
+            await membership.LeaveAsync(connection, reaped: false);
+            connection.RequestClose(WebSocketCloseStatus.NormalClosure, "");
+            if (await Task.WhenAny(writer, Task.Delay(CloseGrace, time, CancellationToken.None)) != writer) connection.Abort();
+            connection.CompleteWriter();
+            connections.Remove(connection);
+            meshes.Leave(mesh);
+            metrics.Closed();
+            Log.Closed(logger, connection.Id, socket.CloseStatus);
+        }
+    }
+
+    private RelayConnection CreateConnection(HttpContext context, WebSocket socket, LocalMesh mesh)
+    {
+        var now = Stopwatch.GetTimestamp();
+        var echo = echoTypes.Enabled
+            ? new EchoFilter(capacity: 128, windowTicks: (long)(_options.EchoWindow.TotalSeconds * Stopwatch.Frequency))
+            : null;
+        var bearer = context.Request.Headers.Authorization.FirstOrDefault() is { } header
+            && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : null;
+        return new RelayConnection(
+            connections.NextId(), mesh, socket, _options.SendQueueBytes, time, echo,
+            CredentialRedactor.FromQueryString(context.Request.QueryString.Value, bearer),
+            new TokenBucket(_options.RateLimitPerSecond, _options.RateLimitBurst, now, Stopwatch.Frequency),
+            new ErrorGate(new TokenBucket(_options.ErrorsPerSecond, _options.ErrorBurst, now, Stopwatch.Frequency)));
+    }
+
+    private byte[] DroppedNotice(RelayConnection connection, long count)
+    {
+        metrics.Error(ErrorCodes.Dropped);
+        return RelayFrames.Error(ErrorCodes.Dropped,
+            string.Create(CultureInfo.InvariantCulture, $"{count} frame(s) for this connection were dropped because it reads too slowly"),
+            connection.PeerId, default, time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0,
+            Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"\"count\":{count}")));
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1001, Level = LogLevel.Debug, Message = "Connection {ConnectionId} opened in mesh {Mesh}")]
+        public static partial void Opened(ILogger logger, long connectionId, string mesh);
+
+        [LoggerMessage(EventId = 1002, Level = LogLevel.Debug, Message = "Connection {ConnectionId} closed ({CloseStatus})")]
+        public static partial void Closed(ILogger logger, long connectionId, WebSocketCloseStatus? closeStatus);
+    }
+}

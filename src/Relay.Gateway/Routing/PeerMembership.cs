@@ -1,0 +1,125 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using Relay.Grains;
+using Relay.Gateway.Cluster;
+using Relay.Gateway.Connections;
+using Relay.Grains.Contracts;
+using Relay.Protocol;
+
+namespace Relay.Gateway.Routing;
+
+/// <summary>
+/// Peer membership on this node: registering a connection, its later presences, its leaving (close or reap),
+/// and reaps decided by a peer grain. Each transition updates the peer grain (the cluster's truth about who is
+/// online) and then this node's <see cref="LocalMesh"/>, under the peer's transition gate.
+/// </summary>
+internal sealed partial class PeerMembership(
+    IGrainFactory grains,
+    GatewayIdentity gateway,
+    TransitionGates gates,
+    MeshRegistry meshes,
+    ConnectionRegistry connections,
+    TimeProvider time,
+    IOptions<LivenessOptions> liveness,
+    ILogger<PeerMembership> logger)
+{
+    public enum Outcome { Registered, Updated, Unavailable }
+
+    /// <summary>Handles a presence of <paramref name="connection"/>, already validated and bound to its peer id.</summary>
+    public async ValueTask<Outcome> PresenceAsync(RelayConnection connection, byte[] metadata, byte[] announcement)
+    {
+        var mesh = connection.Mesh;
+        var peerId = connection.PeerId!;
+        var now = UnixNow();
+        using var _ = await gates.EnterAsync(mesh.Name, peerId);
+        var grain = Peer(mesh.Name, peerId);
+        var key = Key(connection);
+        try
+        {
+            if (!connection.Registered)
+            {
+                var join = await grain.Connect(key, metadata.AsImmutable(), now);
+                connection.Incarnation = join.Incarnation;
+                connection.Metadata = metadata;
+                mesh.Register(connection, metadata, now, announcement);
+                Log.Registered(logger, mesh.Name, connection.Id, join.CameOnline);
+                return Outcome.Registered;
+            }
+            if (!metadata.AsSpan().SequenceEqual(connection.Metadata))
+            {
+                await grain.UpdateMetadata(key, metadata.AsImmutable(), now);
+                connection.Metadata = metadata;
+            }
+            mesh.Update(connection, metadata, now, announcement);
+            return Outcome.Updated;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.GrainCallFailed(logger, ex, mesh.Name, connection.Id);
+            return Outcome.Unavailable;
+        }
+    }
+
+    /// <summary>The connection closed, or went silent for the stale timeout (<paramref name="reaped"/>): it leaves
+    /// its peer, and when it was the peer's last connection in the cluster, offline goes out once.</summary>
+    public async ValueTask LeaveAsync(RelayConnection connection, bool reaped)
+    {
+        if (connection.PeerId is not { } peerId) return;
+        var mesh = connection.Mesh;
+        using var _ = await gates.EnterAsync(mesh.Name, peerId);
+        if (!connection.Registered) return;
+        // A frame that arrived while this reap waited for the gate keeps the connection.
+        if (reaped && !IsSilent(connection)) return;
+
+        var lastHere = mesh.Remove(connection);
+        bool offline;
+        try
+        {
+            offline = await Peer(mesh.Name, peerId).Disconnect(Key(connection));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Without an answer, this node's own view is the best evidence there is.
+            Log.GrainCallFailed(logger, ex, mesh.Name, connection.Id);
+            offline = lastHere;
+        }
+        Log.Left(logger, mesh.Name, connection.Id, reaped, offline);
+        if (offline && lastHere) mesh.AnnounceOffline(peerId, UnixNow());
+    }
+
+    /// <summary>A peer grain reaped a peer because no gateway reported it alive.</summary>
+    public async Task ApplyReapedAsync(PeerReaped reaped)
+    {
+        if (meshes.Find(reaped.Mesh) is not { } mesh) return;
+        using var _ = await gates.EnterAsync(mesh.Name, reaped.PeerId);
+        var lastHere = true;
+        foreach (var key in reaped.Connections)
+        {
+            if (key.GatewayId != gateway.Id || !connections.TryGet(key.ConnectionId, out var connection)) continue;
+            if (connection!.Registered && connection.Incarnation == reaped.Incarnation) lastHere = mesh.Remove(connection);
+        }
+        if (lastHere && !mesh.IsOnlinePeer(reaped.PeerId)) mesh.AnnounceOffline(reaped.PeerId, UnixNow());
+    }
+
+    public bool IsSilent(RelayConnection connection) =>
+        time.GetElapsedTime(connection.LastFrame) >= liveness.Value.StaleTimeout;
+
+    private IPeerGrain Peer(string mesh, string peerId) => grains.GetGrain<IPeerGrain>(GrainKeys.Peer(mesh, peerId));
+
+    private ConnectionKey Key(RelayConnection connection) => new(gateway.Id, connection.Id);
+
+    private double UnixNow() => time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1101, Level = LogLevel.Debug, Message = "Mesh {Mesh}: connection {ConnectionId} registered (peer came online: {CameOnline})")]
+        public static partial void Registered(ILogger logger, string mesh, long connectionId, bool cameOnline);
+
+        [LoggerMessage(EventId = 1102, Level = LogLevel.Debug, Message = "Mesh {Mesh}: connection {ConnectionId} left (reaped: {Reaped}, peer offline: {Offline})")]
+        public static partial void Left(ILogger logger, string mesh, long connectionId, bool reaped, bool offline);
+
+        [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Mesh {Mesh}: peer grain call for connection {ConnectionId} failed")]
+        public static partial void GrainCallFailed(ILogger logger, Exception exception, string mesh, long connectionId);
+    }
+}

@@ -1,0 +1,24 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Relay.Silo.Hosting;
+
+/// <summary>How this process joins the Orleans cluster (section "Cluster"). The defaults run a single silo on
+/// loopback with embedded, in-memory providers: no external service.</summary>
+public sealed class RelayClusterOptions
+{
+    public const string SectionName = "Cluster";
+
+    /// <summary>Silo-to-silo port.</summary>
+    [Range(0, 65535)]
+    public int SiloPort { get; set; } = 11111;
+
+    /// <summary>Port Orleans clients (gateway-only nodes) connect to.</summary>
+    [Range(0, 65535)]
+    public int GatewayPort { get; set; } = 30000;
+
+    [Required]
+    public string ClusterId { get; set; } = "relay";
+
+    [Required]
+    public string ServiceId { get; set; } = "relay";
+}
