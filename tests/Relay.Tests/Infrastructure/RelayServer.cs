@@ -1,0 +1,79 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Relay.Silo.Hosting;
+
+namespace Relay.Tests.Infrastructure;
+
+/// <summary>
+/// The real single-process relay (Kestrel + co-hosted Orleans silo), exactly as <c>Program</c> builds it, on
+/// 127.0.0.1 with a free HTTP port and free silo ports, so test classes can run their servers side by side.
+/// </summary>
+public sealed class RelayServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private RelayServer(WebApplication app, Uri httpBase)
+    {
+        _app = app;
+        HttpBase = httpBase;
+        Http = new HttpClient { BaseAddress = httpBase, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    /// <summary>Base address, e.g. http://127.0.0.1:41234/.</summary>
+    public Uri HttpBase { get; }
+
+    public HttpClient Http { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>Starts a relay. <paramref name="settings"/> are configuration overrides such as
+    /// <c>"Relay:StaleTimeout=00:00:02"</c>, passed as command-line arguments like an operator would.</summary>
+    public static async Task<RelayServer> StartAsync(params string[] settings)
+    {
+        string[] args =
+        [
+            "--urls", "http://127.0.0.1:0",
+            $"--Cluster:SiloPort={FreePort()}",
+            $"--Cluster:GatewayPort={FreePort()}",
+            .. settings.Select(s => "--" + s),
+        ];
+        var app = RelayHost.Build(args, builder =>
+        {
+            builder.Logging.ClearProviders();
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new RelayServer(app, new Uri(address.TrimEnd('/') + "/"));
+    }
+
+    /// <summary>The WebSocket URL: <c>ws://127.0.0.1:port{path}{query}</c>, query like "?mesh=a".</summary>
+    public Uri WebSocketUri(string path = "/ws", string query = "") =>
+        new($"ws://{HttpBase.Authority}{path}{query}");
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        try
+        {
+            await _app.StopAsync(timeout.Token);
+        }
+        finally
+        {
+            await _app.DisposeAsync();
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
