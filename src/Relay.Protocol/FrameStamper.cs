@@ -165,7 +165,7 @@ public static class FrameStamper
                     var redacted = value is null ? null : redactor.Redact(value);
                     if (!ReferenceEquals(redacted, value))
                     {
-                        writer.WriteStringValue(redacted);
+                        WriteReadableString(writer, redacted!);
                         break;
                     }
                 }
@@ -177,6 +177,19 @@ public static class FrameStamper
                 writer.WriteRawValue(reader.ValueSpan, skipInputValidation: true);
                 break;
         }
+    }
+
+    /// <summary>
+    /// Writes a string escaping only what JSON requires: even the relaxed encoder escapes characters
+    /// outside the basic multilingual plane (emoji), which peers show to people.
+    /// </summary>
+    private static void WriteReadableString(Utf8JsonWriter writer, string value)
+    {
+        var length = JsonText.QuotedLength(value);
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        JsonText.WriteString(value, buffer);
+        writer.WriteRawValue(buffer.AsSpan(0, length), skipInputValidation: true);
+        ArrayPool<byte>.Shared.Return(buffer);
     }
 
     private static int Append(Span<byte> destination, ReadOnlySpan<byte> bytes)
