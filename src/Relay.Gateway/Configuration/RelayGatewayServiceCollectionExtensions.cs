@@ -33,6 +33,7 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddSingleton<PeerMembership>();
         services.AddSingleton<RelayWebSocketHandler>();
         services.AddHostedService<GatewayEventListener>();
+        services.AddHostedService<ConnectionDrainer>();
         services.AddHostedService<ConnectionSweeper>();
         services.AddHostedService<LivenessReporter>();
         return services;

@@ -52,7 +52,7 @@ internal sealed class ConnectionSession(
                 if (length > options.MaxFrameBytes)
                 {
                     metrics.Disconnected("oversize");
-                    connection.RequestClose(WebSocketCloseStatus.MessageTooBig,
+                    connection.RequestClose(CloseCodes.MessageTooBig,
                         string.Create(CultureInfo.InvariantCulture, $"frame larger than {options.MaxFrameBytes} bytes"));
                     return;
                 }
@@ -140,15 +140,26 @@ internal sealed class ConnectionSession(
             return;
         }
 
-        var metadata = parsed.DataKind == System.Text.Json.JsonValueKind.Undefined ? "{}"u8.ToArray() : frame.Span[parsed.Data].ToArray();
         connection.PeerId = peerId;
         connection.Agents = parsed.Agents;
         var announcement = FrameStamper.Stamp(frame.Span, parsed, peerId, UnixNow(), connection.Redactor);
+        var metadata = MetadataOf(frame.Span, parsed, announcement);
         var outcome = await membership.PresenceAsync(connection, metadata, announcement);
         if (outcome == PeerMembership.Outcome.Unavailable)
         {
             SendError(ErrorCodes.Unavailable, "the relay could not record this presence; send it again", TurnIdOf(frame, parsed));
         }
+    }
+
+    /// <summary>The presence's <c>data</c> as snapshots will show it: taken from the redacted announcement when the
+    /// connection's credentials might be in it, so that they never reach a newcomer either.</summary>
+    private byte[] MetadataOf(ReadOnlySpan<byte> frame, in ParsedFrame parsed, byte[] announcement)
+    {
+        if (parsed.DataKind == System.Text.Json.JsonValueKind.Undefined) return "{}"u8.ToArray();
+        var data = frame[parsed.Data];
+        if (connection.Redactor is not { } redactor || !redactor.MightContainSecret(data)) return data.ToArray();
+        var stamped = FrameParser.Parse(announcement);
+        return announcement.AsSpan()[stamped.Data].ToArray();
     }
 
     private void RouteDirect(ReadOnlyMemory<byte> frame, in ParsedFrame parsed)

@@ -1,10 +1,10 @@
-using System.Net.WebSockets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Relay.Gateway.Diagnostics;
 using Relay.Gateway.Routing;
 using Relay.Grains;
+using Relay.Protocol;
 
 namespace Relay.Gateway.Connections;
 
@@ -65,7 +65,7 @@ internal sealed partial class ConnectionSweeper(
         {
             Log.Stalled(logger, connection.Id, connection.QueuedBytes);
             metrics.Disconnected("slow_consumer");
-            connection.RequestClose(WebSocketCloseStatus.EndpointUnavailable + 12, "consumer made no progress"); // 1013 Try Again Later
+            connection.RequestClose(CloseCodes.TryAgainLater, "consumer made no progress", drainFirst: false);
         }
         else if (connection.IsStalled(stale + stale))
         {

@@ -24,6 +24,7 @@ internal sealed class RelayConnection
     private long _lastProgress;
     private int _closeStatus;
     private string? _closeReason;
+    private volatile bool _drainBeforeClose;
 
     public RelayConnection(long id, LocalMesh mesh, WebSocket socket, long sendQueueBytes, TimeProvider time,
         EchoFilter? echo, CredentialRedactor? redactor, TokenBucket inboundLimit, ErrorGate errors)
@@ -93,12 +94,15 @@ internal sealed class RelayConnection
     public bool IsStalled(TimeSpan stall) =>
         _queue.Count > 0 && _time.GetElapsedTime(Volatile.Read(ref _lastProgress)) >= stall;
 
-    /// <summary>Asks the writer to close the socket with <paramref name="status"/> after the frame it is
-    /// writing. Frames still queued are not sent.</summary>
-    public void RequestClose(WebSocketCloseStatus status, string reason)
+    /// <summary>Asks the writer to close the socket with <paramref name="status"/>: after the frames already queued
+    /// when <paramref name="drainFirst"/> (nothing new is accepted meanwhile), otherwise after the frame it is
+    /// writing. The first request wins.</summary>
+    public void RequestClose(WebSocketCloseStatus status, string reason, bool drainFirst = true)
     {
+        if (Interlocked.CompareExchange(ref _closeStatus, (int)status, 0) != 0) return;
         _closeReason = reason;
-        if (Interlocked.CompareExchange(ref _closeStatus, (int)status, 0) == 0) _doorbell.Writer.TryWrite(true);
+        _drainBeforeClose = drainFirst;
+        _doorbell.Writer.TryWrite(true);
     }
 
     /// <summary>Drops the transport at once (a consumer that makes no progress cannot even take a close frame).</summary>
@@ -113,7 +117,7 @@ internal sealed class RelayConnection
             while (await _doorbell.Reader.WaitToReadAsync(cancellationToken))
             {
                 _doorbell.Reader.TryRead(out _);
-                while (!IsClosing && _queue.TryDequeue(out var frame))
+                while ((!IsClosing || _drainBeforeClose) && _queue.TryDequeue(out var frame))
                 {
                     await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
                     Volatile.Write(ref _lastProgress, _time.GetTimestamp());

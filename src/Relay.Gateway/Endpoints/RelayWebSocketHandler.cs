@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Net.WebSockets;
 using System.Text;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Relay.Gateway.Configuration;
@@ -26,7 +25,6 @@ internal sealed partial class RelayWebSocketHandler(
     EchoTypes echoTypes,
     RelayMetrics metrics,
     TimeProvider time,
-    IHostApplicationLifetime lifetime,
     ILogger<RelayWebSocketHandler> logger)
 {
     private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(5);
@@ -59,17 +57,19 @@ internal sealed partial class RelayWebSocketHandler(
         metrics.Connected();
         Log.Opened(logger, connection.Id, meshName);
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
-        var writer = connection.RunWriterAsync(count => DroppedNotice(connection, count), stop.Token);
+        // Not tied to ApplicationStopping: on shutdown the ConnectionDrainer closes sockets with 1012 after their
+        // queues drained, and sessions end through the close handshake.
+        var stop = context.RequestAborted;
+        var writer = connection.RunWriterAsync(count => DroppedNotice(connection, count), stop);
         var session = new ConnectionSession(connection, socket, _options, membership, echoTypes, metrics, time);
         try
         {
-            await session.RunAsync(stop.Token);
+            await session.RunAsync(stop);
         }
         finally
         {
             await membership.LeaveAsync(connection, reaped: false);
-            connection.RequestClose(WebSocketCloseStatus.NormalClosure, "");
+            connection.RequestClose(CloseCodes.Normal, "");
             if (await Task.WhenAny(writer, Task.Delay(CloseGrace, time, CancellationToken.None)) != writer) connection.Abort();
             connection.CompleteWriter();
             connections.Remove(connection);

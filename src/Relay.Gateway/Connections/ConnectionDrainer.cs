@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Relay.Protocol;
+
+namespace Relay.Gateway.Connections;
+
+/// <summary>
+/// On shutdown, closes every socket with 1012 (service restart) once what was queued for it has been written,
+/// and waits (bounded) for the sessions to end, so peers leave cleanly while the silo is still up. Registered
+/// after the silo, it stops before it.
+/// </summary>
+internal sealed partial class ConnectionDrainer(ConnectionRegistry connections, TimeProvider time, ILogger<ConnectionDrainer> logger)
+    : IHostedService
+{
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(10);
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        var open = connections.Count;
+        if (open == 0) return;
+        Log.Draining(logger, open);
+        foreach (var connection in connections.All) connection.RequestClose(CloseCodes.ServiceRestart, "relay restarting");
+
+        var deadline = time.GetTimestamp();
+        while (connections.Count > 0 && time.GetElapsedTime(deadline) < DrainTimeout && !cancellationToken.IsCancellationRequested)
+        {
+            // Sessions end on the clients' close replies; there is no event for "all gone", so poll briefly.
+            await Task.Delay(TimeSpan.FromMilliseconds(50), time, CancellationToken.None);
+        }
+        foreach (var connection in connections.All) connection.Abort();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1501, Level = LogLevel.Information, Message = "Shutting down: closing {Connections} connection(s) with 1012")]
+        public static partial void Draining(ILogger logger, int connections);
+    }
+}
