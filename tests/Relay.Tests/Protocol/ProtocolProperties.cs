@@ -99,7 +99,29 @@ public class ProtocolProperties
         }
 
         var again = FrameParser.Parse(stamped);
-        return sender == "peer \"1\"" && again.Error == ParseError.None && again.HasTimestamp && again.From is not null;
+        return sender == "peer \"1\"" && again.Error == ParseError.None && again.HasTimestamp && again.From is not null
+            && (!redact || !AnyStringContains(document.RootElement, "the-secret-token"));
+    }
+
+    private static bool AnyStringContains(JsonElement element, string text) => element.ValueKind switch
+    {
+        JsonValueKind.String => Decoded(element).Contains(text, StringComparison.Ordinal),
+        JsonValueKind.Array => element.EnumerateArray().Any(item => AnyStringContains(item, text)),
+        JsonValueKind.Object => element.EnumerateObject().Any(property => AnyStringContains(property.Value, text)),
+        _ => false,
+    };
+
+    /// <summary>The string's value; the raw text for a lone surrogate, which .NET cannot decode.</summary>
+    private static string Decoded(JsonElement element)
+    {
+        try
+        {
+            return element.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            return element.GetRawText();
+        }
     }
 
     [Property]
