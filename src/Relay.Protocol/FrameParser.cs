@@ -5,8 +5,8 @@ namespace Relay.Protocol;
 
 /// <summary>
 /// Reads the fields the relay routes on from one frame, in a single <see cref="Utf8JsonReader"/> pass
-/// over the received bytes. Only from/to/targetInstanceId/token (and an unknown type) become strings;
-/// everything else is reported as ranges into the caller's bytes.
+/// over the received bytes. Only from/to/targetInstanceId/token, an unknown type and a presence's agent
+/// names become strings; everything else is reported as ranges into the caller's bytes.
 /// </summary>
 /// <remarks>
 /// Duplicate top-level properties: the last occurrence wins, for every field, as in JavaScript's

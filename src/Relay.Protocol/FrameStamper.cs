@@ -16,6 +16,8 @@ public static class FrameStamper
     {
         // Peers show these strings to people; keep non-ASCII readable instead of \u-escaping it.
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+
+        // The reader has validated the structure being copied.
         SkipValidation = true,
     };
 
