@@ -157,6 +157,7 @@ public static class FrameParser
                 state.SetType(ref reader);
                 break;
             case Field.From:
+                state.HasFrom = true;
                 state.From = ReadStringField(ref reader, out state.FromInvalid);
                 break;
             case Field.To:
@@ -192,6 +193,13 @@ public static class FrameParser
 
     private static string? ReadStringField(ref Utf8JsonReader reader, out bool invalid)
     {
+        // JavaScript clients write an unset field as null: the same as leaving it out.
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            invalid = false;
+            return null;
+        }
+
         if (reader.TokenType != JsonTokenType.String)
         {
             invalid = true;
@@ -235,6 +243,7 @@ public static class FrameParser
         public string? Type;
         public string? TypeProblem = "field 'type' is missing";
         public string? From;
+        public bool HasFrom;
         public bool FromInvalid;
         public string? To;
         public bool ToInvalid;
@@ -338,6 +347,7 @@ public static class FrameParser
                 kind,
                 Type ?? string.Empty,
                 From,
+                HasFrom,
                 To,
                 TargetInstanceId,
                 HasSender,

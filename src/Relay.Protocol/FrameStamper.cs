@@ -45,7 +45,7 @@ public static class FrameStamper
             UnixTime.TryFormat(nowUnixSeconds, timestamp, out timestampLength);
         }
 
-        var stamps = new Stamps(senderPeerId, parsed.From is null, timestamp[..timestampLength]);
+        var stamps = new Stamps(senderPeerId, !parsed.HasFrom, timestamp[..timestampLength]);
         if (parsed.HasSender || (redactor is not null && redactor.MightContainSecret(frame)))
         {
             return Rewrite(frame, stamps, redactor);

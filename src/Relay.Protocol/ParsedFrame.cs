@@ -25,6 +25,7 @@ public readonly struct ParsedFrame
         FrameKind kind,
         string type,
         string? from,
+        bool hasFrom,
         string? to,
         string? targetInstanceId,
         bool hasSender,
@@ -43,6 +44,7 @@ public readonly struct ParsedFrame
         Kind = kind;
         Type = type;
         From = from;
+        HasFrom = hasFrom;
         To = to;
         TargetInstanceId = targetInstanceId;
         HasSender = hasSender;
@@ -68,6 +70,10 @@ public readonly struct ParsedFrame
     public string Type { get; }
 
     public string? From { get; }
+
+    /// <summary>The frame has a <c>from</c> property, possibly null. The relay fills <c>from</c> only when it is
+    /// absent: a null <c>from</c> is the client's own value and is forwarded as it is.</summary>
+    public bool HasFrom { get; }
 
     public string? To { get; }
 

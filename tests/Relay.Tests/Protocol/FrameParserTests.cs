@@ -165,7 +165,6 @@ public class FrameParserTests
 
     [Theory]
     [InlineData("{\"type\":\"direct\",\"to\":5}", "to")]
-    [InlineData("{\"type\":\"direct\",\"to\":null}", "to")]
     [InlineData("{\"type\":\"direct\",\"to\":[\"a\"]}", "to")]
     [InlineData("{\"type\":\"presence\",\"from\":{\"id\":\"p\"}}", "from")]
     [InlineData("{\"type\":\"presence\",\"from\":true}", "from")]
@@ -177,6 +176,23 @@ public class FrameParserTests
 
         Assert.Equal(ParseError.InvalidField, parsed.Error);
         Assert.Equal($"field '{field}' must be a string", parsed.ErrorDetail);
+    }
+
+    [Fact]
+    public void Null_addressing_fields_count_as_absent_but_a_null_from_is_kept()
+    {
+        var frame = Utf8("""{"type":"broadcast","from":null,"to":null,"targetInstanceId":null}""");
+
+        var parsed = FrameParser.Parse(frame);
+
+        Assert.Equal(ParseError.None, parsed.Error);
+        Assert.Null(parsed.From);
+        Assert.True(parsed.HasFrom);
+        Assert.Null(parsed.To);
+        Assert.Null(parsed.TargetInstanceId);
+        var stamped = System.Text.Json.JsonDocument.Parse(FrameStamper.Stamp(frame, parsed, "p1", 1, null)).RootElement;
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, stamped.GetProperty("from").ValueKind);
+        Assert.Equal("p1", stamped.GetProperty("sender").GetString());
     }
 
     [Fact]
