@@ -53,4 +53,12 @@ public static class ErrorCodes
 
     /// <summary>The relay could not record a presence (its cluster state did not answer); the client may send it again.</summary>
     public const string Unavailable = "unavailable";
+
+    /// <summary>Frames this connection sent could not be delivered to another node of the cluster (a node or the
+    /// link to it failed); <c>data.count</c> says how many.</summary>
+    public const string Undelivered = "undelivered";
+
+    /// <summary>Frames meant for this connection were lost between nodes of the cluster (a node failed);
+    /// <c>data.count</c> says how many batches.</summary>
+    public const string LostInTransit = "lost_in_transit";
 }

@@ -27,6 +27,7 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddSingleton<RelayMetrics>();
         services.AddSingleton<GatewayIdentity>();
         services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<GatewayLinks>();
         services.AddSingleton<MeshRegistry>();
         services.AddSingleton<TransitionGates>();
         services.AddSingleton<EchoTypes>();

@@ -23,7 +23,7 @@ internal sealed class ConnectionSession(
     RelayMetrics metrics,
     TimeProvider time)
 {
-    private readonly List<AgentListing<RelayConnection>> _scratch = [];
+    private readonly List<AgentListing<MeshMember>> _scratch = [];
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -170,11 +170,11 @@ internal sealed class ConnectionSession(
         switch (route.Route)
         {
             case DirectRoute.Peer:
-                mesh.DeliverToPeer(route.PeerId!, Stamp(frame, parsed), echoHash: 0);
+                mesh.DeliverToPeer(connection, route.PeerId!, Stamp(frame, parsed));
                 metrics.Routed(FrameKind.Direct);
                 break;
             case DirectRoute.AgentConnection:
-                LocalMesh.Deliver(route.Connection!, Stamp(frame, parsed), droppable: false, echoHash: 0);
+                mesh.DeliverToMember(connection, route.Connection!, Stamp(frame, parsed));
                 metrics.Routed(FrameKind.Direct);
                 break;
             case DirectRoute.LocalConversation:
@@ -198,7 +198,7 @@ internal sealed class ConnectionSession(
             metrics.EchoSuppressed();
             return;
         }
-        connection.Mesh.Broadcast(connection.PeerId!, Stamp(frame, parsed), suppressible ? parsed.DataHash : 0);
+        connection.Mesh.Broadcast(connection, Stamp(frame, parsed), suppressible ? parsed.DataHash : 0);
         metrics.Routed(FrameKind.Broadcast);
     }
 

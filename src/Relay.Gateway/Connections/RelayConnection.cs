@@ -10,7 +10,7 @@ namespace Relay.Gateway.Connections;
 /// side (a byte-bounded <see cref="SendQueue"/> drained by its own writer loop, so a slow socket only ever
 /// delays itself). The reader side lives in <see cref="ConnectionSession"/>.
 /// </summary>
-internal sealed class RelayConnection
+internal sealed class RelayConnection : MeshMember
 {
     private readonly WebSocket _socket;
     private readonly SendQueue _queue;
@@ -26,7 +26,7 @@ internal sealed class RelayConnection
     private string? _closeReason;
     private volatile bool _drainBeforeClose;
 
-    public RelayConnection(long id, LocalMesh mesh, WebSocket socket, long sendQueueBytes, TimeProvider time,
+    public RelayConnection(long id, MeshView mesh, WebSocket socket, long sendQueueBytes, TimeProvider time,
         EchoFilter? echo, CredentialRedactor? redactor, TokenBucket inboundLimit, ErrorGate errors)
     {
         Id = id;
@@ -43,17 +43,11 @@ internal sealed class RelayConnection
 
     public long Id { get; }
 
-    public LocalMesh Mesh { get; }
-
-    /// <summary>The peer id of this connection's first presence; never changes afterwards.</summary>
-    public string? PeerId { get; set; }
+    public MeshView Mesh { get; }
 
     /// <summary>True between registration (a presence) and the connection's close or reap. Written under the
     /// peer's transition gate; read without a lock by the fan-out, which tolerates a stale answer.</summary>
     public volatile bool Registered;
-
-    /// <summary>Agents listed by this connection's latest presence (for direct addressing).</summary>
-    public volatile string[]? Agents;
 
     /// <summary>This connection's latest presence <c>data</c>, raw JSON.</summary>
     public byte[] Metadata { get; set; } = "{}"u8.ToArray();

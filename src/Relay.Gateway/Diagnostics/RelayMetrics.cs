@@ -20,6 +20,10 @@ internal sealed class RelayMetrics
     private readonly Counter<long> _disconnects;
     private readonly UpDownCounter<long> _connections;
     private readonly Counter<long> _reaped;
+    private readonly Counter<long> _linkSent;
+    private readonly Counter<long> _linkReceived;
+    private readonly Counter<long> _linkDropped;
+    private readonly Counter<long> _linkLost;
 
     public RelayMetrics(IMeterFactory meters)
     {
@@ -32,6 +36,10 @@ internal sealed class RelayMetrics
         _errors = meter.CreateCounter<long>("relay.errors", "{error}", "Relay error frames, by code (counted before the error rate limit)");
         _disconnects = meter.CreateCounter<long>("relay.disconnects", "{connection}", "Connections closed, by reason");
         _reaped = meter.CreateCounter<long>("relay.connections.reaped", "{connection}", "Connections unregistered after the stale timeout (socket kept open)");
+        _linkSent = meter.CreateCounter<long>("relay.cluster.items.sent", "{item}", "Frames and membership changes sent to other gateways");
+        _linkReceived = meter.CreateCounter<long>("relay.cluster.items.received", "{item}", "Frames and membership changes received from other gateways");
+        _linkDropped = meter.CreateCounter<long>("relay.cluster.items.undelivered", "{item}", "Items for other gateways that could not be delivered (reported to their senders)");
+        _linkLost = meter.CreateCounter<long>("relay.cluster.batches.lost", "{batch}", "Batches from other gateways that never arrived (sequence gaps)");
         _connections = meter.CreateUpDownCounter<long>("relay.connections", "{connection}", "Open WebSocket connections");
     }
 
@@ -54,6 +62,14 @@ internal sealed class RelayMetrics
     public void Disconnected(string reason) => _disconnects.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void Reaped() => _reaped.Add(1);
+
+    public void LinkSent(int items) => _linkSent.Add(items);
+
+    public void LinkReceived(int items) => _linkReceived.Add(items);
+
+    public void LinkDropped(int items) => _linkDropped.Add(items);
+
+    public void LinkLost(long batches) => _linkLost.Add(batches);
 
     public void Closed() => _connections.Add(-1);
 }

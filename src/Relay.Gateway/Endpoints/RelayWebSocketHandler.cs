@@ -79,7 +79,7 @@ internal sealed partial class RelayWebSocketHandler(
         }
     }
 
-    private RelayConnection CreateConnection(HttpContext context, WebSocket socket, LocalMesh mesh)
+    private RelayConnection CreateConnection(HttpContext context, WebSocket socket, MeshView mesh)
     {
         var now = Stopwatch.GetTimestamp();
         var echo = echoTypes.Enabled

@@ -12,7 +12,7 @@ namespace Relay.Gateway.Routing;
 /// <summary>
 /// Peer membership on this node: registering a connection, its later presences, its leaving (close or reap),
 /// and reaps decided by a peer grain. Each transition updates the peer grain (the cluster's truth about who is
-/// online) and then this node's <see cref="LocalMesh"/>, under the peer's transition gate.
+/// online) and then this node's <see cref="MeshView"/>, under the peer's transition gate.
 /// </summary>
 internal sealed partial class PeerMembership(
     IGrainFactory grains,
@@ -34,21 +34,24 @@ internal sealed partial class PeerMembership(
         var now = UnixNow();
         using var _ = await gates.EnterAsync(mesh.Name, peerId);
         var grain = Peer(mesh.Name, peerId);
-        var key = Key(connection);
+        var member = new MemberConnection(Key(connection), connection.Agents);
         try
         {
             if (!connection.Registered)
             {
-                var join = await grain.Connect(key, metadata.AsImmutable(), now);
+                // The first registration in a mesh loads the other gateways' members, so the snapshot has them.
+                await meshes.OpenAsync(mesh);
+                var join = await grain.Connect(member, metadata.AsImmutable(), now);
                 connection.Incarnation = join.Incarnation;
                 connection.Metadata = metadata;
-                mesh.Register(connection, metadata, now, announcement);
+                mesh.MergeGateways(join.Gateways);
+                mesh.Register(connection, metadata, now, join.Incarnation, announcement);
                 Log.Registered(logger, mesh.Name, connection.Id, join.CameOnline);
                 return Outcome.Registered;
             }
             if (!metadata.AsSpan().SequenceEqual(connection.Metadata))
             {
-                await grain.UpdateMetadata(key, metadata.AsImmutable(), now);
+                mesh.MergeGateways(await grain.UpdateMetadata(member, metadata.AsImmutable(), now));
                 connection.Metadata = metadata;
             }
             mesh.Update(connection, metadata, now, announcement);
@@ -73,33 +76,32 @@ internal sealed partial class PeerMembership(
         if (reaped && !IsSilent(connection)) return;
 
         var lastHere = mesh.Remove(connection);
-        bool offline;
+        PeerLeave leave;
         try
         {
-            offline = await Peer(mesh.Name, peerId).Disconnect(Key(connection));
+            leave = await Peer(mesh.Name, peerId).Disconnect(Key(connection));
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // Without an answer, this node's own view is the best evidence there is.
             Log.GrainCallFailed(logger, ex, mesh.Name, connection.Id);
-            offline = lastHere;
+            leave = new PeerLeave(lastHere && !mesh.IsOnlinePeer(peerId), connection.Incarnation, []);
         }
-        Log.Left(logger, mesh.Name, connection.Id, reaped, offline);
-        if (offline && lastHere) mesh.AnnounceOffline(peerId, UnixNow());
+        Log.Left(logger, mesh.Name, connection.Id, reaped, leave.WentOffline);
+        mesh.Left(connection, leave, UnixNow());
     }
 
-    /// <summary>A peer grain reaped a peer because no gateway reported it alive.</summary>
+    /// <summary>A peer grain expired connections of a peer because their gateways stopped reporting.</summary>
     public async Task ApplyReapedAsync(PeerReaped reaped)
     {
         if (meshes.Find(reaped.Mesh) is not { } mesh) return;
         using var _ = await gates.EnterAsync(mesh.Name, reaped.PeerId);
-        var lastHere = true;
         foreach (var key in reaped.Connections)
         {
             if (key.GatewayId != gateway.Id || !connections.TryGet(key.ConnectionId, out var connection)) continue;
-            if (connection!.Registered && connection.Incarnation == reaped.Incarnation) lastHere = mesh.Remove(connection);
+            if (connection!.Registered && connection.Incarnation == reaped.Incarnation) mesh.Remove(connection);
         }
-        if (lastHere && !mesh.IsOnlinePeer(reaped.PeerId)) mesh.AnnounceOffline(reaped.PeerId, UnixNow());
+        mesh.ApplyExpired(reaped, UnixNow());
     }
 
     public bool IsSilent(RelayConnection connection) =>

@@ -1,24 +1,35 @@
 namespace Relay.Grains.Contracts;
 
 /// <summary>
-/// One mesh (key: mesh name): the roster of online peers with their latest metadata (what a newcomer's
-/// snapshot and <c>/invocations</c> show) and the gateways that hold its members. Only peer grains change
-/// it, each inside its own turn, so a peer's joins and leaves reach the roster in the order they happened.
+/// One mesh (key: mesh name): the roster of online peers (metadata and connections, what a gateway opening the
+/// mesh and <c>/invocations</c> read) and the gateways that hold its members. Only peer grains change the
+/// roster, each inside its own turn, so a peer's joins and leaves reach it in the order they happened.
 /// </summary>
 [Alias("relay.IMeshGrain")]
 public interface IMeshGrain : IGrainWithStringKey
 {
+    /// <summary>A gateway starts serving the mesh: it gets the roster and the other gateways, and the other
+    /// gateways are told about it.</summary>
+    [Alias("Open")]
+    Task<MeshSnapshot> Open(string gatewayId);
+
+    /// <summary>A gateway no longer serves the mesh (its last connection in it closed): the others stop sending it
+    /// the mesh's traffic.</summary>
+    [Alias("Close")]
+    Task Close(string gatewayId);
+
+    /// <summary>Records a peer's current state. Returns every gateway of the mesh.</summary>
     [Alias("Upsert")]
-    Task Upsert(RosterEntry entry, string gatewayId);
+    Task<string[]> Upsert(RosterEntry entry);
 
-    /// <summary>The peer went offline and a gateway announces it.</summary>
+    /// <summary>The peer went offline and a gateway announces it. Returns every gateway of the mesh.</summary>
     [Alias("Remove")]
-    Task Remove(string peerId);
+    Task<string[]> Remove(string peerId);
 
-    /// <summary>The peer grain reaped the peer because its gateways stopped reporting: tell every gateway of the
-    /// mesh, which unregisters the listed connections it holds and announces offline to its members.</summary>
-    [Alias("Reaped")]
-    Task Reaped(string peerId, long incarnation, ConnectionKey[] connections);
+    /// <summary>The peer grain expired connections whose gateways stopped reporting: tell every gateway of the
+    /// mesh (which drop those connections and, when <paramref name="offline"/>, announce offline).</summary>
+    [Alias("Expired")]
+    Task Expired(string peerId, long incarnation, ConnectionKey[] connections, bool offline, RosterEntry? remaining);
 
     [Alias("GetRoster")]
     Task<RosterEntry[]> GetRoster();

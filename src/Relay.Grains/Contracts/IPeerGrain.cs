@@ -10,18 +10,19 @@ namespace Relay.Grains.Contracts;
 public interface IPeerGrain : IGrainWithStringKey
 {
     /// <summary>Adds a connection (its first presence). Returns the peer's incarnation, which grows each time
-    /// the peer comes online from offline, and whether this call brought it online.</summary>
+    /// the peer comes online from offline, whether this call brought it online, and the mesh's gateways.</summary>
     [Alias("Connect")]
-    Task<PeerJoin> Connect(ConnectionKey connection, Immutable<byte[]> metadata, double now);
+    Task<PeerJoin> Connect(MemberConnection connection, Immutable<byte[]> metadata, double now);
 
-    /// <summary>Replaces the metadata after a later presence with different <c>data</c>.</summary>
+    /// <summary>Replaces the metadata (and the connection's agents) after a later presence with different
+    /// <c>data</c>. Returns the mesh's gateways.</summary>
     [Alias("UpdateMetadata")]
-    Task UpdateMetadata(ConnectionKey connection, Immutable<byte[]> metadata, double now);
+    Task<string[]> UpdateMetadata(MemberConnection connection, Immutable<byte[]> metadata, double now);
 
-    /// <summary>Removes a connection (closed, or reaped by its gateway). Returns true when it was the last one:
-    /// the caller announces offline.</summary>
+    /// <summary>Removes a connection (closed, or reaped by its gateway). <see cref="PeerLeave.WentOffline"/> is
+    /// true when it was the last one: the caller announces offline.</summary>
     [Alias("Disconnect")]
-    Task<bool> Disconnect(ConnectionKey connection);
+    Task<PeerLeave> Disconnect(ConnectionKey connection);
 
     /// <summary>Extends the leases of a gateway's connections of this peer: their last frame was at
     /// <paramref name="lastFrame"/> (unix seconds).</summary>
@@ -34,4 +35,13 @@ public interface IPeerGrain : IGrainWithStringKey
 }
 
 [GenerateSerializer, Immutable, Alias("relay.PeerJoin")]
-public readonly record struct PeerJoin([property: Id(0)] long Incarnation, [property: Id(1)] bool CameOnline);
+public sealed record PeerJoin(
+    [property: Id(0)] long Incarnation,
+    [property: Id(1)] bool CameOnline,
+    [property: Id(2)] string[] Gateways);
+
+[GenerateSerializer, Immutable, Alias("relay.PeerLeave")]
+public sealed record PeerLeave(
+    [property: Id(0)] bool WentOffline,
+    [property: Id(1)] long Incarnation,
+    [property: Id(2)] string[] Gateways);

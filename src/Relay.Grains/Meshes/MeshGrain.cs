@@ -4,53 +4,100 @@ using Relay.Grains.Contracts;
 namespace Relay.Grains.Meshes;
 
 /// <inheritdoc cref="IMeshGrain"/>
+/// <remarks>
+/// Kept in memory: after a silo failure the roster is rebuilt from what peer grains (whose state is persisted)
+/// upsert on their next change, and gateways keep their own routing views in the meantime.
+/// </remarks>
 internal sealed partial class MeshGrain(ILogger<MeshGrain> logger) : Grain, IMeshGrain
 {
     private readonly Dictionary<string, RosterEntry> _roster = new(StringComparer.Ordinal);
 
-    // Gateways that ever held a member: few (one per node), so never trimmed; a gateway without members
-    // ignores events about peers it does not hold.
-    private readonly HashSet<string> _gateways = new(StringComparer.Ordinal);
+    // Gateways that opened the mesh or hold a member. A gateway that dies stops appearing in connections once
+    // its leases expire; it is dropped then.
+    private readonly HashSet<string> _opened = new(StringComparer.Ordinal);
+    private string[] _gateways = [];
 
-    public Task Upsert(RosterEntry entry, string gatewayId)
+    public async Task<MeshSnapshot> Open(string gatewayId)
     {
-        _roster[entry.PeerId] = entry;
-        _gateways.Add(gatewayId);
-        return Task.CompletedTask;
-    }
-
-    public Task Remove(string peerId)
-    {
-        _roster.Remove(peerId);
-        return Task.CompletedTask;
-    }
-
-    public async Task Reaped(string peerId, long incarnation, ConnectionKey[] connections)
-    {
-        _roster.Remove(peerId);
-        var mesh = this.GetPrimaryKeyString();
-        var reaped = new PeerReaped(mesh, peerId, incarnation, connections);
-        var streams = this.GetStreamProvider(GatewayStreams.Provider);
-        foreach (var gateway in _gateways)
+        var others = _gateways;
+        if (_opened.Add(gatewayId))
         {
-            try
-            {
-                await streams.GetStream<GatewayEvent>(GatewayStreams.For(gateway)).OnNextAsync(reaped);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                // One unreachable gateway must not keep the others from hearing about the offline.
-                Log.PublishFailed(logger, ex, mesh, gateway);
-            }
+            Recompute();
+            await PublishAsync(others, new GatewayJoinedMesh(this.GetPrimaryKeyString(), gatewayId));
+        }
+        return new MeshSnapshot([.. _roster.Values], _gateways);
+    }
+
+    public async Task Close(string gatewayId)
+    {
+        if (!_opened.Remove(gatewayId)) return;
+        Recompute();
+        await PublishAsync(_gateways, new GatewayLeftMesh(this.GetPrimaryKeyString(), gatewayId));
+    }
+
+    public async Task<string[]> Upsert(RosterEntry entry)
+    {
+        var before = _gateways;
+        _roster[entry.PeerId] = entry;
+        var added = entry.Connections.Select(c => c.Key.GatewayId).Where(g => Array.IndexOf(before, g) < 0).Distinct().ToArray();
+        if (added.Length > 0)
+        {
+            foreach (var gateway in added) _opened.Add(gateway);
+            Recompute();
+            foreach (var gateway in added) await PublishAsync(before, new GatewayJoinedMesh(this.GetPrimaryKeyString(), gateway));
+        }
+        return _gateways;
+    }
+
+    public Task<string[]> Remove(string peerId)
+    {
+        _roster.Remove(peerId);
+        return Task.FromResult(_gateways);
+    }
+
+    public async Task Expired(string peerId, long incarnation, ConnectionKey[] connections, bool offline, RosterEntry? remaining)
+    {
+        if (offline || remaining is null) _roster.Remove(peerId);
+        else _roster[peerId] = remaining;
+
+        var mesh = this.GetPrimaryKeyString();
+        var audience = _gateways;
+        await PublishAsync(audience, new PeerReaped(mesh, peerId, incarnation, connections, offline));
+
+        // A gateway none of whose connections is left in the roster is presumed dead: stop counting it.
+        foreach (var gateway in connections.Select(c => c.GatewayId).Distinct())
+        {
+            if (_roster.Values.Any(e => e.Connections.Any(c => c.Key.GatewayId == gateway)) || !_opened.Remove(gateway)) continue;
+            Recompute();
+            await PublishAsync(_gateways, new GatewayLeftMesh(mesh, gateway));
         }
     }
 
     public Task<RosterEntry[]> GetRoster() => Task.FromResult(_roster.Values.ToArray());
 
+    private void Recompute() => _gateways = [.. _opened.Order(StringComparer.Ordinal)];
+
+    private async Task PublishAsync(string[] gateways, GatewayEvent item)
+    {
+        var streams = this.GetStreamProvider(GatewayStreams.Provider);
+        foreach (var gateway in gateways)
+        {
+            try
+            {
+                await streams.GetStream<GatewayEvent>(GatewayStreams.For(gateway)).OnNextAsync(item);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // One unreachable gateway must not keep the others from hearing about it.
+                Log.PublishFailed(logger, ex, this.GetPrimaryKeyString(), gateway);
+            }
+        }
+    }
+
     private static partial class Log
     {
         [LoggerMessage(EventId = 2101, Level = LogLevel.Warning,
-            Message = "Mesh {Mesh}: could not tell gateway {Gateway} about a reaped peer")]
+            Message = "Mesh {Mesh}: could not tell gateway {Gateway} about a membership change")]
         public static partial void PublishFailed(ILogger logger, Exception exception, string mesh, string gateway);
     }
 }

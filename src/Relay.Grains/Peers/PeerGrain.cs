@@ -28,52 +28,51 @@ internal sealed partial class PeerGrain(
         return Task.CompletedTask;
     }
 
-    public async Task<PeerJoin> Connect(ConnectionKey connection, Immutable<byte[]> metadata, double now)
+    public async Task<PeerJoin> Connect(MemberConnection connection, Immutable<byte[]> metadata, double now)
     {
         var cameOnline = State.Connections.Count == 0;
         if (cameOnline) State.Incarnation++;
-        State.Connections[connection] = now;
+        State.Connections[connection.Key] = new ConnectionLease { LastFrame = now, Agents = connection.Agents };
         State.Metadata = metadata.Value;
         State.LastSeen = now;
         await state.WriteStateAsync();
         _lastLeaseWrite = now;
-        await Mesh.Upsert(new RosterEntry(_peerId, metadata.Value, now), connection.GatewayId);
+        var gateways = await Mesh.Upsert(Entry());
         if (cameOnline) await StartReaping();
-        return new PeerJoin(State.Incarnation, cameOnline);
+        return new PeerJoin(State.Incarnation, cameOnline, gateways);
     }
 
-    public async Task UpdateMetadata(ConnectionKey connection, Immutable<byte[]> metadata, double now)
+    public async Task<string[]> UpdateMetadata(MemberConnection connection, Immutable<byte[]> metadata, double now)
     {
-        if (!State.Connections.ContainsKey(connection)) return;
-        State.Connections[connection] = now;
+        if (!State.Connections.TryGetValue(connection.Key, out var lease)) return [];
+        lease.LastFrame = now;
+        lease.Agents = connection.Agents;
         State.Metadata = metadata.Value;
         State.LastSeen = now;
         await state.WriteStateAsync();
         _lastLeaseWrite = now;
-        await Mesh.Upsert(new RosterEntry(_peerId, metadata.Value, now), connection.GatewayId);
+        return await Mesh.Upsert(Entry());
     }
 
-    public async Task<bool> Disconnect(ConnectionKey connection)
+    public async Task<PeerLeave> Disconnect(ConnectionKey connection)
     {
         // An unknown connection was already reaped here, and its offline already announced: say nothing.
-        if (!State.Connections.Remove(connection)) return false;
-        if (State.Connections.Count > 0)
-        {
-            await state.WriteStateAsync();
-            return false;
-        }
-        await Mesh.Remove(_peerId);
-        await StopReaping();
+        if (!State.Connections.Remove(connection)) return new PeerLeave(false, State.Incarnation, []);
         await state.WriteStateAsync();
-        return true;
+        if (State.Connections.Count > 0) return new PeerLeave(false, State.Incarnation, await Mesh.Upsert(Entry()));
+        var gateways = await Mesh.Remove(_peerId);
+        await StopReaping();
+        return new PeerLeave(true, State.Incarnation, gateways);
     }
 
     public async Task Renew(string gatewayId, long[] connectionIds, double lastFrame)
     {
         foreach (var id in connectionIds)
         {
-            var key = new ConnectionKey(gatewayId, id);
-            if (State.Connections.TryGetValue(key, out var seen) && seen < lastFrame) State.Connections[key] = lastFrame;
+            if (State.Connections.TryGetValue(new ConnectionKey(gatewayId, id), out var lease) && lease.LastFrame < lastFrame)
+            {
+                lease.LastFrame = lastFrame;
+            }
         }
         if (lastFrame > State.LastSeen) State.LastSeen = lastFrame;
         // Leases live in memory between writes; a grain re-activated after a silo failure works from the last
@@ -94,26 +93,28 @@ internal sealed partial class PeerGrain(
         return ReapExpired();
     }
 
+    private RosterEntry Entry() => new(
+        _peerId, State.Metadata, State.LastSeen, State.Incarnation,
+        [.. State.Connections.Select(c => new MemberConnection(c.Key, c.Value.Agents))]);
+
     private async Task ReapExpired()
     {
         if (State.Connections.Count == 0) return;
         var now = time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
         var lease = _options.LeaseDuration.TotalSeconds;
         List<ConnectionKey>? expired = null;
-        foreach (var (connection, lastFrame) in State.Connections)
+        foreach (var (connection, held) in State.Connections)
         {
-            if (lastFrame + lease <= now) (expired ??= []).Add(connection);
+            if (held.LastFrame + lease <= now) (expired ??= []).Add(connection);
         }
         if (expired is null) return;
 
         foreach (var connection in expired) State.Connections.Remove(connection);
-        Log.LeasesExpired(logger, _mesh, expired.Count, State.Connections.Count);
-        if (State.Connections.Count == 0)
-        {
-            await Mesh.Reaped(_peerId, State.Incarnation, [.. expired]);
-            await StopReaping();
-        }
         await state.WriteStateAsync();
+        var offline = State.Connections.Count == 0;
+        Log.LeasesExpired(logger, _mesh, expired.Count, State.Connections.Count);
+        await Mesh.Expired(_peerId, State.Incarnation, [.. expired], offline, offline ? null : Entry());
+        if (offline) await StopReaping();
     }
 
     private async Task StartReaping()

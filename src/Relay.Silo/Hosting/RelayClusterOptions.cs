@@ -16,6 +16,11 @@ public sealed class RelayClusterOptions
     [Range(0, 65535)]
     public int GatewayPort { get; set; } = 30000;
 
+    /// <summary>Localhost clustering only: the silo port of the primary silo this one joins (0: this silo is the
+    /// primary). Lets several silos run on one machine without a membership store.</summary>
+    [Range(0, 65535)]
+    public int PrimarySiloPort { get; set; }
+
     [Required]
     public string ClusterId { get; set; } = "relay";
 

@@ -34,7 +34,8 @@ public static class RelaySiloBuilderExtensions
     public static ISiloBuilder UseRelayLocalCluster(this ISiloBuilder silo, IConfiguration configuration)
     {
         var options = configuration.GetSection(RelayClusterOptions.SectionName).Get<RelayClusterOptions>() ?? new RelayClusterOptions();
-        silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, serviceId: options.ServiceId, clusterId: options.ClusterId);
+        var primary = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, options.PrimarySiloPort == 0 ? options.SiloPort : options.PrimarySiloPort);
+        silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
         return silo;
     }
 }

@@ -1,0 +1,12 @@
+namespace Relay.Gateway.Routing;
+
+/// <summary>A registered connection of a mesh, on this node (<see cref="Connections.RelayConnection"/>) or on
+/// another gateway (<see cref="RemoteMember"/>): what direct addressing needs to know about it.</summary>
+internal abstract class MeshMember
+{
+    /// <summary>The peer id of the connection's first presence; never changes afterwards.</summary>
+    public string? PeerId { get; set; }
+
+    /// <summary>Agents listed by the connection's latest presence.</summary>
+    public volatile string[]? Agents;
+}
