@@ -37,6 +37,7 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddHostedService<ConnectionDrainer>();
         services.AddHostedService<ConnectionSweeper>();
         services.AddHostedService<LivenessReporter>();
+        services.AddHostedService<RosterRefresher>();
         return services;
     }
 

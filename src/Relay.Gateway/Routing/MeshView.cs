@@ -105,6 +105,22 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
         lock (_lock) _gateways = Array.FindAll(_gateways, g => g != gateway);
     }
 
+    /// <summary>The peers with connections on this gateway, as the mesh grain's roster holds them.</summary>
+    public RosterEntry[] LocalRoster()
+    {
+        lock (_lock)
+        {
+            var entries = new List<RosterEntry>();
+            foreach (var entry in _peers.Values)
+            {
+                if (entry.Local.Length == 0) continue;
+                entries.Add(new RosterEntry(entry.PeerId, entry.Metadata, entry.LastSeen, entry.Incarnation,
+                    [.. entry.Local.Select(c => new MemberConnection(new ConnectionKey(gatewayId, c.Id), c.Agents))]));
+            }
+            return [.. entries];
+        }
+    }
+
     // ---- local membership ---------------------------------------------------------------------------------
 
     /// <summary>

@@ -18,6 +18,11 @@ public interface IMeshGrain : IGrainWithStringKey
     [Alias("Close")]
     Task Close(string gatewayId);
 
+    /// <summary>A gateway restates the peers it holds (periodically): heals the roster after this grain lost its
+    /// activation with a silo. The gateway's connections in the roster become exactly <paramref name="local"/>.</summary>
+    [Alias("Refresh")]
+    Task Refresh(string gatewayId, RosterEntry[] local);
+
     /// <summary>Records a peer's current state. Returns every gateway of the mesh.</summary>
     [Alias("Upsert")]
     Task<string[]> Upsert(RosterEntry entry);

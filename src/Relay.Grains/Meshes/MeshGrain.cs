@@ -35,6 +35,30 @@ internal sealed partial class MeshGrain(ILogger<MeshGrain> logger) : Grain, IMes
         await PublishAsync(_gateways, new GatewayLeftMesh(this.GetPrimaryKeyString(), gatewayId));
     }
 
+    public async Task Refresh(string gatewayId, RosterEntry[] local)
+    {
+        var held = local.ToDictionary(e => e.PeerId, StringComparer.Ordinal);
+        foreach (var (peerId, entry) in _roster.ToArray())
+        {
+            if (held.ContainsKey(peerId) || !entry.Connections.Any(c => c.Key.GatewayId == gatewayId)) continue;
+            var others = entry.Connections.Where(c => c.Key.GatewayId != gatewayId).ToArray();
+            if (others.Length == 0) _roster.Remove(peerId);
+            else _roster[peerId] = entry with { Connections = others };
+        }
+        foreach (var entry in local)
+        {
+            if (!_roster.TryGetValue(entry.PeerId, out var known) || known.Incarnation < entry.Incarnation)
+            {
+                await Upsert(entry);
+            }
+            else if (known.Incarnation == entry.Incarnation)
+            {
+                await Upsert(entry with { Connections = [.. known.Connections.Where(c => c.Key.GatewayId != gatewayId), .. entry.Connections] });
+            }
+            // A newer incarnation is known: this gateway's view is behind and will hear about it.
+        }
+    }
+
     public async Task<string[]> Upsert(RosterEntry entry)
     {
         var before = _gateways;

@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Relay.Gateway.Routing;
+using Relay.Grains.Contracts;
+
+namespace Relay.Gateway.Cluster;
+
+/// <summary>
+/// Every few seconds, restates this gateway's peers to their mesh grains. Mesh grains keep their rosters in
+/// memory; one that lost its activation with a silo is whole again after at most one period, without any
+/// peer going offline meanwhile (gateways route from their own views, not from the roster).
+/// </summary>
+internal sealed partial class RosterRefresher(
+    MeshRegistry meshes,
+    GatewayIdentity gateway,
+    IGrainFactory grains,
+    TimeProvider time,
+    ILogger<RosterRefresher> logger) : BackgroundService
+{
+    internal static readonly TimeSpan Period = TimeSpan.FromSeconds(10);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Period, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                foreach (var mesh in meshes.Snapshot())
+                {
+                    if (mesh.Opening is not { IsCompletedSuccessfully: true }) continue;
+                    try
+                    {
+                        await grains.GetGrain<IMeshGrain>(mesh.Name).Refresh(gateway.Id, mesh.LocalRoster());
+                    }
+                    catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
+                    {
+                        Log.RefreshFailed(logger, ex, mesh.Name);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // shutting down
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1801, Level = LogLevel.Warning, Message = "Restating this gateway's peers of mesh {Mesh} failed; the next period retries")]
+        public static partial void RefreshFailed(ILogger logger, Exception exception, string mesh);
+    }
+}
