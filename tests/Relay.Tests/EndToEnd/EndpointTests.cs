@@ -155,7 +155,7 @@ public sealed class EndpointTests(SharedRelay shared) : EndToEndTest(shared.Rela
         var a = await JoinAsync(mesh: mesh);
         var b = await JoinAsync(mesh: mesh);
         await a.WaitForAsync(f => Frame.IsPresenceOf(f, b.Id));
-        Assert.Equal([a.Id, b.Id], PeersOf(await InvocationsAsync(mesh)).Order(StringComparer.Ordinal));
+        Assert.Equal(new[] { a.Id, b.Id }.Order(StringComparer.Ordinal), PeersOf(await InvocationsAsync(mesh)));
     }
 
     [Fact]

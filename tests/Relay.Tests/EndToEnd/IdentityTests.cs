@@ -57,7 +57,8 @@ public sealed class IdentityTests(SharedRelay shared) : EndToEndTest(shared.Rela
         var error = await a.WaitForAsync(f => Frame.IsRelayError(f));
         Assert.Contains(Frame.DataStr(error, "code"), new[] { "reserved_id", "id_change" });
         await a.MarkAsync(observer);
-        Assert.DoesNotContain(observer.Received, f => Frame.From(f) == "relay");
+        Assert.DoesNotContain(observer.Received, f => Frame.From(f) == "relay" && Frame.Type(f) is "presence" or "heartbeat");
+        Assert.DoesNotContain(observer.Received, f => Frame.From(f) == "relay" && Frame.Sender(f) is not null);
     }
 
     [Theory]

@@ -10,7 +10,7 @@ public sealed class LimitsTests : EndToEndTest
 {
     private static string FrameOfExactly(int bytes, string marker)
     {
-        var head = $$"""{"type":"broadcast","data":{"marker":"{{marker}}","pad":""";
+        var head = "{\"type\":\"broadcast\",\"data\":{\"marker\":\"" + marker + "\",\"pad\":\"";
         const string Tail = "\"}}";
         var frame = head + new string('x', bytes - head.Length - Tail.Length) + Tail;
         Assert.Equal(bytes, Encoding.UTF8.GetByteCount(frame));

@@ -334,7 +334,7 @@ public sealed class TestPeer : IAsyncDisposable
             if (skip > 0) sb.Append(CultureInfo.InvariantCulture, $"\n  ... {skip} earlier frame(s) omitted");
             for (var i = skip; i < _raw.Count; i++)
             {
-                var raw = _raw[i].Length > 400 ? _raw[i][..400] + $"...({_raw[i].Length} chars)" : _raw[i];
+                var raw = _raw[i].Length > 400 ? $"{_raw[i][..150]} ...({_raw[i].Length} chars)... {_raw[i][^150..]}" : _raw[i];
                 sb.Append(CultureInfo.InvariantCulture, $"\n  [{i}]{(_consumed[i] ? "*" : " ")} {raw}");
             }
             return sb.ToString();
