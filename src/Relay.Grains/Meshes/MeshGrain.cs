@@ -84,8 +84,10 @@ internal sealed partial class MeshGrain(ILogger<MeshGrain> logger) : Grain, IMes
         if (offline || remaining is null) _roster.Remove(peerId);
         else _roster[peerId] = remaining;
 
+        // The gateways of the expired connections are told too, even when this activation is too young to know
+        // them (it lost its state with a silo): they may still hold the sockets.
         var mesh = this.GetPrimaryKeyString();
-        var audience = _gateways;
+        var audience = _gateways.Union(connections.Select(c => c.GatewayId), StringComparer.Ordinal).ToArray();
         await PublishAsync(audience, new PeerReaped(mesh, peerId, incarnation, connections, offline));
 
         // A gateway none of whose connections is left in the roster is presumed dead: stop counting it.

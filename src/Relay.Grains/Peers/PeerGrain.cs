@@ -32,7 +32,11 @@ internal sealed partial class PeerGrain(
     {
         var cameOnline = State.Connections.Count == 0;
         if (cameOnline) State.Incarnation++;
-        State.Connections[connection.Key] = new ConnectionLease { LastFrame = now, Agents = connection.Agents };
+        if (State.Find(connection.Key) is { } known) State.Connections.Remove(known);
+        State.Connections.Add(new ConnectionLease
+        {
+            GatewayId = connection.Key.GatewayId, ConnectionId = connection.Key.ConnectionId, LastFrame = now, Agents = connection.Agents,
+        });
         State.Metadata = metadata.Value;
         State.LastSeen = now;
         await state.WriteStateAsync();
@@ -44,7 +48,7 @@ internal sealed partial class PeerGrain(
 
     public async Task<string[]> UpdateMetadata(MemberConnection connection, Immutable<byte[]> metadata, double now)
     {
-        if (!State.Connections.TryGetValue(connection.Key, out var lease)) return [];
+        if (State.Find(connection.Key) is not { } lease) return [];
         lease.LastFrame = now;
         lease.Agents = connection.Agents;
         State.Metadata = metadata.Value;
@@ -57,7 +61,8 @@ internal sealed partial class PeerGrain(
     public async Task<PeerLeave> Disconnect(ConnectionKey connection)
     {
         // An unknown connection was already reaped here, and its offline already announced: say nothing.
-        if (!State.Connections.Remove(connection)) return new PeerLeave(false, State.Incarnation, []);
+        if (State.Find(connection) is not { } lease) return new PeerLeave(false, State.Incarnation, []);
+        State.Connections.Remove(lease);
         await state.WriteStateAsync();
         if (State.Connections.Count > 0) return new PeerLeave(false, State.Incarnation, await Mesh.Upsert(Entry()));
         var gateways = await Mesh.Remove(_peerId);
@@ -69,7 +74,7 @@ internal sealed partial class PeerGrain(
     {
         foreach (var id in connectionIds)
         {
-            if (State.Connections.TryGetValue(new ConnectionKey(gatewayId, id), out var lease) && lease.LastFrame < lastFrame)
+            if (State.Find(new ConnectionKey(gatewayId, id)) is { } lease && lease.LastFrame < lastFrame)
             {
                 lease.LastFrame = lastFrame;
             }
@@ -84,7 +89,7 @@ internal sealed partial class PeerGrain(
         }
     }
 
-    public Task<ConnectionKey[]> GetConnections() => Task.FromResult(State.Connections.Keys.ToArray());
+    public Task<ConnectionKey[]> GetConnections() => Task.FromResult(State.Connections.Select(c => c.ToKey()).ToArray());
 
     public Task ReceiveReminder(string reminderName, TickStatus status)
     {
@@ -95,25 +100,21 @@ internal sealed partial class PeerGrain(
 
     private RosterEntry Entry() => new(
         _peerId, State.Metadata, State.LastSeen, State.Incarnation,
-        [.. State.Connections.Select(c => new MemberConnection(c.Key, c.Value.Agents))]);
+        [.. State.Connections.Select(c => new MemberConnection(c.ToKey(), c.Agents))]);
 
     private async Task ReapExpired()
     {
         if (State.Connections.Count == 0) return;
         var now = time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
         var lease = _options.LeaseDuration.TotalSeconds;
-        List<ConnectionKey>? expired = null;
-        foreach (var (connection, held) in State.Connections)
-        {
-            if (held.LastFrame + lease <= now) (expired ??= []).Add(connection);
-        }
-        if (expired is null) return;
+        var expired = State.Connections.FindAll(c => c.LastFrame + lease <= now);
+        if (expired.Count == 0) return;
 
-        foreach (var connection in expired) State.Connections.Remove(connection);
+        State.Connections.RemoveAll(expired.Contains);
         await state.WriteStateAsync();
         var offline = State.Connections.Count == 0;
         Log.LeasesExpired(logger, _mesh, expired.Count, State.Connections.Count);
-        await Mesh.Expired(_peerId, State.Incarnation, [.. expired], offline, offline ? null : Entry());
+        await Mesh.Expired(_peerId, State.Incarnation, [.. expired.Select(c => c.ToKey())], offline, offline ? null : Entry());
         if (offline) await StopReaping();
     }
 

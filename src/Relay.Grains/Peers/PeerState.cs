@@ -3,11 +3,12 @@ using Relay.Grains.Contracts;
 namespace Relay.Grains.Peers;
 
 /// <summary>What a peer grain persists, so that a reminder re-activating it after a silo failure can still reap
-/// the connections of gateways that died with it.</summary>
+/// the connections of gateways that died with it. Plain lists and scalars only: grain storage providers
+/// serialize state as JSON, where a dictionary with a composite key does not round-trip.</summary>
 [GenerateSerializer, Alias("relay.PeerState")]
 public sealed class PeerState
 {
-    [Id(0)] public Dictionary<ConnectionKey, ConnectionLease> Connections { get; set; } = [];
+    [Id(0)] public List<ConnectionLease> Connections { get; set; } = [];
 
     [Id(1)] public byte[] Metadata { get; set; } = "{}"u8.ToArray();
 
@@ -16,13 +17,22 @@ public sealed class PeerState
     /// <summary>Grows each time the peer comes online from offline; lets gateways discard late news about an
     /// earlier incarnation.</summary>
     [Id(3)] public long Incarnation { get; set; }
+
+    public ConnectionLease? Find(ConnectionKey key) =>
+        Connections.Find(c => c.ConnectionId == key.ConnectionId && c.GatewayId == key.GatewayId);
 }
 
 /// <summary>A connection's lease: the unix time of the last frame its gateway reported, and its agents.</summary>
 [GenerateSerializer, Alias("relay.ConnectionLease")]
 public sealed class ConnectionLease
 {
-    [Id(0)] public double LastFrame { get; set; }
+    [Id(0)] public string GatewayId { get; set; } = "";
 
-    [Id(1)] public string[]? Agents { get; set; }
+    [Id(1)] public long ConnectionId { get; set; }
+
+    [Id(2)] public double LastFrame { get; set; }
+
+    [Id(3)] public string[]? Agents { get; set; }
+
+    public ConnectionKey ToKey() => new(GatewayId, ConnectionId);
 }

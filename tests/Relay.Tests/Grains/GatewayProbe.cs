@@ -33,20 +33,28 @@ public sealed class GatewayProbe : IAsyncDisposable
         return probe;
     }
 
-    /// <summary>The next event on this gateway's stream; it must be a <see cref="PeerReaped"/>.</summary>
-    public async Task<(PeerReaped Reaped, double At)> NextReapedAsync(TimeSpan timeout)
+    /// <summary>The next <see cref="PeerReaped"/> on this gateway's stream, skipping the mesh's gateway
+    /// membership events; with <paramref name="offlineOnly"/>, also skipping partial expiries (the peer keeps
+    /// other connections).</summary>
+    public async Task<(PeerReaped Reaped, double At)> NextReapedAsync(TimeSpan timeout, bool offlineOnly = true)
     {
-        ReceivedEvent received;
-        try
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
         {
-            received = await _events.Reader.ReadAsync().AsTask().WaitAsync(timeout);
+            ReceivedEvent received;
+            try
+            {
+                received = await _events.Reader.ReadAsync().AsTask().WaitAsync(deadline - DateTime.UtcNow);
+            }
+            catch (Exception ex) when (ex is TimeoutException or ArgumentOutOfRangeException)
+            {
+                throw new TimeoutException($"Gateway {GatewayId} got no reap within {timeout}.");
+            }
+            if (received.Event is GatewayJoinedMesh or GatewayLeftMesh) continue;
+            var reaped = Assert.IsType<PeerReaped>(received.Event);
+            if (offlineOnly && !reaped.Offline) continue;
+            return (reaped, received.At);
         }
-        catch (TimeoutException)
-        {
-            throw new TimeoutException($"Gateway {GatewayId} got no event within {timeout}.");
-        }
-        var reaped = Assert.IsType<PeerReaped>(received.Event);
-        return (reaped, received.At);
     }
 
     /// <summary>Events that arrived and were not read yet.</summary>

@@ -32,7 +32,7 @@ public sealed class LeaseReapingTests(GrainClusterFixture fixture)
         var connection = new ConnectionKey(gateway, 5);
 
         var connectedAt = Unix.Now();
-        var join = await peer.Connect(connection, Metadata, connectedAt);
+        var join = await peer.Connect(new MemberConnection(connection, null), Metadata, connectedAt);
         Assert.Contains(await fixture.RemindersOf(peer), name => name == "reap");
 
         var (reaped, at) = await probe.NextReapedAsync(GrainClusterFixture.EventTimeout);
@@ -46,7 +46,7 @@ public sealed class LeaseReapingTests(GrainClusterFixture fixture)
         Assert.Empty(await fixture.Mesh(mesh).GetRoster());
         Assert.Empty(await peer.GetConnections());
         // The gateway's own close/reap arriving late must not announce offline a second time.
-        Assert.False(await peer.Disconnect(connection));
+        Assert.False((await peer.Disconnect(connection)).WentOffline);
         // Nothing left to reap, so the reminder is gone (Disconnect above ran after the reaping turn finished).
         Assert.DoesNotContain(await fixture.RemindersOf(peer), name => name == "reap");
 
@@ -63,7 +63,7 @@ public sealed class LeaseReapingTests(GrainClusterFixture fixture)
         var connection = new ConnectionKey(gateway, 9);
 
         var connectedAt = Unix.Now();
-        var join = await peer.Connect(connection, Metadata, connectedAt);
+        var join = await peer.Connect(new MemberConnection(connection, null), Metadata, connectedAt);
         await using var renewer = Renewer.Start(peer, gateway, [connection.ConnectionId], GrainClusterFixture.LivenessReportInterval);
 
         // Renew for several stale timeouts (more than two leases). The window is timed by the renewals themselves.
@@ -99,7 +99,7 @@ public sealed class LeaseReapingTests(GrainClusterFixture fixture)
         var connection = new ConnectionKey(gateway, 1);
 
         var connectedAt = Unix.Now();
-        await peer.Connect(connection, Metadata, connectedAt);
+        await peer.Connect(new MemberConnection(connection, null), Metadata, connectedAt);
         // A late report about an earlier frame (e.g. reordered across silos) must not move the lease backwards.
         await peer.Renew(gateway, [connection.ConnectionId], connectedAt - 60);
 
@@ -121,19 +121,16 @@ public sealed class LeaseReapingTests(GrainClusterFixture fixture)
         var renewed = new ConnectionKey(gw2, 1);
 
         var connectedAt = Unix.Now();
-        var join = await peer.Connect(stale, Metadata, connectedAt);
-        Assert.False((await peer.Connect(renewed, Metadata, connectedAt)).CameOnline);
+        var join = await peer.Connect(new MemberConnection(stale, null), Metadata, connectedAt);
+        Assert.False((await peer.Connect(new MemberConnection(renewed, null), Metadata, connectedAt)).CameOnline);
         await using var renewer = Renewer.Start(peer, gw2, [renewed.ConnectionId], GrainClusterFixture.LivenessReportInterval);
 
-        // No event exists for a partial expiry (the grain only logs it): poll the grain, bounded.
-        var deadline = DateTime.UtcNow + GrainClusterFixture.EventTimeout;
-        ConnectionKey[] connections;
-        while ((connections = await peer.GetConnections()).Length != 1)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the unrenewed connection's lease never expired");
-            await Task.Delay(50);
-        }
-        var droppedAt = Unix.Now();
+        // The partial expiry reaches the gateways as a reap that is not an offline: they drop that connection.
+        var (partial, partialAt) = await probe2.NextReapedAsync(GrainClusterFixture.EventTimeout, offlineOnly: false);
+        Assert.False(partial.Offline);
+        Assert.Equal([stale], partial.Connections);
+        var connections = await peer.GetConnections();
+        var droppedAt = partialAt;
         Assert.Equal([renewed], connections);
         Assert.True(droppedAt - connectedAt >= Lease - Precision, $"dropped {droppedAt - connectedAt:F3} s after connect (lease {Lease} s)");
 
@@ -142,18 +139,19 @@ public sealed class LeaseReapingTests(GrainClusterFixture fixture)
         Assert.Equal("tabs", Assert.Single(await fixture.Mesh(mesh).GetRoster()).PeerId);
         await peer.Renew(gw1, [stale.ConnectionId], Unix.Now());
         Assert.Equal([renewed], await peer.GetConnections());
-        Assert.False(await peer.Disconnect(stale));
+        Assert.False((await peer.Disconnect(stale)).WentOffline);
         Assert.Equal([renewed], await peer.GetConnections());
 
-        // Keep renewing past another full lease after the drop, then stop: the first event either gateway gets
-        // is the final reap, listing only the renewed connection; so the partial expiry published nothing.
+        // Keep renewing past another full lease after the drop, then stop: the next offline either gateway gets
+        // is the final reap, listing only the renewed connection.
         while (Unix.Now() < droppedAt + Lease + 0.2)
         {
             Assert.Equal([renewed], await peer.GetConnections());
             await Task.Delay(GrainClusterFixture.LivenessReportInterval); // pacing the checks, not synchronising
         }
+        // The dead gateway's only connection expired, so the mesh stopped counting it: only the live one hears more.
         var lastRenew = await renewer.StopAsync();
-        foreach (var probe in new[] { probe1, probe2 })
+        foreach (var probe in new[] { probe2 })
         {
             var (reaped, at) = await probe.NextReapedAsync(GrainClusterFixture.EventTimeout);
             Assert.Equal("tabs", reaped.PeerId);
@@ -185,13 +183,13 @@ public sealed class LeaseReapingTests(GrainClusterFixture fixture)
         var otherConnection = new ConnectionKey(elsewhere, 1);
 
         var now = Unix.Now();
-        await b.Connect(b3, Metadata, now);
+        await b.Connect(new MemberConnection(b3, null), Metadata, now);
         await using var keepB = Renewer.Start(b, gw3, [b3.ConnectionId], GrainClusterFixture.LivenessReportInterval);
-        await other.Connect(otherConnection, Metadata, now);
+        await other.Connect(new MemberConnection(otherConnection, null), Metadata, now);
         await using var keepOther = Renewer.Start(other, elsewhere, [otherConnection.ConnectionId], GrainClusterFixture.LivenessReportInterval);
         var connectedAt = Unix.Now();
-        var join = await a.Connect(a1, Metadata, connectedAt);
-        Assert.False((await a.Connect(a2, Metadata, connectedAt)).CameOnline);
+        var join = await a.Connect(new MemberConnection(a1, null), Metadata, connectedAt);
+        Assert.False((await a.Connect(new MemberConnection(a2, null), Metadata, connectedAt)).CameOnline);
 
         foreach (var probe in new[] { probe1, probe2, probe3 })
         {
@@ -204,12 +202,13 @@ public sealed class LeaseReapingTests(GrainClusterFixture fixture)
         }
         Assert.Equal("b", Assert.Single(await fixture.Mesh(mesh).GetRoster()).PeerId);
         Assert.Empty(await a.GetConnections());
-        Assert.False(await a.Disconnect(a1));
-        Assert.False(await a.Disconnect(a2));
+        Assert.False((await a.Disconnect(a1)).WentOffline);
+        Assert.False((await a.Disconnect(a2)).WentOffline);
 
-        // Fence: let b go too. On every gateway of the mesh the next event is b's reap, not a second one for a.
+        // Fence: let b go too. gw1 and gw2 lost every connection they held in the mesh, so the mesh presumes them
+        // dead and stops telling them; on gw3 the next reap is b's, not a second one for a.
         await keepB.StopAsync();
-        foreach (var probe in new[] { probe1, probe2, probe3 })
+        foreach (var probe in new[] { probe3 })
         {
             var (reaped, _) = await probe.NextReapedAsync(GrainClusterFixture.EventTimeout);
             Assert.Equal("b", reaped.PeerId);
@@ -228,7 +227,7 @@ public sealed class LeaseReapingTests(GrainClusterFixture fixture)
     private async Task AssertNoMoreReapsOf(GatewayProbe probe, string mesh, string gateway, string peerId)
     {
         var fence = fixture.Peer(mesh, peerId + "-fence");
-        await fence.Connect(new ConnectionKey(gateway, 1_000_000), Metadata, Unix.Now());
+        await fence.Connect(new MemberConnection(new ConnectionKey(gateway, 1_000_000), null), Metadata, Unix.Now());
         var (next, _) = await probe.NextReapedAsync(GrainClusterFixture.EventTimeout);
         Assert.Equal(peerId + "-fence", next.PeerId);
     }

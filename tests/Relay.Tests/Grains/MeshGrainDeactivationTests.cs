@@ -6,10 +6,10 @@ using Xunit;
 namespace Relay.Tests.Grains;
 
 /// <summary>
-/// The mesh grain is an ordinary activation: Orleans collects it after GrainCollectionOptions.CollectionAge
-/// (15 min by default) without calls, or loses it with its silo. Peers that stay online (their grains keep
-/// them, gateways only renew peer grains and call the mesh grain only on a first presence or changed
-/// metadata) must not vanish from the mesh with it.
+/// The mesh grain keeps its roster in memory and can lose its activation (with its silo). Gateways restate their
+/// peers periodically (RosterRefresher), which also keeps the grain from idle collection; these tests play that
+/// restatement and check the roster heals, and that a grain-side reap still reaches the gateway holding the
+/// connection even before it has.
 /// </summary>
 [Collection(GrainClusterDefinition.Name)]
 public sealed class MeshGrainDeactivationTests(GrainClusterFixture fixture)
@@ -17,22 +17,29 @@ public sealed class MeshGrainDeactivationTests(GrainClusterFixture fixture)
     private static readonly Immutable<byte[]> Metadata = """{"agents":["chat"]}"""u8.ToArray().AsImmutable();
 
     [Fact]
-    public async Task The_roster_survives_a_deactivation_of_the_mesh_grain()
+    public async Task The_roster_heals_from_the_gateways_restatement_after_a_deactivation_of_the_mesh_grain()
     {
         var mesh = GrainClusterFixture.NewMesh("meshgone");
         var gateway = GrainClusterFixture.NewGateway("gw");
         var peer = fixture.Peer(mesh, "steady");
         var connection = new ConnectionKey(gateway, 1);
-        await peer.Connect(connection, Metadata, Unix.Now());
+        await peer.Connect(new MemberConnection(connection, null), Metadata, Unix.Now());
         await using var renewer = Renewer.Start(peer, gateway, [connection.ConnectionId], GrainClusterFixture.LivenessReportInterval);
         Assert.Equal("steady", Assert.Single(await fixture.Mesh(mesh).GetRoster()).PeerId);
 
         await DeactivateMesh(mesh);
 
         Assert.Equal([connection], await peer.GetConnections()); // the peer grain still holds it online
-        Assert.Equal("steady", Assert.Single(await fixture.Mesh(mesh).GetRoster()).PeerId);
+        Assert.Empty(await fixture.Mesh(mesh).GetRoster());
+
+        // The gateway's next restatement makes the roster whole again.
+        await fixture.Mesh(mesh).Refresh(gateway,
+            [new RosterEntry("steady", Metadata.Value, Unix.Now(), 1, [new MemberConnection(connection, ["chat"])])]);
+        var healed = Assert.Single(await fixture.Mesh(mesh).GetRoster());
+        Assert.Equal("steady", healed.PeerId);
+        Assert.Equal([connection], healed.Connections.Select(c => c.Key));
         await renewer.StopAsync();
-        Assert.True(await peer.Disconnect(connection));
+        Assert.True((await peer.Disconnect(connection)).WentOffline);
     }
 
     [Fact]
@@ -43,7 +50,7 @@ public sealed class MeshGrainDeactivationTests(GrainClusterFixture fixture)
         await using var probe = await GatewayProbe.SubscribeAsync(fixture.Client, gateway);
         var peer = fixture.Peer(mesh, "orphan");
         var connection = new ConnectionKey(gateway, 1);
-        var join = await peer.Connect(connection, Metadata, Unix.Now());
+        var join = await peer.Connect(new MemberConnection(connection, null), Metadata, Unix.Now());
 
         await DeactivateMesh(mesh);
 

@@ -33,11 +33,11 @@ public sealed class ReactivationTests(GrainClusterFixture fixture)
 
         // Second incarnation, so the reap can only carry the right number if the new activation loaded the state.
         var earlier = new ConnectionKey(gateway, 1);
-        Assert.Equal(1, (await peer.Connect(earlier, Metadata, Unix.Now())).Incarnation);
-        Assert.True(await peer.Disconnect(earlier));
+        Assert.Equal(1, (await peer.Connect(new MemberConnection(earlier, null), Metadata, Unix.Now())).Incarnation);
+        Assert.True((await peer.Disconnect(earlier)).WentOffline);
         var connection = new ConnectionKey(gateway, 2);
         var connectedAt = Unix.Now();
-        var join = await peer.Connect(connection, Metadata, connectedAt);
+        var join = await peer.Connect(new MemberConnection(connection, null), Metadata, connectedAt);
         Assert.Equal(2, join.Incarnation);
         Assert.Contains(await fixture.RemindersOf(peer), name => name == "reap");
 
@@ -76,12 +76,12 @@ public sealed class ReactivationTests(GrainClusterFixture fixture)
 
         Assert.Empty(await peer.GetConnections());
         Assert.Empty(await fixture.Mesh(mesh).GetRoster());
-        Assert.False(await peer.Disconnect(connection));
+        Assert.False((await peer.Disconnect(connection)).WentOffline);
         Assert.DoesNotContain(await fixture.RemindersOf(peer), name => name == "reap");
 
         // Exactly one reap: a fence peer's reap is the next event on the stream.
         var fence = fixture.Peer(mesh, "fence");
-        await fence.Connect(new ConnectionKey(gateway, 3), Metadata, Unix.Now());
+        await fence.Connect(new MemberConnection(new ConnectionKey(gateway, 3), null), Metadata, Unix.Now());
         var (next, _) = await probe.NextReapedAsync(GrainClusterFixture.EventTimeout);
         Assert.Equal("fence", next.PeerId);
     }
@@ -96,8 +96,8 @@ public sealed class ReactivationTests(GrainClusterFixture fixture)
         var c1 = new ConnectionKey(gw1, 1);
         var c2 = new ConnectionKey(gw2, 1);
         var now = Unix.Now();
-        var join = await peer.Connect(c1, Metadata, now);
-        await peer.Connect(c2, Metadata, now);
+        var join = await peer.Connect(new MemberConnection(c1, null), Metadata, now);
+        await peer.Connect(new MemberConnection(c2, null), Metadata, now);
         // Keep both leases fresh so nothing is reaped while the test runs.
         await using var renew1 = Renewer.Start(peer, gw1, [c1.ConnectionId], GrainClusterFixture.LivenessReportInterval);
         await using var renew2 = Renewer.Start(peer, gw2, [c2.ConnectionId], GrainClusterFixture.LivenessReportInterval);
@@ -118,12 +118,12 @@ public sealed class ReactivationTests(GrainClusterFixture fixture)
         Assert.Equal(Keys.Sorted(c1, c2), Keys.Sorted(connections));
         await renew1.StopAsync();
         await renew2.StopAsync();
-        Assert.False(await peer.Disconnect(c1));
-        Assert.True(await peer.Disconnect(c2));
-        var again = await peer.Connect(new ConnectionKey(gw1, 2), Metadata, Unix.Now());
+        Assert.False((await peer.Disconnect(c1)).WentOffline);
+        Assert.True((await peer.Disconnect(c2)).WentOffline);
+        var again = await peer.Connect(new MemberConnection(new ConnectionKey(gw1, 2), null), Metadata, Unix.Now());
         Assert.True(again.CameOnline);
         Assert.Equal(join.Incarnation + 1, again.Incarnation);
-        Assert.True(await peer.Disconnect(new ConnectionKey(gw1, 2)));
+        Assert.True((await peer.Disconnect(new ConnectionKey(gw1, 2))).WentOffline);
     }
 
     /// <summary>Deactivates the grain's current activation and waits until it is gone; returns its id.</summary>

@@ -23,8 +23,8 @@ public sealed class RosterTests(GrainClusterFixture fixture)
         var cb = new ConnectionKey(gateway, 2);
         var t0 = Unix.Now();
 
-        Assert.True((await a.Connect(ca, Json("""{"agents":["chat"]}"""), t0)).CameOnline);
-        Assert.True((await b.Connect(cb, Json("""{"agents":["agi"]}"""), t0 + 0.001)).CameOnline);
+        Assert.True((await a.Connect(new MemberConnection(ca, null), Json("""{"agents":["chat"]}"""), t0)).CameOnline);
+        Assert.True((await b.Connect(new MemberConnection(cb, null), Json("""{"agents":["agi"]}"""), t0 + 0.001)).CameOnline);
 
         var roster = (await fixture.Mesh(mesh).GetRoster()).ToDictionary(e => e.PeerId);
         Assert.Equal(["a", "b"], roster.Keys.Order(StringComparer.Ordinal));
@@ -34,24 +34,24 @@ public sealed class RosterTests(GrainClusterFixture fixture)
         Assert.Equal(t0 + 0.001, roster["b"].LastSeen);
 
         // A later presence with other data replaces the metadata (not merges it).
-        await a.UpdateMetadata(ca, Json("""{"status":"busy"}"""), t0 + 0.5);
+        await a.UpdateMetadata(new MemberConnection(ca, null), Json("""{"status":"busy"}"""), t0 + 0.5);
         roster = (await fixture.Mesh(mesh).GetRoster()).ToDictionary(e => e.PeerId);
         Assert.Equal("""{"status":"busy"}""", Text(roster["a"].Metadata));
         Assert.Equal(t0 + 0.5, roster["a"].LastSeen);
         Assert.Equal("""{"agents":["agi"]}""", Text(roster["b"].Metadata));
 
         // An update from a connection the grain does not know changes nothing.
-        await a.UpdateMetadata(new ConnectionKey(gateway, 99), Json("""{"status":"stranger"}"""), t0 + 0.6);
+        await a.UpdateMetadata(new MemberConnection(new ConnectionKey(gateway, 99), null), Json("""{"status":"stranger"}"""), t0 + 0.6);
         roster = (await fixture.Mesh(mesh).GetRoster()).ToDictionary(e => e.PeerId);
         Assert.Equal("""{"status":"busy"}""", Text(roster["a"].Metadata));
 
-        Assert.True(await a.Disconnect(ca));
+        Assert.True((await a.Disconnect(ca)).WentOffline);
         var after = await fixture.Mesh(mesh).GetRoster();
         var only = Assert.Single(after);
         Assert.Equal("b", only.PeerId);
         Assert.Empty(await a.GetConnections());
 
-        Assert.True(await b.Disconnect(cb));
+        Assert.True((await b.Disconnect(cb)).WentOffline);
         Assert.Empty(await fixture.Mesh(mesh).GetRoster());
     }
 
@@ -63,16 +63,16 @@ public sealed class RosterTests(GrainClusterFixture fixture)
         var gateway = GrainClusterFixture.NewGateway("gw");
         var now = Unix.Now();
 
-        await fixture.Peer(mesh1, "same").Connect(new ConnectionKey(gateway, 1), Json("""{"m":1}"""), now);
-        var join = await fixture.Peer(mesh2, "same").Connect(new ConnectionKey(gateway, 2), Json("""{"m":2}"""), now);
+        await fixture.Peer(mesh1, "same").Connect(new MemberConnection(new ConnectionKey(gateway, 1), null), Json("""{"m":1}"""), now);
+        var join = await fixture.Peer(mesh2, "same").Connect(new MemberConnection(new ConnectionKey(gateway, 2), null), Json("""{"m":2}"""), now);
 
         Assert.True(join.CameOnline);
         Assert.Equal("""{"m":1}""", Text(Assert.Single(await fixture.Mesh(mesh1).GetRoster()).Metadata));
         Assert.Equal("""{"m":2}""", Text(Assert.Single(await fixture.Mesh(mesh2).GetRoster()).Metadata));
 
-        Assert.True(await fixture.Peer(mesh1, "same").Disconnect(new ConnectionKey(gateway, 1)));
+        Assert.True((await fixture.Peer(mesh1, "same").Disconnect(new ConnectionKey(gateway, 1))).WentOffline);
         Assert.Empty(await fixture.Mesh(mesh1).GetRoster());
         Assert.Single(await fixture.Mesh(mesh2).GetRoster());
-        Assert.True(await fixture.Peer(mesh2, "same").Disconnect(new ConnectionKey(gateway, 2)));
+        Assert.True((await fixture.Peer(mesh2, "same").Disconnect(new ConnectionKey(gateway, 2))).WentOffline);
     }
 }

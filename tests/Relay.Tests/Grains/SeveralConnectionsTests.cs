@@ -22,9 +22,9 @@ public sealed class SeveralConnectionsTests(GrainClusterFixture fixture)
         var otherGateway = new ConnectionKey(gw2, 1); // same connection id, other gateway: a different connection
         var now = Unix.Now();
 
-        var join1 = await peer.Connect(first, Metadata, now);
-        var join2 = await peer.Connect(sameGateway, Metadata, now);
-        var join3 = await peer.Connect(otherGateway, Metadata, now);
+        var join1 = await peer.Connect(new MemberConnection(first, null), Metadata, now);
+        var join2 = await peer.Connect(new MemberConnection(sameGateway, null), Metadata, now);
+        var join3 = await peer.Connect(new MemberConnection(otherGateway, null), Metadata, now);
 
         Assert.True(join1.CameOnline);
         Assert.False(join2.CameOnline);
@@ -33,20 +33,20 @@ public sealed class SeveralConnectionsTests(GrainClusterFixture fixture)
         Assert.Equal(join1.Incarnation, join3.Incarnation);
         Assert.Equal(Keys.Sorted(first, sameGateway, otherGateway), Keys.Sorted(await peer.GetConnections()));
 
-        Assert.False(await peer.Disconnect(first));
+        Assert.False((await peer.Disconnect(first)).WentOffline);
         Assert.Equal("tab", Assert.Single(await fixture.Mesh(mesh).GetRoster()).PeerId);
-        Assert.False(await peer.Disconnect(first)); // already removed: still nothing to announce
-        Assert.False(await peer.Disconnect(sameGateway));
+        Assert.False((await peer.Disconnect(first)).WentOffline); // already removed: still nothing to announce
+        Assert.False((await peer.Disconnect(sameGateway)).WentOffline);
         Assert.Equal("tab", Assert.Single(await fixture.Mesh(mesh).GetRoster()).PeerId);
         Assert.Equal([otherGateway], await peer.GetConnections());
 
-        Assert.True(await peer.Disconnect(otherGateway));
+        Assert.True((await peer.Disconnect(otherGateway)).WentOffline);
         Assert.Empty(await fixture.Mesh(mesh).GetRoster());
         Assert.Empty(await peer.GetConnections());
 
         // Offline exactly once: the same or an unknown connection leaving again announces nothing.
-        Assert.False(await peer.Disconnect(otherGateway));
-        Assert.False(await peer.Disconnect(new ConnectionKey(gw1, 42)));
+        Assert.False((await peer.Disconnect(otherGateway)).WentOffline);
+        Assert.False((await peer.Disconnect(new ConnectionKey(gw1, 42))).WentOffline);
         Assert.Empty(await fixture.Mesh(mesh).GetRoster());
     }
 
@@ -58,13 +58,13 @@ public sealed class SeveralConnectionsTests(GrainClusterFixture fixture)
         var peer = fixture.Peer(mesh, "p");
         var now = Unix.Now();
 
-        var one = await peer.Connect(new ConnectionKey(gateway, 1), Metadata, now);
-        Assert.True(await peer.Disconnect(new ConnectionKey(gateway, 1)));
-        var two = await peer.Connect(new ConnectionKey(gateway, 2), Metadata, now);
-        var twoToo = await peer.Connect(new ConnectionKey(gateway, 3), Metadata, now);
-        Assert.False(await peer.Disconnect(new ConnectionKey(gateway, 2)));
-        Assert.True(await peer.Disconnect(new ConnectionKey(gateway, 3)));
-        var three = await peer.Connect(new ConnectionKey(gateway, 1), Metadata, now); // a reused connection id too
+        var one = await peer.Connect(new MemberConnection(new ConnectionKey(gateway, 1), null), Metadata, now);
+        Assert.True((await peer.Disconnect(new ConnectionKey(gateway, 1))).WentOffline);
+        var two = await peer.Connect(new MemberConnection(new ConnectionKey(gateway, 2), null), Metadata, now);
+        var twoToo = await peer.Connect(new MemberConnection(new ConnectionKey(gateway, 3), null), Metadata, now);
+        Assert.False((await peer.Disconnect(new ConnectionKey(gateway, 2))).WentOffline);
+        Assert.True((await peer.Disconnect(new ConnectionKey(gateway, 3))).WentOffline);
+        var three = await peer.Connect(new MemberConnection(new ConnectionKey(gateway, 1), null), Metadata, now); // a reused connection id too
 
         Assert.True(one.CameOnline);
         Assert.True(two.CameOnline);
@@ -74,14 +74,14 @@ public sealed class SeveralConnectionsTests(GrainClusterFixture fixture)
         Assert.Equal(two.Incarnation, twoToo.Incarnation);
         Assert.True(three.Incarnation > two.Incarnation);
 
-        Assert.True(await peer.Disconnect(new ConnectionKey(gateway, 1)));
+        Assert.True((await peer.Disconnect(new ConnectionKey(gateway, 1))).WentOffline);
     }
 
     [Fact]
     public async Task A_never_connected_peer_has_nothing_to_announce()
     {
         var peer = fixture.Peer(GrainClusterFixture.NewMesh("nobody"), "ghost");
-        Assert.False(await peer.Disconnect(new ConnectionKey(GrainClusterFixture.NewGateway("gw"), 7)));
+        Assert.False((await peer.Disconnect(new ConnectionKey(GrainClusterFixture.NewGateway("gw"), 7))).WentOffline);
         Assert.Empty(await peer.GetConnections());
     }
 }
