@@ -65,6 +65,14 @@ public abstract class EndToEndTest : IAsyncLifetime
         return relay;
     }
 
+    /// <summary>Stops and disposes the relay this test started (a restart or shutdown under test).</summary>
+    protected async Task StopRelayAsync()
+    {
+        var relay = Relay;
+        if (!_ownRelays.Remove(relay)) throw new InvalidOperationException("Only a relay started by the test can be stopped.");
+        await relay.DisposeAsync();
+    }
+
     protected Uri MeshUri(string? mesh = null, string path = "/ws", string extraQuery = "") =>
         Relay.WebSocketUri(path, $"?mesh={mesh ?? Mesh}{extraQuery}");
 
