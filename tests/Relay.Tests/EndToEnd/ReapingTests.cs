@@ -57,6 +57,33 @@ public sealed class ReapingTests : EndToEndTest
     }
 
     [Fact]
+    public async Task Reaping_silent_peers_does_not_close_idle_listeners()
+    {
+        // Listeners that keep sending (heartbeats) but had nothing to read for a stale timeout are healthy: the
+        // offline notices queued for them when the silent peers are reaped must not make them look stalled.
+        await StartRelayAsync(FastLiveness.Settings);
+        var silent = new List<TestPeer>();
+        var listeners = new List<TestPeer>();
+        for (var i = 0; i < 6; i++)
+        {
+            silent.Add(await JoinAsync(TestPeer.NewId($"silent{i}")));
+            var listener = await JoinAsync(TestPeer.NewId($"listener{i}"));
+            listener.StartKeepAlive(FastLiveness.KeepAliveInterval);
+            listeners.Add(listener);
+        }
+        // The silent peers' last frames are heartbeats, which nobody receives: the listeners read nothing from now on.
+        foreach (var peer in silent) await peer.HeartbeatAsync();
+
+        foreach (var listener in listeners)
+        {
+            foreach (var peer in silent) await listener.WaitForAsync(f => Frame.IsOfflineOf(f, peer.Id), TimeSpan.FromSeconds(10));
+        }
+        var talker = await JoinAsync();
+        await talker.MarkAsync([.. listeners]);
+        Assert.All(listeners, l => Assert.False(l.HasEnded, l.Dump()));
+    }
+
+    [Fact]
     public async Task Any_frame_keeps_a_peer_alive()
     {
         await StartRelayAsync(FastLiveness.Settings);
