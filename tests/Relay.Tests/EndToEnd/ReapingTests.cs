@@ -13,7 +13,7 @@ public sealed class ReapingTests : EndToEndTest
     private async Task<TestPeer> JoinAliveAsync(string? peerId = null, object? data = null)
     {
         var peer = await JoinAsync(peerId, data);
-        peer.StartKeepAlive(FastLiveness.KeepAliveInterval);
+        peer.StartKeepAlive(FastLiveness.KeepAliveInterval, usePresence: true);
         return peer;
     }
 
@@ -42,7 +42,7 @@ public sealed class ReapingTests : EndToEndTest
 
         // Its next presence registers it again as a newcomer: a fresh snapshot, and everybody hears of it.
         var snapshot = await silent.RegisterAsync(new { agents = new[] { "sleepy" }, back = true });
-        silent.StartKeepAlive(FastLiveness.KeepAliveInterval);
+        silent.StartKeepAlive(FastLiveness.KeepAliveInterval, usePresence: true);
         Assert.Equal(new[] { observer.Id, other.Id }.Order(StringComparer.Ordinal), snapshot.Select(f => Frame.From(f)!).Order(StringComparer.Ordinal));
         Assert.Equal("observer", snapshot.Single(f => Frame.From(f) == observer.Id).GetProperty("data").GetProperty("role").GetString());
         await observer.WaitForAsync(f => Frame.IsPresenceOf(f, silent.Id) && Frame.Data(f)!.Value.TryGetProperty("back", out _));
@@ -88,7 +88,8 @@ public sealed class ReapingTests : EndToEndTest
     {
         await StartRelayAsync(FastLiveness.Settings);
         var observer = await JoinAliveAsync();
-        var byHeartbeat = await JoinAliveAsync(TestPeer.NewId("heartbeats"));
+        var byHeartbeat = await JoinAsync(TestPeer.NewId("heartbeats"));
+        byHeartbeat.StartKeepAlive(FastLiveness.KeepAliveInterval);
         var byPresence = await JoinAsync(TestPeer.NewId("presences"));
         byPresence.StartKeepAlive(FastLiveness.KeepAliveInterval, usePresence: true);
         var byStream = await JoinAsync(TestPeer.NewId("streams"));
