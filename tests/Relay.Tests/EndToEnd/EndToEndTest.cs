@@ -33,7 +33,8 @@ public static class FastLiveness
         "Relay:LivenessReportInterval=00:00:00.200",
     ];
 
-    /// <summary>How often peers that must stay alive under <see cref="Settings"/> send a heartbeat.</summary>
+    /// <summary>How often peers that must stay alive under <see cref="Settings"/> send a keep-alive. Tests use
+    /// presence, as the real clients do: it is rebroadcast, so every live peer also keeps reading something.</summary>
     public static readonly TimeSpan KeepAliveInterval = TimeSpan.FromMilliseconds(400);
 
     public static string[] With(params string[] more) => [.. Settings, .. more];
@@ -63,6 +64,14 @@ public abstract class EndToEndTest : IAsyncLifetime
         _ownRelays.Add(relay);
         _relay = relay;
         return relay;
+    }
+
+    /// <summary>Stops and disposes the relay this test started (a restart or shutdown under test).</summary>
+    protected async Task StopRelayAsync()
+    {
+        var relay = Relay;
+        if (!_ownRelays.Remove(relay)) throw new InvalidOperationException("Only a relay started by the test can be stopped.");
+        await relay.DisposeAsync();
     }
 
     protected Uri MeshUri(string? mesh = null, string path = "/ws", string extraQuery = "") =>

@@ -12,7 +12,7 @@ public sealed class OfflineTests : EndToEndTest
     private async Task<TestPeer> JoinAliveAsync(string? peerId = null, object? data = null)
     {
         var peer = await JoinAsync(peerId, data);
-        peer.StartKeepAlive(FastLiveness.KeepAliveInterval);
+        peer.StartKeepAlive(FastLiveness.KeepAliveInterval, usePresence: true);
         return peer;
     }
 

@@ -13,7 +13,7 @@ public sealed class ReapingTests : EndToEndTest
     private async Task<TestPeer> JoinAliveAsync(string? peerId = null, object? data = null)
     {
         var peer = await JoinAsync(peerId, data);
-        peer.StartKeepAlive(FastLiveness.KeepAliveInterval);
+        peer.StartKeepAlive(FastLiveness.KeepAliveInterval, usePresence: true);
         return peer;
     }
 
@@ -42,7 +42,7 @@ public sealed class ReapingTests : EndToEndTest
 
         // Its next presence registers it again as a newcomer: a fresh snapshot, and everybody hears of it.
         var snapshot = await silent.RegisterAsync(new { agents = new[] { "sleepy" }, back = true });
-        silent.StartKeepAlive(FastLiveness.KeepAliveInterval);
+        silent.StartKeepAlive(FastLiveness.KeepAliveInterval, usePresence: true);
         Assert.Equal(new[] { observer.Id, other.Id }.Order(StringComparer.Ordinal), snapshot.Select(f => Frame.From(f)!).Order(StringComparer.Ordinal));
         Assert.Equal("observer", snapshot.Single(f => Frame.From(f) == observer.Id).GetProperty("data").GetProperty("role").GetString());
         await observer.WaitForAsync(f => Frame.IsPresenceOf(f, silent.Id) && Frame.Data(f)!.Value.TryGetProperty("back", out _));
@@ -57,11 +57,39 @@ public sealed class ReapingTests : EndToEndTest
     }
 
     [Fact]
+    public async Task Reaping_silent_peers_does_not_close_idle_listeners()
+    {
+        // Listeners that keep sending (heartbeats) but had nothing to read for a stale timeout are healthy: the
+        // offline notices queued for them when the silent peers are reaped must not make them look stalled.
+        await StartRelayAsync(FastLiveness.Settings);
+        var silent = new List<TestPeer>();
+        var listeners = new List<TestPeer>();
+        for (var i = 0; i < 6; i++)
+        {
+            silent.Add(await JoinAsync(TestPeer.NewId($"silent{i}")));
+            var listener = await JoinAsync(TestPeer.NewId($"listener{i}"));
+            listener.StartKeepAlive(FastLiveness.KeepAliveInterval);
+            listeners.Add(listener);
+        }
+        // The silent peers' last frames are heartbeats, which nobody receives: the listeners read nothing from now on.
+        foreach (var peer in silent) await peer.HeartbeatAsync();
+
+        foreach (var listener in listeners)
+        {
+            foreach (var peer in silent) await listener.WaitForAsync(f => Frame.IsOfflineOf(f, peer.Id), TimeSpan.FromSeconds(10));
+        }
+        var talker = await JoinAsync();
+        await talker.MarkAsync([.. listeners]);
+        Assert.All(listeners, l => Assert.False(l.HasEnded, l.Dump()));
+    }
+
+    [Fact]
     public async Task Any_frame_keeps_a_peer_alive()
     {
         await StartRelayAsync(FastLiveness.Settings);
         var observer = await JoinAliveAsync();
-        var byHeartbeat = await JoinAliveAsync(TestPeer.NewId("heartbeats"));
+        var byHeartbeat = await JoinAsync(TestPeer.NewId("heartbeats"));
+        byHeartbeat.StartKeepAlive(FastLiveness.KeepAliveInterval);
         var byPresence = await JoinAsync(TestPeer.NewId("presences"));
         byPresence.StartKeepAlive(FastLiveness.KeepAliveInterval, usePresence: true);
         var byStream = await JoinAsync(TestPeer.NewId("streams"));

@@ -82,12 +82,12 @@ public sealed class SeveralConnectionsTests(SharedRelay shared) : EndToEndTest(s
     {
         await StartRelayAsync(FastLiveness.Settings);
         var a = await JoinAsync();
-        a.StartKeepAlive(FastLiveness.KeepAliveInterval);
+        a.StartKeepAlive(FastLiveness.KeepAliveInterval, usePresence: true);
         var id = TestPeer.NewId("tabs");
         var tab1 = await JoinAsync(id);
-        tab1.StartKeepAlive(FastLiveness.KeepAliveInterval);
+        tab1.StartKeepAlive(FastLiveness.KeepAliveInterval, usePresence: true);
         var tab2 = await JoinAsync(id);
-        tab2.StartKeepAlive(FastLiveness.KeepAliveInterval);
+        tab2.StartKeepAlive(FastLiveness.KeepAliveInterval, usePresence: true);
         await WaitForConnectionCountAsync(3);
 
         await tab1.CloseAsync();

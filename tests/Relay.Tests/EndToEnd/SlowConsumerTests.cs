@@ -103,9 +103,9 @@ public sealed class SlowConsumerTests : EndToEndTest
         await StartRelayAsync(FastLiveness.With($"Relay:SendQueueBytes={SendQueueBytes}", "Relay:MaxFrameBytes=131072",
             "Relay:RateLimitPerSecond=100000", "Relay:RateLimitBurst=100000"));
         var sender = await JoinAsync(TestPeer.NewId("sender"));
-        sender.StartKeepAlive(FastLiveness.KeepAliveInterval);
+        sender.StartKeepAlive(FastLiveness.KeepAliveInterval, usePresence: true);
         var fast = await JoinAsync(TestPeer.NewId("fast"));
-        fast.StartKeepAlive(FastLiveness.KeepAliveInterval);
+        fast.StartKeepAlive(FastLiveness.KeepAliveInterval, usePresence: true);
         var slow = await JoinWithoutReadingAsync(fast);
         slow.StartKeepAlive(FastLiveness.KeepAliveInterval); // it keeps sending, so it is not merely silent
 

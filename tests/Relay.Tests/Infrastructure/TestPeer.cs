@@ -151,14 +151,20 @@ public sealed class TestPeer : IAsyncDisposable
     public Task SendBinaryAsync(byte[] payload) => SendBytesAsync(payload, WebSocketMessageType.Binary);
 
     /// <summary><c>{"type":"presence","from":Id,"data":data}</c>; data defaults to <c>{}</c>.</summary>
-    public Task PresenceAsync(object? data = null) =>
-        SendAsync(new { type = "presence", from = Id, data = data ?? new { } });
+    public Task PresenceAsync(object? data = null)
+    {
+        LastPresenceData = data;
+        return SendAsync(new { type = "presence", from = Id, data = data ?? new { } });
+    }
+
+    /// <summary>The data of the last presence sent through <see cref="PresenceAsync"/> (what a keep-alive repeats).</summary>
+    public object? LastPresenceData { get; private set; }
 
     public Task HeartbeatAsync() => SendAsync(new { type = "heartbeat", from = Id });
 
     /// <summary>Sends presence and waits until the relay processed it (see <see cref="SyncAsync"/>). Returns the
-    /// frames that arrived meanwhile which are presence of other peers: the newcomer snapshot when this was the
-    /// connection's first presence (and no other peer registered concurrently).</summary>
+    /// relay-made presence frames (no <c>sender</c> stamp, unlike forwarded presence) that arrived meanwhile: the
+    /// newcomer snapshot when this was the connection's first presence.</summary>
     public async Task<IReadOnlyList<JsonElement>> RegisterAsync(object? data = null, TimeSpan? timeout = null)
     {
         int before;
@@ -168,7 +174,8 @@ public sealed class TestPeer : IAsyncDisposable
         lock (_lock)
         {
             var end = _frames.FindIndex(before, f => f.ValueKind == JsonValueKind.Object && ReferenceEqualsJson(f, response));
-            return [.. _frames.Skip(before).Take((end < 0 ? _frames.Count : end) - before).Where(f => Frame.IsType(f, "presence"))];
+            return [.. _frames.Skip(before).Take((end < 0 ? _frames.Count : end) - before)
+                .Where(f => Frame.IsType(f, "presence") && !f.TryGetProperty("sender", out _))];
         }
     }
 
@@ -209,8 +216,9 @@ public sealed class TestPeer : IAsyncDisposable
         await receiver.WaitForAsync(f => Frame.IsType(f, "direct") && Frame.MarkerOf(f) == marker, description: $"direct marker {marker} from {Id}");
     }
 
-    /// <summary>Sends a heartbeat every <paramref name="interval"/> until disposed or the socket fails, so this
-    /// peer is never reaped by short stale timeouts (liveness, not synchronisation).</summary>
+    /// <summary>Sends a heartbeat (or, like the real clients, its presence again: <paramref name="presenceData"/>, by
+    /// default the data of its last presence) every <paramref name="interval"/> until disposed or the socket fails,
+    /// so this peer is never reaped by short stale timeouts (liveness, not synchronisation).</summary>
     public void StartKeepAlive(TimeSpan interval, bool usePresence = false, object? presenceData = null)
     {
         _keepAlive ??= Task.Run(async () =>
@@ -220,7 +228,7 @@ public sealed class TestPeer : IAsyncDisposable
                 while (!_stop.IsCancellationRequested)
                 {
                     await Task.Delay(interval, _stop.Token);
-                    if (usePresence) await PresenceAsync(presenceData);
+                    if (usePresence) await PresenceAsync(presenceData ?? LastPresenceData);
                     else await HeartbeatAsync();
                 }
             }
