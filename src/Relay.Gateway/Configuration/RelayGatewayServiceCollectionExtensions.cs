@@ -7,6 +7,7 @@ using Relay.Gateway.Cluster;
 using Relay.Gateway.Connections;
 using Relay.Gateway.Diagnostics;
 using Relay.Gateway.Endpoints;
+using Relay.Gateway.Hosting;
 using Relay.Gateway.Routing;
 using Relay.Grains;
 
@@ -38,14 +39,16 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddHostedService<ConnectionSweeper>();
         services.AddHostedService<LivenessReporter>();
         services.AddHostedService<RosterRefresher>();
+        services.AddRelayReadiness();
         return services;
     }
 
-    /// <summary>WebSockets middleware plus <see cref="RelayEndpoints.MapRelay"/>.</summary>
+    /// <summary>WebSockets middleware plus <see cref="RelayEndpoints.MapRelay"/> and <c>/healthz</c>.</summary>
     public static WebApplication UseRelay(this WebApplication app)
     {
         app.UseWebSockets();
         app.MapRelay();
+        app.MapRelayHealth();
         return app;
     }
 }

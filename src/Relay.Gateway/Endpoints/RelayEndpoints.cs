@@ -18,8 +18,7 @@ public static class RelayEndpoints
         endpoints.Map("/ws", handler.HandleAsync);
         endpoints.Map("/", handler.HandleAsync);
 
-        endpoints.MapGet("/ping", (TimeProvider time) =>
-            TypedResults.Json(new PingResponse("Healthy", time.GetUtcNow().ToUnixTimeSeconds()), RelayJsonContext.Default.PingResponse));
+        endpoints.MapPing();
 
         endpoints.MapPost("/invocations", async (HttpRequest request, IGrainFactory grains, IOptions<RelayOptions> options) =>
         {
@@ -29,6 +28,14 @@ public static class RelayEndpoints
             var peers = roster.Select(entry => entry.PeerId).Order(StringComparer.Ordinal).ToArray();
             return TypedResults.Json(new InvocationsResponse("ok", peers, peers.Length), RelayJsonContext.Default.InvocationsResponse);
         });
+        return endpoints;
+    }
+
+    /// <summary><c>GET /ping</c> alone (silo-only nodes answer it too).</summary>
+    public static IEndpointRouteBuilder MapPing(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/ping", (TimeProvider time) =>
+            TypedResults.Json(new PingResponse("Healthy", time.GetUtcNow().ToUnixTimeSeconds()), RelayJsonContext.Default.PingResponse));
         return endpoints;
     }
 }

@@ -1,31 +1,48 @@
 using Relay.Gateway.Configuration;
+using Relay.Gateway.Endpoints;
+using Relay.Gateway.Hosting;
 
 namespace Relay.Silo.Hosting;
 
 /// <summary>
-/// Builds the single-process relay: an Orleans silo and the WebSocket gateway in one ASP.NET Core host (the
-/// AgentCore shape). <c>Program</c> runs it; the tests start the very same host on loopback.
+/// Builds a silo node. By default (<c>Cluster:Role=Combined</c>) the single-process relay: an Orleans silo and the
+/// WebSocket gateway in one ASP.NET Core host (the AgentCore shape). <c>Cluster:Role=Silo</c>: the silo alone,
+/// answering only <c>/ping</c> and <c>/healthz</c> over HTTP. <c>Program</c> runs it; the tests start the very same
+/// host on loopback. Gateway-only nodes are <c>Relay.Gateway</c>'s <see cref="GatewayHost"/>.
 /// </summary>
 public static class RelayHost
 {
     /// <summary>Where the relay listens when nothing else is configured: loopback only, so a development
     /// machine does not expose it (containers set <c>ASPNETCORE_URLS=http://0.0.0.0:8080</c>).</summary>
-    public const string DefaultUrl = "http://127.0.0.1:8080";
+    public const string DefaultUrl = RelayHostDefaults.DefaultUrl;
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
-        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
+        builder.UseRelayDefaults();
+        var cluster = RelayClusterConfiguration.Read(builder.Configuration);
+        if (cluster.Role == RelayRole.Gateway)
         {
-            builder.WebHost.UseUrls(DefaultUrl);
+            throw new InvalidOperationException("Cluster:Role=Gateway is the gateway-only node: run Relay.Gateway for it (Relay.Silo runs Combined or Silo).");
         }
+
         // The silo first: hosted services start in registration order, and the gateway's need a running silo.
-        builder.UseOrleans(silo => silo.UseRelayLocalCluster(builder.Configuration).AddRelayGrains(builder.Configuration));
-        builder.Services.AddRelayGateway(builder.Configuration);
+        builder.UseOrleans(silo => silo.UseRelayCluster(builder.Configuration).AddRelayGrains(builder.Configuration));
+        builder.Services.AddRelayClusterOptions(builder.Configuration);
+        builder.Services.AddRelayNode(cluster.Role);
+        if (cluster.Role == RelayRole.Combined) builder.Services.AddRelayGateway(builder.Configuration);
         configure?.Invoke(builder);
 
         var app = builder.Build();
-        app.UseRelay();
+        if (cluster.Role == RelayRole.Combined)
+        {
+            app.UseRelay();
+        }
+        else
+        {
+            app.MapPing();
+            app.MapRelayHealth();
+        }
         return app;
     }
 }

@@ -1,24 +1,44 @@
+using System.Net;
 using Microsoft.Extensions.Configuration;
 using Orleans.Configuration;
+using Relay.Gateway.Hosting;
 using Relay.Grains;
 using Relay.Grains.Contracts;
+using StackExchange.Redis;
 
 namespace Relay.Silo.Hosting;
 
 public static class RelaySiloBuilderExtensions
 {
+    /// <summary>Grain storage that Orleans' stream pub-sub uses for explicit subscriptions (gateways subscribe
+    /// to their own streams).</summary>
+    public const string PubSubStore = "PubSubStore";
+
     /// <summary>
-    /// What the relay's grains need on any silo: their options, grain storage, the gateway streams and
-    /// reminders. In-memory providers: the relay keeps no state across restarts (protocol.md).
+    /// What the relay's grains need on any silo: their options, grain storage, the gateway streams and reminders.
+    /// Without <c>Cluster:Redis</c> every provider is in memory (the relay keeps no state across restarts); with it,
+    /// reminders and grain state ("relay" and "PubSubStore": peer state, stream subscriptions) live in Redis and
+    /// survive the silo that held them. The gateway streams stay in memory by design.
     /// </summary>
     public static ISiloBuilder AddRelayGrains(this ISiloBuilder silo, IConfiguration configuration)
     {
+        ArgumentNullException.ThrowIfNull(silo);
+        var cluster = RelayClusterConfiguration.Read(configuration);
         silo.Services.AddRelayLiveness(configuration);
-        silo.AddMemoryGrainStorage(GatewayStreams.Storage);
-        silo.AddMemoryGrainStorage("PubSubStore");
+        if (cluster.UsesRedis)
+        {
+            silo.AddRedisGrainStorage(GatewayStreams.Storage, o => o.ConfigurationOptions = RedisConfiguration(cluster));
+            silo.AddRedisGrainStorage(PubSubStore, o => o.ConfigurationOptions = RedisConfiguration(cluster));
+            silo.UseRedisReminderService(o => o.ConfigurationOptions = RedisConfiguration(cluster));
+        }
+        else
+        {
+            silo.AddMemoryGrainStorage(GatewayStreams.Storage);
+            silo.AddMemoryGrainStorage(PubSubStore);
+            silo.UseInMemoryReminderService();
+        }
         silo.AddMemoryStreams(GatewayStreams.Provider, streams => streams.ConfigurePullingAgent(agent =>
             agent.Configure(o => o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(10))));
-        silo.UseInMemoryReminderService();
 
         // The reminder is only a backstop for lost activations; let operators (and tests) choose a period
         // below Orleans' one-minute floor when they really want one.
@@ -30,12 +50,43 @@ public static class RelaySiloBuilderExtensions
         return silo;
     }
 
-    /// <summary>The single-process cluster: one silo on loopback, its own primary.</summary>
-    public static ISiloBuilder UseRelayLocalCluster(this ISiloBuilder silo, IConfiguration configuration)
+    /// <summary>
+    /// How the silo finds the others. Without <c>Cluster:Redis</c>: localhost clustering, one silo on loopback that
+    /// is its own primary (the single process). With it: Redis membership, the silo advertising
+    /// <c>AdvertisedIPAddress</c> (and listening on every interface when that is not a loopback address). Failure
+    /// detection keeps Orleans' production defaults unless the <c>Cluster</c> knobs say otherwise.
+    /// </summary>
+    public static ISiloBuilder UseRelayCluster(this ISiloBuilder silo, IConfiguration configuration)
     {
-        var options = configuration.GetSection(RelayClusterOptions.SectionName).Get<RelayClusterOptions>() ?? new RelayClusterOptions();
-        var primary = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, options.PrimarySiloPort == 0 ? options.SiloPort : options.PrimarySiloPort);
-        silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
+        ArgumentNullException.ThrowIfNull(silo);
+        var options = RelayClusterConfiguration.Read(configuration);
+        if (options.UsesRedis)
+        {
+            silo.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = options.ClusterId;
+                o.ServiceId = options.ServiceId;
+            });
+            var address = RelayClusterConfiguration.ResolveAdvertisedAddress(options);
+            silo.ConfigureEndpoints(address, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: !IPAddress.IsLoopback(address));
+            silo.UseRedisClustering(o => o.ConfigurationOptions = RedisConfiguration(options));
+        }
+        else
+        {
+            silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, serviceId: options.ServiceId, clusterId: options.ClusterId);
+        }
+
+        if (options.ProbeTimeout is not null || options.NumMissedProbesLimit is not null || options.NumVotesForDeathDeclaration is not null)
+        {
+            silo.Configure<ClusterMembershipOptions>(o =>
+            {
+                if (options.ProbeTimeout is { } probeTimeout) o.ProbeTimeout = probeTimeout;
+                if (options.NumMissedProbesLimit is { } missed) o.NumMissedProbesLimit = missed;
+                if (options.NumVotesForDeathDeclaration is { } votes) o.NumVotesForDeathDeclaration = votes;
+            });
+        }
         return silo;
     }
+
+    private static ConfigurationOptions RedisConfiguration(RelayClusterOptions options) => ConfigurationOptions.Parse(options.Redis!);
 }

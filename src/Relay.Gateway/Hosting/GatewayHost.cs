@@ -1,0 +1,32 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Relay.Gateway.Configuration;
+
+namespace Relay.Gateway.Hosting;
+
+/// <summary>
+/// Builds the gateway-only node: an ASP.NET Core host holding WebSockets, with an Orleans client (not a silo) that
+/// reaches the cluster's silos. Same configuration model as <c>Relay.Silo</c> ("Relay", "Cluster"); the role is
+/// always <see cref="RelayRole.Gateway"/>. <c>Program</c> runs it; tests can start the very same host.
+/// </summary>
+public static class GatewayHost
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.UseRelayDefaults();
+        var cluster = RelayClusterConfiguration.Read(builder.Configuration);
+
+        // The client first: hosted services start in registration order, and the gateway's need a connected client.
+        builder.UseOrleansClient(client => client.UseRelayCluster(cluster));
+        builder.Services.AddRelayClusterOptions(builder.Configuration);
+        builder.Services.AddRelayNode(RelayRole.Gateway);
+        builder.Services.AddRelayGateway(builder.Configuration);
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.UseRelay();
+        return app;
+    }
+}

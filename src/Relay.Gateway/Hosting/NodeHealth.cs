@@ -1,0 +1,98 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Relay.Gateway.Hosting;
+
+/// <summary>
+/// Readiness of a node: healthy once the host has started and until it begins to stop. Hosted services start in
+/// order and the Orleans silo (or client) comes first, so "started" means the silo has joined the cluster or the
+/// client has connected to it.
+/// </summary>
+internal sealed class NodeReadyHealthCheck(IHostApplicationLifetime lifetime) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (lifetime.ApplicationStopping.IsCancellationRequested) return Task.FromResult(HealthCheckResult.Unhealthy("stopping"));
+        return Task.FromResult(lifetime.ApplicationStarted.IsCancellationRequested
+            ? HealthCheckResult.Healthy("joined the cluster")
+            : HealthCheckResult.Unhealthy("starting"));
+    }
+}
+
+/// <summary>Logs, once the node has started, what it is and where it listens (operators read this first).</summary>
+internal sealed partial class NodeStartupLog(
+    RelayNode node,
+    IHostApplicationLifetime lifetime,
+    IOptions<RelayClusterOptions> cluster,
+    ILogger<NodeStartupLog> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lifetime.ApplicationStarted.Register(() =>
+        {
+            var options = cluster.Value;
+            var membership = options.UsesRedis ? "redis" : "localhost";
+            if (node.Role == RelayRole.Gateway)
+            {
+                Log.GatewayReady(logger, options.ClusterId, options.ServiceId, membership);
+            }
+            else
+            {
+                Log.SiloReady(logger, node.Role, options.ClusterId, options.ServiceId, membership, options.SiloPort, options.GatewayPort);
+            }
+        });
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1001, Level = LogLevel.Information,
+            Message = "Relay node ready: role {Role}, cluster {ClusterId}/{ServiceId}, membership {Membership}, silo port {SiloPort}, gateway port {GatewayPort}")]
+        public static partial void SiloReady(ILogger logger, RelayRole role, string clusterId, string serviceId, string membership, int siloPort, int gatewayPort);
+
+        [LoggerMessage(EventId = 1002, Level = LogLevel.Information,
+            Message = "Relay node ready: role Gateway, connected to cluster {ClusterId}/{ServiceId}, membership {Membership}")]
+        public static partial void GatewayReady(ILogger logger, string clusterId, string serviceId, string membership);
+    }
+}
+
+/// <summary>The role this process runs, as its executable decided.</summary>
+public sealed record RelayNode(RelayRole Role);
+
+public static class NodeHealthExtensions
+{
+    public const string HealthPath = "/healthz";
+
+    /// <summary>Registers the readiness check behind <c>/healthz</c> (idempotent).</summary>
+    public static IServiceCollection AddRelayReadiness(this IServiceCollection services)
+    {
+        if (services.Any(d => d.ServiceType == typeof(NodeReadyHealthCheck))) return services;
+        services.AddSingleton<NodeReadyHealthCheck>();
+        services.AddHealthChecks().AddCheck<NodeReadyHealthCheck>("cluster");
+        return services;
+    }
+
+    /// <summary>What every node registers: its role, the readiness check and the start-up log line.</summary>
+    public static IServiceCollection AddRelayNode(this IServiceCollection services, RelayRole role)
+    {
+        services.AddRelayReadiness();
+        if (services.Any(d => d.ServiceType == typeof(RelayNode))) return services;
+        services.AddSingleton(new RelayNode(role));
+        services.AddHostedService<NodeStartupLog>();
+        return services;
+    }
+
+    /// <summary>Maps <c>GET /healthz</c>: 200 "Healthy" once the node has joined the cluster, else 503.</summary>
+    public static IEndpointRouteBuilder MapRelayHealth(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapHealthChecks(HealthPath);
+        return endpoints;
+    }
+}

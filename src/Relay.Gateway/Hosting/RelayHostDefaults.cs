@@ -1,0 +1,45 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Memory;
+
+namespace Relay.Gateway.Hosting;
+
+/// <summary>What every relay executable does the same way.</summary>
+public static class RelayHostDefaults
+{
+    /// <summary>Where a node listens when nothing else is configured: loopback only, so a development machine does
+    /// not expose it (containers set <c>ASPNETCORE_URLS=http://0.0.0.0:8080</c>).</summary>
+    public const string DefaultUrl = "http://127.0.0.1:8080";
+
+    /// <summary>Log levels every node starts from (Orleans and ASP.NET Core only say what matters). They sit below
+    /// every other configuration source, so appsettings.json, <c>Logging__LogLevel__Orleans</c> or
+    /// <c>--Logging:LogLevel:Orleans</c> override them; and they hold wherever the process runs from, since only
+    /// <c>Relay.Silo</c> carries an appsettings.json (one file per publish folder: see README).</summary>
+    public static readonly IReadOnlyDictionary<string, string?> DefaultSettings = new Dictionary<string, string?>
+    {
+        ["Logging:LogLevel:Default"] = "Information",
+        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+        ["Logging:LogLevel:Orleans"] = "Warning",
+        ["Logging:LogLevel:Polly"] = "Warning",
+        ["Logging:LogLevel:Relay"] = "Information",
+    };
+
+    /// <summary>Adds <see cref="DefaultSettings"/> under every other configuration source, and listens on
+    /// <see cref="DefaultUrl"/> unless <c>--urls</c>/<c>ASPNETCORE_URLS</c>, <c>HTTP_PORTS</c> or Kestrel endpoints
+    /// say otherwise.</summary>
+    public static WebApplicationBuilder UseRelayDefaults(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var configuration = builder.Configuration;
+        ((IConfigurationBuilder)configuration).Sources.Insert(0, new MemoryConfigurationSource { InitialData = DefaultSettings });
+        if (string.IsNullOrEmpty(configuration["urls"])
+            && string.IsNullOrEmpty(configuration["http_ports"])
+            && string.IsNullOrEmpty(configuration["https_ports"])
+            && !configuration.GetSection("Kestrel:Endpoints").Exists())
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+        return builder;
+    }
+}

@@ -1,0 +1,3 @@
+using Relay.Gateway.Hosting;
+
+await GatewayHost.Build(args).RunAsync();

@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Relay.Tests.Cluster;
+
+/// <summary>Runs <c>scripts/cluster.sh</c> (bash) from the repository, bounded in time.</summary>
+internal static class ClusterScript
+{
+    /// <summary>The configuration this test assembly was built in: the relay executables next to it are too.</summary>
+#if DEBUG
+    public const string Configuration = "Debug";
+#else
+    public const string Configuration = "Release";
+#endif
+
+    public static string RepositoryRoot { get; } = FindRepositoryRoot();
+
+    public static string Path => System.IO.Path.Combine(RepositoryRoot, "scripts", "cluster.sh");
+
+    public sealed record Result(int ExitCode, string StandardOutput, string StandardError)
+    {
+        public string[] OutputLines => StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+        public override string ToString() => $"exit {ExitCode}\n--- stdout\n{StandardOutput}\n--- stderr\n{StandardError}";
+    }
+
+    /// <summary>Runs <c>bash scripts/cluster.sh args...</c>; kills it (and fails) after <paramref name="timeout"/>.</summary>
+    public static async Task<Result> RunAsync(TimeSpan timeout, IReadOnlyDictionary<string, string>? environment, params string[] args)
+    {
+        var start = new ProcessStartInfo("bash")
+        {
+            WorkingDirectory = RepositoryRoot,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path);
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        if (environment is not null)
+        {
+            foreach (var (key, value) in environment) start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("bash did not start");
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"cluster.sh {string.Join(' ', args)} did not finish within {timeout}");
+        }
+        return new Result(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary><paramref name="count"/> consecutive ports on 127.0.0.1 that nothing listens on right now, from a
+    /// range that the kernel does not hand out as ephemeral ports (so none appears meanwhile by chance).</summary>
+    public static int FreePortBlock(int count, ISet<int> taken)
+    {
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var first = Random.Shared.Next(12000, 28000);
+            var ports = Enumerable.Range(first, count).ToArray();
+            if (ports.Any(taken.Contains) || !ports.All(IsFree)) continue;
+            foreach (var port in ports) taken.Add(port);
+            return first;
+        }
+        throw new InvalidOperationException($"no block of {count} free ports found");
+    }
+
+    private static bool IsFree(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static string FindRepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(System.IO.Path.Combine(dir.FullName, "Relay.slnx"))) return dir.FullName;
+        }
+        throw new InvalidOperationException("Relay.slnx not found above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>Plain-text snippet of the state dir's logs, for assertion messages.</summary>
+    public static string Logs(string clusterDir)
+    {
+        var logs = System.IO.Path.Combine(clusterDir, "logs");
+        if (!Directory.Exists(logs)) return "(no logs)";
+        var text = new StringBuilder();
+        foreach (var file in Directory.GetFiles(logs).Order(StringComparer.Ordinal))
+        {
+            var lines = File.ReadAllLines(file);
+            text.Append("--- ").AppendLine(System.IO.Path.GetFileName(file));
+            foreach (var line in lines.TakeLast(40)) text.AppendLine(line);
+        }
+        return text.ToString();
+    }
+}
