@@ -84,6 +84,26 @@ public sealed class ReapingTests : EndToEndTest
     }
 
     [Fact]
+    public async Task Closing_a_reaped_connection_sends_no_second_offline()
+    {
+        await StartRelayAsync(FastLiveness.Settings);
+        var observer = await JoinAliveAsync();
+        var talker = await JoinAliveAsync();
+        var silent = await JoinAsync();
+        await observer.WaitForAsync(f => Frame.IsOfflineOf(f, silent.Id));
+
+        await silent.CloseAsync();
+        var watch = Stopwatch.StartNew();
+        while (ConnectionsOfMesh().Any(c => c.PeerId == silent.Id))
+        {
+            Assert.True(watch.Elapsed < TestPeer.DefaultTimeout, "the relay still holds the closed connection");
+            await Task.Delay(20);
+        }
+        await talker.MarkAsync(observer);
+        Assert.Equal(1, observer.Count(f => Frame.IsOfflineOf(f, silent.Id)));
+    }
+
+    [Fact]
     public async Task Any_frame_keeps_a_peer_alive()
     {
         await StartRelayAsync(FastLiveness.Settings);
