@@ -35,6 +35,7 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddSingleton<PeerMembership>();
         services.AddSingleton<RelayWebSocketHandler>();
         services.AddHostedService<GatewayEventListener>();
+        services.AddSingleton<DrainState>();
         services.AddHostedService<ConnectionDrainer>();
         services.AddHostedService<ConnectionSweeper>();
         services.AddHostedService<LivenessReporter>();

@@ -80,14 +80,15 @@ internal sealed class ConnectionSession(
     {
         var now = time.GetTimestamp();
         connection.Touch(now);
+        // Parsed before the rate limit so that even a rate_limited error carries the frame's turnId (one pass over
+        // the bytes; a flood costs that, and nothing else).
+        var parsed = FrameParser.Parse(frame.Span, echoTypes.IsSuppressed);
         if (!connection.InboundLimit.TryTake(now))
         {
             metrics.RateLimited();
-            SendError(ErrorCodes.RateLimited, RateLimitText, default);
+            SendError(ErrorCodes.RateLimited, RateLimitText, TurnIdOf(frame, parsed));
             return;
         }
-
-        var parsed = FrameParser.Parse(frame.Span, echoTypes.IsSuppressed);
         if (parsed.Error != ParseError.None)
         {
             SendError(CodeOf(parsed.Error), parsed.ErrorDetail ?? "invalid frame", TurnIdOf(frame, parsed));

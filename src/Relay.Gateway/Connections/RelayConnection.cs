@@ -79,6 +79,9 @@ internal sealed class RelayConnection : MeshMember
     public bool Send(byte[] frame, bool droppable)
     {
         if (IsClosing) return false;
+        // A consumer is stalled when queued frames wait for a write that does not come; an idle consumer that just
+        // got its first frame in a while has made no progress only because it had nothing to receive.
+        if (_queue.Count == 0) Volatile.Write(ref _lastProgress, _time.GetTimestamp());
         var queued = _queue.TryEnqueue(frame, droppable);
         _doorbell.Writer.TryWrite(true);
         return queued;

@@ -34,8 +34,13 @@ public static class RelayEndpoints
     /// <summary><c>GET /ping</c> alone (silo-only nodes answer it too).</summary>
     public static IEndpointRouteBuilder MapPing(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/ping", (TimeProvider time) =>
-            TypedResults.Json(new PingResponse("Healthy", time.GetUtcNow().ToUnixTimeSeconds()), RelayJsonContext.Default.PingResponse));
+        endpoints.MapGet("/ping", (TimeProvider time, IServiceProvider services) =>
+        {
+            // Silo-only nodes have no gateway and so never drain sockets.
+            var draining = services.GetService<Connections.DrainState>()?.IsDraining == true;
+            return TypedResults.Json(new PingResponse(draining ? "HealthyBusy" : "Healthy", time.GetUtcNow().ToUnixTimeSeconds()),
+                RelayJsonContext.Default.PingResponse);
+        });
         return endpoints;
     }
 }

@@ -33,6 +33,7 @@ public sealed class ProcessCluster : IAsyncDisposable
     {
         var state = Directory.CreateTempSubdirectory("relay-cluster-").FullName;
         var environment = settings.Select(s => s.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+        Console.WriteLine($"process cluster state: {state}");
         environment["CLUSTER_DIR"] = state;
         List<string> arguments =
         [
@@ -64,6 +65,8 @@ public sealed class ProcessCluster : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await RunScriptAsync(["down"], _environment, TimeSpan.FromMinutes(1));
+        // RELAY_KEEP_CLUSTER_LOGS=1 keeps the nodes' logs (under the temp dir named in the test output) for diagnosis.
+        if (Environment.GetEnvironmentVariable("RELAY_KEEP_CLUSTER_LOGS") == "1") return;
         try
         {
             Directory.Delete(_state, recursive: true);

@@ -77,7 +77,7 @@ public sealed class LimitsTests : EndToEndTest
         Assert.False(flooder.HasEnded);
     }
 
-    [Fact(Skip = "relay bug: ConnectionSession.HandleFrameAsync sends rate_limited before parsing, with no turnId")]
+    [Fact]
     public async Task Rate_limited_error_carries_the_turnId_of_the_dropped_frame()
     {
         // protocol.md "Relay errors": every error copies the offending frame's turnId, rate limit included.

@@ -99,7 +99,7 @@ public class ProtocolProperties
         }
 
         var again = FrameParser.Parse(stamped);
-        return sender == "peer \"1\"" && again.Error == ParseError.None && again.HasTimestamp && again.From is not null
+        return sender == "peer \"1\"" && again.Error == ParseError.None && again.HasTimestamp && again.HasFrom && (again.From is not null || parsed.HasFrom)
             && (!redact || !AnyStringContains(document.RootElement, "the-secret-token"));
     }
 
