@@ -307,8 +307,10 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
     {
         lock (_lock)
         {
-            RemoveRemote(reaped.PeerId, reaped.Connections);
+            // An offline takes every remote connection of the peer with it (and announces it); a partial expiry
+            // only forgets the listed ones.
             if (reaped.Offline) RemoteOffline(reaped.PeerId, reaped.Incarnation, RelayFrames.Offline(reaped.PeerId, now));
+            else RemoveRemote(reaped.PeerId, reaped.Connections);
         }
     }
 

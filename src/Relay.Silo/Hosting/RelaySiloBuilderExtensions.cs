@@ -38,7 +38,18 @@ public static class RelaySiloBuilderExtensions
             silo.UseInMemoryReminderService();
         }
         silo.AddMemoryStreams(GatewayStreams.Provider, streams => streams.ConfigurePullingAgent(agent =>
-            agent.Configure(o => o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(10))));
+            agent.Configure(o =>
+            {
+                o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(10);
+                // A gateway that died keeps its subscription; give up on its events quickly rather than holding
+                // them for the default minute.
+                o.MaxEventDeliveryTime = TimeSpan.FromSeconds(10);
+            })));
+
+        // Gateways are Orleans clients holding this node's streams: one that vanished (crash, network) is dropped
+        // after this long, so messages to it fail at once instead of each waiting for the 30 s response timeout,
+        // which stalls a stream queue shared with live gateways. A live gateway reconnects well within it.
+        silo.Configure<SiloMessagingOptions>(o => o.ClientDropTimeout = TimeSpan.FromSeconds(5));
 
         // The reminder is only a backstop for lost activations; let operators (and tests) choose a period
         // below Orleans' one-minute floor when they really want one.

@@ -61,6 +61,7 @@ public sealed class NodeFailureTests(ITestOutputHelper output)
         await using var a = await Live(On(0), "a");
         await using var b = await Live(On(1), "b");
         await b.WaitForAsync(f => Frame.IsPresenceOf(f, a.Id));
+        await a.WaitForAsync(f => Frame.IsPresenceOf(f, b.Id)); // each gateway knows the other's peer
         using var traffic = new Traffic(a, b);
 
         cluster.Kill("silo2");
