@@ -175,18 +175,25 @@ public sealed class CrossNodeTests(SharedCluster shared) : IAsyncLifetime
         const int Messages = 1000;
         var senders = new[] { await JoinAsync(0), await JoinAsync(1), await JoinAsync(0) };
         var receivers = new[] { await JoinAsync(1), await JoinAsync(0) };
+        // Like real clients, a sender addresses a peer once it has seen that peer's presence (which is also when
+        // its gateway has learnt where the peer is).
         foreach (var receiver in receivers)
         {
-            foreach (var sender in senders) await receiver.WaitForAsync(f => Frame.IsPresenceOf(f, sender.Id));
+            foreach (var sender in senders)
+            {
+                await receiver.WaitForAsync(f => Frame.IsPresenceOf(f, sender.Id));
+                await sender.WaitForAsync(f => Frame.IsPresenceOf(f, receiver.Id));
+            }
         }
 
         await Task.WhenAll(senders.Select(sender => Task.Run(async () =>
         {
             for (var seq = 0; seq < Messages; seq++)
             {
-                // Mixed types: a direct must never overtake a broadcast of the same sender, nor the reverse.
-                if (seq % 3 == 0) await sender.SendAsync(new { type = "stream", data = new { seq } });
-                else if (seq % 3 == 1) await sender.SendAsync(new { type = "broadcast", data = new { seq } });
+                // Mixed types: a direct must never overtake a broadcast of the same sender, nor the reverse. The data
+                // names the sender: equal broadcast data from two senders would be (rightly) echo-suppressed.
+                if (seq % 3 == 0) await sender.SendAsync(new { type = "stream", data = new { seq, by = sender.Id } });
+                else if (seq % 3 == 1) await sender.SendAsync(new { type = "broadcast", data = new { seq, by = sender.Id } });
                 else
                 {
                     foreach (var receiver in receivers) await sender.SendAsync(new { type = "direct", to = receiver.Id, data = new { seq } });
