@@ -20,6 +20,8 @@ internal sealed class RelayMetrics
     private readonly Counter<long> _disconnects;
     private readonly UpDownCounter<long> _connections;
     private readonly Counter<long> _reaped;
+    private readonly Counter<long> _authenticated;
+    private readonly Counter<long> _authRefused;
 
     public RelayMetrics(IMeterFactory meters)
     {
@@ -32,6 +34,8 @@ internal sealed class RelayMetrics
         _errors = meter.CreateCounter<long>("relay.errors", "{error}", "Relay error frames, by code (counted before the error rate limit)");
         _disconnects = meter.CreateCounter<long>("relay.disconnects", "{connection}", "Connections closed, by reason");
         _reaped = meter.CreateCounter<long>("relay.connections.reaped", "{connection}", "Connections unregistered after the stale timeout (socket kept open)");
+        _authenticated = meter.CreateCounter<long>("relay.auth.accepted", "{token}", "Tokens accepted, by where they came from (upgrade, first_frame, refresh)");
+        _authRefused = meter.CreateCounter<long>("relay.auth.refused", "{token}", "Tokens or connections refused by authentication, by stage and reason");
         _connections = meter.CreateUpDownCounter<long>("relay.connections", "{connection}", "Open WebSocket connections");
     }
 
@@ -56,4 +60,12 @@ internal sealed class RelayMetrics
     public void Reaped() => _reaped.Add(1);
 
     public void Closed() => _connections.Add(-1);
+
+    /// <summary>A token was accepted at <paramref name="stage"/> (upgrade, first_frame, refresh).</summary>
+    public void Authenticated(string stage) => _authenticated.Add(1, new KeyValuePair<string, object?>("stage", stage));
+
+    /// <summary>Authentication refused something at <paramref name="stage"/>; <paramref name="reason"/> is one of the
+    /// fixed texts of the token validator (or timeout, expired, ...), never client data.</summary>
+    public void AuthRefused(string stage, string reason) =>
+        _authRefused.Add(1, new KeyValuePair<string, object?>("stage", stage), new KeyValuePair<string, object?>("reason", reason));
 }

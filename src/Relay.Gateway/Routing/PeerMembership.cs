@@ -24,9 +24,11 @@ internal sealed partial class PeerMembership(
     IOptions<LivenessOptions> liveness,
     ILogger<PeerMembership> logger)
 {
-    public enum Outcome { Registered, Updated, Unavailable }
+    public enum Outcome { Registered, Updated, Unavailable, Refused }
 
-    /// <summary>Handles a presence of <paramref name="connection"/>, already validated and bound to its peer id.</summary>
+    /// <summary>Handles a presence of <paramref name="connection"/>, already validated and bound to its peer id.
+    /// <see cref="Outcome.Refused"/>: auth on, and the peer id is online under another principal (the peer grain
+    /// decides, for the whole cluster); nothing changed.</summary>
     public async ValueTask<Outcome> PresenceAsync(RelayConnection connection, byte[] metadata, byte[] announcement)
     {
         var mesh = connection.Mesh;
@@ -39,7 +41,12 @@ internal sealed partial class PeerMembership(
         {
             if (!connection.Registered)
             {
-                var join = await grain.Connect(key, metadata.AsImmutable(), now);
+                var join = await grain.Connect(key, metadata.AsImmutable(), now, connection.Principal?.Key);
+                if (join.Refused)
+                {
+                    Log.Refused(logger, mesh.Name, connection.Id);
+                    return Outcome.Refused;
+                }
                 connection.Incarnation = join.Incarnation;
                 connection.Metadata = metadata;
                 mesh.Register(connection, metadata, now, announcement);
@@ -118,6 +125,9 @@ internal sealed partial class PeerMembership(
 
         [LoggerMessage(EventId = 1102, Level = LogLevel.Debug, Message = "Mesh {Mesh}: connection {ConnectionId} left (reaped: {Reaped}, peer offline: {Offline})")]
         public static partial void Left(ILogger logger, string mesh, long connectionId, bool reaped, bool offline);
+
+        [LoggerMessage(EventId = 1104, Level = LogLevel.Information, Message = "Mesh {Mesh}: connection {ConnectionId} refused a peer id that is online under another principal")]
+        public static partial void Refused(ILogger logger, string mesh, long connectionId);
 
         [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Mesh {Mesh}: peer grain call for connection {ConnectionId} failed")]
         public static partial void GrainCallFailed(ILogger logger, Exception exception, string mesh, long connectionId);

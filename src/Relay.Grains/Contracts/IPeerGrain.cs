@@ -10,9 +10,12 @@ namespace Relay.Grains.Contracts;
 public interface IPeerGrain : IGrainWithStringKey
 {
     /// <summary>Adds a connection (its first presence). Returns the peer's incarnation, which grows each time
-    /// the peer comes online from offline, and whether this call brought it online.</summary>
+    /// the peer comes online from offline, and whether this call brought it online.
+    /// <paramref name="principal"/> is who authenticated the connection (null when auth is off): while the peer has
+    /// live connections of another principal, anywhere in the cluster, the connection is refused
+    /// (<see cref="PeerJoin.Refused"/>) and nothing about the peer changes.</summary>
     [Alias("Connect")]
-    Task<PeerJoin> Connect(ConnectionKey connection, Immutable<byte[]> metadata, double now);
+    Task<PeerJoin> Connect(ConnectionKey connection, Immutable<byte[]> metadata, double now, string? principal = null);
 
     /// <summary>Replaces the metadata after a later presence with different <c>data</c>.</summary>
     [Alias("UpdateMetadata")]
@@ -34,4 +37,9 @@ public interface IPeerGrain : IGrainWithStringKey
 }
 
 [GenerateSerializer, Immutable, Alias("relay.PeerJoin")]
-public readonly record struct PeerJoin([property: Id(0)] long Incarnation, [property: Id(1)] bool CameOnline);
+public readonly record struct PeerJoin([property: Id(0)] long Incarnation, [property: Id(1)] bool CameOnline)
+{
+    /// <summary>The peer id is online under another principal: the connection was not added.</summary>
+    [Id(2)]
+    public bool Refused { get; init; }
+}

@@ -17,4 +17,8 @@ public sealed class PeerState
     /// <summary>Grows each time the peer comes online from offline; lets gateways discard a late "reaped"
     /// event about an earlier incarnation.</summary>
     [Id(3)] public long Incarnation { get; set; }
+
+    /// <summary>The principal every live connection authenticated as (null when auth is off); set when the peer
+    /// comes online, so that another principal cannot take the id while it is.</summary>
+    [Id(4)] public string? Principal { get; set; }
 }

@@ -1,3 +1,4 @@
+using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
 
 namespace Relay.Silo.Hosting;
@@ -19,6 +20,8 @@ public static class RelayHost
         {
             builder.WebHost.UseUrls(DefaultUrl);
         }
+        // --authorizer-config PATH: an AgentCore authorizer file, mapped onto Relay:Auth before anything binds it.
+        builder.Configuration.AddAgentCoreAuthorizerFile();
         // The silo first: hosted services start in registration order, and the gateway's need a running silo.
         builder.UseOrleans(silo => silo.UseRelayLocalCluster(builder.Configuration).AddRelayGrains(builder.Configuration));
         builder.Services.AddRelayGateway(builder.Configuration);
