@@ -46,6 +46,12 @@ internal sealed partial class FirstFrameAuthenticator(
             await deadline.CancelAsync().ConfigureAwait(false);
             if (first != receive)
             {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    socket.Abort(); // the request itself was aborted
+                    await ObserveAsync(receive).ConfigureAwait(false);
+                    return null;
+                }
                 if (lifetime.ApplicationStopping.IsCancellationRequested)
                 {
                     await CloseAsync(socket, CloseCodes.ServiceRestart, "relay shutting down", receive).ConfigureAwait(false);
@@ -150,16 +156,19 @@ internal sealed partial class FirstFrameAuthenticator(
         {
             socket.Abort();
         }
-        if (pendingReceive is not null)
+        if (pendingReceive is not null) await ObserveAsync(pendingReceive).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for a receive that the socket's abort or close ended, so its outcome is observed.</summary>
+    private static async Task ObserveAsync(Task receive)
+    {
+        try
         {
-            try
-            {
-                await pendingReceive.ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
-            {
-                // observed: the socket was aborted under it
-            }
+            await receive.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // expected: the socket was aborted or closed under it
         }
     }
 

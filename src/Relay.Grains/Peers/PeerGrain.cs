@@ -147,7 +147,7 @@ internal sealed partial class PeerGrain(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 2002, Level = LogLevel.Information,
+        [LoggerMessage(EventId = 2002, Level = LogLevel.Debug,
             Message = "Mesh {Mesh}: a connection of another principal was refused a peer id that is online")]
         public static partial void Refused(ILogger logger, string mesh);
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
 
@@ -20,6 +21,9 @@ public static class RelayHost
         {
             builder.WebHost.UseUrls(DefaultUrl);
         }
+        // ASP.NET Core's request log lines carry the full URL, and clients put credentials into it (access_token,
+        // token, AgentCore's presigned X-Amz-* parameters): never log them, whatever the log configuration says.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
         // --authorizer-config PATH: an AgentCore authorizer file, mapped onto Relay:Auth before anything binds it.
         builder.Configuration.AddAgentCoreAuthorizerFile();
         // The silo first: hosted services start in registration order, and the gateway's need a running silo.

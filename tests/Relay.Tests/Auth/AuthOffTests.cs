@@ -13,16 +13,18 @@ public class AuthOffTests
         await using var relay = await AuthRelay.StartAsync();
         var mesh = AuthFixture.NewMesh();
         var uri = relay.WebSocketUri(query: $"?mesh={mesh}");
-        var alice = AuthFixture.NewPeer("alice");
+        var (alice, bob) = (AuthFixture.NewPeer("alice"), AuthFixture.NewPeer("bob"));
 
         await using var a = await AuthClient.ConnectAsync(uri);
         Assert.Null(await a.PresenceAsync(alice));
         // Garbage in the header is no reason to refuse when auth is off (and it is still redacted).
         await using var b = await AuthClient.ConnectAsync(uri, bearer: "not-a-jwt-but-a-secret");
         await b.AuthAsync("whatever-token-value");
-        Assert.Null(await b.PresenceAsync(alice)); // no principals: the same id may be shared as before
+        Assert.Null(await b.PresenceAsync(bob));
+        await using var c = await AuthClient.ConnectAsync(uri, bearer: "another-secret-value");
+        Assert.Null(await c.PresenceAsync(alice)); // no principals: an id may be shared as before
 
-        await b.SendAsync(new { type = "relay-log", from = alice, data = new { text = "bearer not-a-jwt-but-a-secret" } });
+        await b.SendAsync(new { type = "relay-log", from = bob, data = new { text = "bearer not-a-jwt-but-a-secret" } });
         var log = await a.WaitForAsync(f => AuthClient.Type(f) == "relay-log");
         Assert.Equal($"bearer {CredentialRedactor.Replacement}", log.GetProperty("data").GetProperty("text").GetString());
         await a.BarrierAsync();

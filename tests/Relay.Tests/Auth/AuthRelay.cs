@@ -51,8 +51,10 @@ public sealed class AuthRelay : IAsyncDisposable
         {
             builder.Logging.ClearProviders();
             builder.Logging.SetMinimumLevel(LogLevel.Debug);
+            builder.Logging.AddFilter("Relay", LogLevel.Debug);
             builder.Logging.AddFilter("Orleans", LogLevel.Warning);
             builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Debug); // request logging included: it must not show tokens
             builder.Logging.AddProvider(logs);
         });
         try

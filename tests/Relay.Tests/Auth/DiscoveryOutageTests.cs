@@ -56,7 +56,7 @@ public class DiscoveryOutageTests
         Assert.Null(refused);
         Assert.Equal(HttpStatusCode.Unauthorized, status);
         Assert.Contains("unknown signing key", challenge);
-        Assert.Equal(discovery + 1, issuer.DiscoveryRequests);
+        Assert.True(issuer.DiscoveryRequests > discovery, "the unknown key made the relay try the provider");
 
         // Known keys still validate, without the provider.
         await using var c = await AuthClient.ConnectAsync(uri, issuer.Token(new TokenSpec { Subject = "carol", Key = issuer.Ec }));

@@ -19,6 +19,10 @@ public class LogHygieneTests(AuthFixture fixture) : IClassFixture<AuthFixture>
             await a.BarrierAsync();
         }
         await AuthClient.TryConnectAsync(fixture.MeshUri(mesh), issuer.Token(new TokenSpec { ClientId = "nope" }));
+        await using (await AuthClient.ConnectAsync(fixture.MeshUri(mesh, "&access_token=" + issuer.Token())))
+        {
+        }
+        await AuthClient.TryConnectAsync(fixture.MeshUri(mesh, "&token=" + issuer.Token(new TokenSpec { Subject = null, ClientId = null })));
         await AuthClient.TryConnectAsync(fixture.MeshUri(mesh), issuer.UnsignedToken());
         foreach (var token in issuer.HmacWithPublicKeyTokens()) await AuthClient.TryConnectAsync(fixture.MeshUri(mesh), token);
         await using (var browser = await AuthClient.ConnectAsync(fixture.MeshUri(mesh)))
