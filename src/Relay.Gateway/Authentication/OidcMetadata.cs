@@ -58,8 +58,8 @@ internal sealed partial class OidcMetadata : IDisposable
             _options.CustomJwtAuthorizer.DiscoveryUrl!, new ObservedRetriever(this), new DiscoveryDocumentRetriever(_http))
         {
             AutomaticRefreshInterval = _options.MetadataRefreshInterval,
-            // Relay rate-limits refreshes itself (KeyRefreshInterval, at least 1 s); the manager's own limit must not
-            // swallow a refresh Relay decided to make.
+            // Relay rate-limits refreshes itself (KeyRefreshInterval, at least 2 s); the manager's own limit (1 s) must
+            // not swallow a refresh Relay decided to make.
             RefreshInterval = BaseConfigurationManager.MinimumRefreshInterval,
         };
     }

@@ -40,8 +40,9 @@ public sealed class RelayAuthOptions : IValidatableObject
     public TokenExpiryPolicy OnExpiry { get; set; } = TokenExpiryPolicy.KeepOpen;
 
     /// <summary>Least time between two refreshes of the signing keys caused by a token whose <c>kid</c> is unknown
-    /// (key rotation). Tokens with unknown keys in between are refused without contacting the provider.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    /// (key rotation). Tokens with unknown keys in between are refused without contacting the provider. At least 2 s
+    /// (the OpenID Connect configuration manager itself refreshes at most once a second).</summary>
+    [Range(typeof(TimeSpan), "00:00:02", "1.00:00:00")]
     public TimeSpan KeyRefreshInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>How often the discovery document and signing keys are refreshed anyway.</summary>

@@ -139,7 +139,9 @@ internal sealed partial class TokenValidator
             ValidateIssuer = true,
             ValidIssuer = configuration.Issuer,
             IssuerSigningKeys = configuration.SigningKeys.Where(IsAsymmetric).ToArray(),
-            ValidateIssuerSigningKey = true,
+            // Trust in the keys comes from fetching the JWKS over TLS from the configured provider; certificates some
+            // providers attach (x5c) are not checked for expiry, as providers keep publishing keys in old ones.
+            ValidateIssuerSigningKey = false,
             TryAllIssuerSigningKeys = true,
             RequireSignedTokens = true,
             ValidAlgorithms = AsymmetricAlgorithms.Where(a => BaselineAlgorithms.Contains(a) || advertised.Contains(a)).ToArray(),

@@ -38,7 +38,7 @@ public class DiscoveryOutageTests
     public async Task Down_later_authenticated_connections_and_cached_keys_keep_working()
     {
         await using var issuer = await TestOidcIssuer.StartAsync();
-        await using var relay = await AuthRelay.StartAgentCoreAsync(issuer, ["relay-client"], ["relay-api"], "Relay:Auth:KeyRefreshInterval=00:00:01");
+        await using var relay = await AuthRelay.StartAgentCoreAsync(issuer, ["relay-client"], ["relay-api"], "Relay:Auth:KeyRefreshInterval=00:00:02");
         var mesh = AuthFixture.NewMesh();
         var uri = relay.WebSocketUri(query: $"?mesh={mesh}");
         var (alice, bob) = (AuthFixture.NewPeer("alice"), AuthFixture.NewPeer("bob"));
