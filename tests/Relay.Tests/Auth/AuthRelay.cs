@@ -72,10 +72,17 @@ public sealed class AuthRelay : IAsyncDisposable
 
     /// <summary>A relay whose authorizer comes from an AgentCore file (<c>--authorizer-config PATH</c>) naming
     /// <paramref name="issuer"/>, plus Relay's own <paramref name="settings"/> (<c>Relay:Auth:ClockSkew=00:00:00</c>).</summary>
-    public static Task<AuthRelay> StartAgentCoreAsync(TestOidcIssuer issuer, string[] allowedClients, string[] allowedAudience, params string[] settings)
+    public static async Task<AuthRelay> StartAgentCoreAsync(TestOidcIssuer issuer, string[] allowedClients, string[] allowedAudience, params string[] settings)
     {
         var path = AgentCoreFile.Write(issuer.DiscoveryUrl, allowedClients, allowedAudience);
-        return StartAsync([$"--authorizer-config={path}", .. settings.Select(s => "--" + s)]);
+        try
+        {
+            return await StartAsync([$"--authorizer-config={path}", .. settings.Select(s => "--" + s)]);
+        }
+        finally
+        {
+            File.Delete(path); // read once, at start
+        }
     }
 
     /// <summary>ws://127.0.0.1:port{path}{query}.</summary>
