@@ -61,7 +61,7 @@ public class CloseOnExpiryTests(CloseOnExpiryFixture fixture) : IClassFixture<Cl
     {
         var mesh = AuthFixture.NewMesh();
         var (alice, bob) = (AuthFixture.NewPeer("alice"), AuthFixture.NewPeer("bob"));
-        await using var a = await CloseOnExpiryFixture.JoinAsync(fixture.MeshUri(mesh), alice, fixture.Token(lifetime: TimeSpan.FromSeconds(2)));
+        await using var a = await CloseOnExpiryFixture.JoinAsync(fixture.MeshUri(mesh), alice, fixture.Token(lifetime: TimeSpan.FromSeconds(5)));
         await using var b = await CloseOnExpiryFixture.JoinAsync(fixture.MeshUri(mesh), bob, fixture.Token("bob"));
 
         var (status, reason) = await a.ClosedAsync();
@@ -76,7 +76,7 @@ public class CloseOnExpiryTests(CloseOnExpiryFixture fixture) : IClassFixture<Cl
     {
         var mesh = AuthFixture.NewMesh();
         var (alice, bob, control) = (AuthFixture.NewPeer("alice"), AuthFixture.NewPeer("bob"), AuthFixture.NewPeer("control"));
-        var shortLived = fixture.Token(lifetime: TimeSpan.FromSeconds(3));
+        var shortLived = fixture.Token(lifetime: TimeSpan.FromSeconds(6));
         await using var a = await AuthClient.ConnectAsync(fixture.MeshUri(mesh));
         await a.AuthAsync(shortLived); // first-frame token
         Assert.Null(await a.PresenceAsync(alice));

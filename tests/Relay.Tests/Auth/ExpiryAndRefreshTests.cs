@@ -17,7 +17,7 @@ public class ExpiryAndRefreshTests(AuthFixture fixture) : IClassFixture<AuthFixt
     {
         var mesh = AuthFixture.NewMesh();
         var (alice, bob) = (AuthFixture.NewPeer("alice"), AuthFixture.NewPeer("bob"));
-        var shortLived = fixture.Issuer.Token(new TokenSpec { Lifetime = TimeSpan.FromSeconds(2) });
+        var shortLived = fixture.Issuer.Token(new TokenSpec { Lifetime = TimeSpan.FromSeconds(4) });
         await using var a = await AuthClient.ConnectAsync(fixture.MeshUri(mesh), shortLived);
         Assert.Null(await a.PresenceAsync(alice));
         await using var b = await fixture.JoinAsync(mesh, bob, new TokenSpec { Subject = "bob" });

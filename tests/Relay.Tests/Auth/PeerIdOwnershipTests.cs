@@ -61,8 +61,11 @@ public class PeerIdOwnershipTests(AuthFixture fixture) : IClassFixture<AuthFixtu
     {
         var mesh = AuthFixture.NewMesh();
         var peer = AuthFixture.NewPeer("reused");
+        await using var observer = await fixture.JoinAsync(mesh, AuthFixture.NewPeer("observer"), new TokenSpec { Subject = "observer" });
         var owner = await fixture.JoinAsync(mesh, peer, new TokenSpec { Subject = "alice" });
         await owner.DisposeAsync();
+        await observer.WaitForAsync(f => AuthClient.Type(f) == "presence" && f.GetProperty("from").GetString() == peer
+            && f.GetProperty("data").TryGetProperty("status", out var status) && status.GetString() == "offline");
 
         await using var next = await AuthClient.ConnectAsync(fixture.MeshUri(mesh), fixture.Issuer.Token(new TokenSpec { Subject = "carol" }));
         // The owner's close is handled asynchronously by the relay: poll (bounded) until the id is free.
@@ -73,6 +76,9 @@ public class PeerIdOwnershipTests(AuthFixture fixture) : IClassFixture<AuthFixtu
             Assert.True(DateTime.UtcNow < deadline, "the id was never released");
             await Task.Delay(50);
         }
+        await next.SendAsync(new { type = "broadcast", from = peer, data = new { text = "mine now" } });
+        var frame = await observer.WaitForAsync(f => AuthClient.Type(f) == "broadcast");
+        Assert.Equal(peer, frame.GetProperty("sender").GetString());
     }
 
     [Fact]
