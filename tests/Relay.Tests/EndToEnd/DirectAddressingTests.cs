@@ -17,9 +17,9 @@ public sealed class DirectAddressingTests(SharedRelay shared) : EndToEndTest(sha
     [Fact]
     public async Task To_a_peer_id_goes_to_that_peer_even_when_another_lists_an_agent_of_that_name()
     {
-        var a = await JoinAsync();
         var b = await JoinAsync();
-        var c = await JoinAsync(data: Agents(b.Id)); // an agent named like peer b
+        var a = await JoinAsync(data: Agents(b.Id)); // even the sender lists an agent named like peer b
+        var c = await JoinAsync(data: Agents(b.Id));
 
         await a.SendAsync(new { type = "direct", to = b.Id, targetInstanceId = c.Id, data = new { tag = "1" } });
         await b.WaitForAsync(f => IsDirectWith(f, "1"));

@@ -48,6 +48,7 @@ public abstract class EndToEndTest : IAsyncLifetime
 {
     private readonly List<TestPeer> _peers = [];
     private readonly List<RelayServer> _ownRelays = [];
+    private readonly Dictionary<string, TestPeer> _chatters = [];
     private RelayServer? _relay;
 
     protected EndToEndTest(RelayServer? shared = null) => _relay = shared;
@@ -103,10 +104,28 @@ public abstract class EndToEndTest : IAsyncLifetime
     /// Anything the relay was going to send meanwhile (a duplicate offline, a late announcement) has been sent.
     /// Only meaningful under <see cref="FastLiveness"/> settings, with <paramref name="observer"/> kept alive.
     /// </summary>
+    /// <remarks>A "chatter" peer (one per mesh and test) keeps re-sending its presence meanwhile, so the observer
+    /// always has something to read: a reader left idle for a whole stale timeout is a case of its own
+    /// (ReapingTests.Reaping_silent_peers_does_not_close_idle_listeners), not something every test should hinge on.</remarks>
     protected async Task QuietPeriodAsync(TestPeer observer, string? mesh = null)
     {
+        await EnsureChatterAsync(mesh);
         var witness = await JoinAsync(TestPeer.NewId("witness"), mesh: mesh);
         await observer.WaitForAsync(f => Frame.IsOfflineOf(f, witness.Id), TimeSpan.FromSeconds(15), $"offline of witness {witness.Id}");
+    }
+
+    /// <summary>Starts (once per mesh) a peer that re-sends its presence every <see cref="FastLiveness.KeepAliveInterval"/>,
+    /// so that every other live peer keeps reading something (see <see cref="QuietPeriodAsync"/>).</summary>
+    protected async Task<TestPeer> EnsureChatterAsync(string? mesh = null)
+    {
+        var key = mesh ?? Mesh;
+        if (!_chatters.TryGetValue(key, out var chatter))
+        {
+            chatter = await JoinAsync(TestPeer.NewId("chatter"), new { role = "chatter" }, mesh);
+            chatter.StartKeepAlive(FastLiveness.KeepAliveInterval, usePresence: true);
+            _chatters[key] = chatter;
+        }
+        return chatter;
     }
 
     /// <summary>

@@ -78,6 +78,19 @@ public sealed class LimitsTests : EndToEndTest
     }
 
     [Fact]
+    public async Task Rate_limited_error_carries_the_turnId_of_the_dropped_frame()
+    {
+        // protocol.md "Relay errors": every error copies the offending frame's turnId, rate limit included.
+        await StartRelayAsync("Relay:RateLimitPerSecond=1", "Relay:RateLimitBurst=3", "Relay:ErrorsPerSecond=100", "Relay:ErrorBurst=100");
+        var flooder = await ConnectAsync();
+        await flooder.RegisterAsync(); // two of the three tokens
+        await flooder.SendAsync(new { type = "stream", data = new { seq = 0 }, turnId = "allowed" });
+        for (var seq = 1; seq <= 5; seq++) await flooder.SendAsync(new { type = "stream", data = new { seq }, turnId = $"turn-{seq}" });
+        var error = await flooder.WaitForAsync(f => Frame.IsError(f, "rate_limited"));
+        Assert.Contains(Frame.Str(error, "turnId"), new[] { "turn-1", "turn-2", "turn-3", "turn-4", "turn-5" });
+    }
+
+    [Fact]
     public async Task Default_limits_let_a_streaming_burst_through()
     {
         await StartRelayAsync();

@@ -41,6 +41,24 @@ public sealed class OfflineTests : EndToEndTest
     }
 
     [Fact]
+    public async Task Offline_comes_after_everything_the_peer_sent_and_nothing_of_it_follows()
+    {
+        var a = await JoinAliveAsync();
+        var leaver = await JoinAliveAsync();
+        const int Frames = 200;
+        for (var seq = 0; seq < Frames; seq++) await leaver.SendAsync(new { type = "stream", data = new { seq } });
+        await leaver.CloseAsync();
+
+        await a.WaitForAsync(f => Frame.IsOfflineOf(f, leaver.Id));
+        var seen = a.Received.ToList();
+        var offlineAt = seen.FindIndex(f => Frame.IsOfflineOf(f, leaver.Id));
+        Assert.Equal(Enumerable.Range(0, Frames).Select(i => (long)i),
+            seen.Take(offlineAt).Where(f => Frame.IsType(f, "stream") && Frame.Sender(f) == leaver.Id).Select(f => Frame.Seq(f)!.Value));
+        await QuietPeriodAsync(a);
+        Assert.DoesNotContain(a.Received.Skip(offlineAt + 1), f => Frame.From(f) == leaver.Id || Frame.Sender(f) == leaver.Id);
+    }
+
+    [Fact]
     public async Task Dropped_transport_sends_offline_exactly_once()
     {
         var a = await JoinAliveAsync();

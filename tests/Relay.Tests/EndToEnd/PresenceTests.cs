@@ -46,6 +46,31 @@ public sealed class PresenceTests(SharedRelay shared) : EndToEndTest(shared.Rela
     }
 
     [Fact]
+    public async Task Newcomer_hears_of_each_peer_in_its_snapshot_before_any_frame_of_that_peer()
+    {
+        var a = await JoinAsync();
+        using var stop = new CancellationTokenSource();
+        var streaming = Task.Run(async () =>
+        {
+            for (var seq = 0; !stop.IsCancellationRequested; seq++) await a.SendAsync(new { type = "stream", data = new { seq } });
+        });
+        var newcomer = await ConnectAsync();
+        try
+        {
+            await newcomer.RegisterAsync();
+            await newcomer.WaitForAsync(f => Frame.IsType(f, "stream") && Frame.Sender(f) == a.Id);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await streaming;
+        }
+        var first = newcomer.Received.First(f => Frame.From(f) == a.Id || Frame.Sender(f) == a.Id);
+        Assert.True(Frame.IsPresenceOf(first, a.Id) && !first.TryGetProperty("sender", out _),
+            "the first frame naming the peer should be its snapshot entry: " + first);
+    }
+
+    [Fact]
     public async Task Snapshot_timestamp_is_the_peers_last_presence_time()
     {
         var a = await JoinAsync(data: new { v = 1 });

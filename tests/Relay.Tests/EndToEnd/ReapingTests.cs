@@ -84,6 +84,26 @@ public sealed class ReapingTests : EndToEndTest
     }
 
     [Fact]
+    public async Task Closing_a_reaped_connection_sends_no_second_offline()
+    {
+        await StartRelayAsync(FastLiveness.Settings);
+        var observer = await JoinAliveAsync();
+        var talker = await JoinAliveAsync();
+        var silent = await JoinAsync();
+        await observer.WaitForAsync(f => Frame.IsOfflineOf(f, silent.Id));
+
+        await silent.CloseAsync();
+        var watch = Stopwatch.StartNew();
+        while (ConnectionsOfMesh().Any(c => c.PeerId == silent.Id))
+        {
+            Assert.True(watch.Elapsed < TestPeer.DefaultTimeout, "the relay still holds the closed connection");
+            await Task.Delay(20);
+        }
+        await talker.MarkAsync(observer);
+        Assert.Equal(1, observer.Count(f => Frame.IsOfflineOf(f, silent.Id)));
+    }
+
+    [Fact]
     public async Task Any_frame_keeps_a_peer_alive()
     {
         await StartRelayAsync(FastLiveness.Settings);
@@ -110,7 +130,8 @@ public sealed class ReapingTests : EndToEndTest
         await stop.CancelAsync();
         await streaming;
         Assert.DoesNotContain(observer.Received, f => Frame.IsOffline(f) && !Frame.From(f)!.StartsWith("witness", StringComparison.Ordinal));
-        Assert.Equal(4, PeersOf(await InvocationsAsync(Mesh)).Length);
+        var online = PeersOf(await InvocationsAsync(Mesh));
+        Assert.All(new[] { observer, byHeartbeat, byPresence, byStream }, p => Assert.Contains(p.Id, online));
     }
 
     [Fact]
@@ -118,6 +139,7 @@ public sealed class ReapingTests : EndToEndTest
     {
         await StartRelayAsync(FastLiveness.With("Relay:PingInterval=00:00:00.250"));
         var observer = await JoinAliveAsync();
+        await EnsureChatterAsync();
         var dead = await ConnectToAsync(MeshUri(), TestPeer.NewId("dead"), startReading: false);
         await dead.PresenceAsync();
         await observer.WaitForAsync(f => Frame.IsPresenceOf(f, dead.Id));

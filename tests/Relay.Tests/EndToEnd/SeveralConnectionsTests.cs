@@ -106,6 +106,44 @@ public sealed class SeveralConnectionsTests(SharedRelay shared) : EndToEndTest(s
     }
 
     [Fact]
+    public async Task Reaping_one_silent_tab_sends_nothing_while_another_tab_of_the_id_is_alive()
+    {
+        await StartRelayAsync(FastLiveness.Settings);
+        var a = await JoinAsync();
+        a.StartKeepAlive(FastLiveness.KeepAliveInterval, usePresence: true);
+        var id = TestPeer.NewId("tabs");
+        var background = await JoinAsync(id, new { tab = "background" }); // throttled: sends nothing
+        var backgroundConnection = ConnectionsOfMesh().Single(c => c.PeerId == id);
+        var foreground = await JoinAsync(id, new { tab = "foreground" });
+        foreground.StartKeepAlive(FastLiveness.KeepAliveInterval, usePresence: true);
+
+        // Well past the stale timeout (a later witness is reaped), the background tab was reaped: nothing went out.
+        await QuietPeriodAsync(a);
+        Assert.False(backgroundConnection.Registered, "the silent tab should have been reaped");
+        await foreground.MarkAsync(a);
+        Assert.Equal(0, a.Count(f => Frame.IsOfflineOf(f, id)));
+        Assert.Contains(id, PeersOf(await InvocationsAsync(Mesh)));
+        Assert.False(background.HasEnded);
+
+        // Its next presence registers it again: its own snapshot, and the others hear the presence.
+        var snapshot = await background.RegisterAsync(new { tab = "background", back = true });
+        Assert.Contains(snapshot, f => Frame.From(f) == a.Id);
+        Assert.DoesNotContain(snapshot, f => Frame.From(f) == id);
+        await a.WaitForAsync(f => Frame.IsPresenceOf(f, id) && Frame.Data(f)!.Value.TryGetProperty("back", out _));
+
+        // Offline only when the last connection goes.
+        background.StartKeepAlive(FastLiveness.KeepAliveInterval, usePresence: true);
+        await foreground.CloseAsync();
+        await WaitForConnectionCountAsync(4); // a, background, the witness, the chatter
+        await background.MarkAsync(a);
+        Assert.Equal(0, a.Count(f => Frame.IsOfflineOf(f, id)));
+        await background.CloseAsync();
+        await a.WaitForAsync(f => Frame.IsOfflineOf(f, id));
+        await QuietPeriodAsync(a);
+        Assert.Equal(1, a.Count(f => Frame.IsOfflineOf(f, id)));
+    }
+
+    [Fact]
     public async Task Lingering_old_socket_closing_does_not_drop_the_live_peer()
     {
         // A reconnecting client's old socket may close after the new one registered.
