@@ -11,7 +11,8 @@ public static class CloseCodes
     /// <summary>1000: orderly close, e.g. answering a client's own close.</summary>
     public const WebSocketCloseStatus Normal = WebSocketCloseStatus.NormalClosure;
 
-    /// <summary>1008: authentication failed (bad or missing first-frame token).</summary>
+    /// <summary>1008: authentication failed: a bad, late or missing first-frame token, or (when the relay is
+    /// configured to close at expiry) the connection's token expired. The close reason says which.</summary>
     public const WebSocketCloseStatus PolicyViolation = WebSocketCloseStatus.PolicyViolation;
 
     /// <summary>1009: the client sent a frame larger than the maximum frame size.</summary>
@@ -20,6 +21,7 @@ public static class CloseCodes
     /// <summary>1012 (Service Restart): the node is draining for shutdown.</summary>
     public const WebSocketCloseStatus ServiceRestart = (WebSocketCloseStatus)1012;
 
-    /// <summary>1013 (Try Again Later): the consumer made no progress draining its queue for the stale timeout.</summary>
+    /// <summary>1013 (Try Again Later): the consumer made no progress draining its queue for the stale timeout; or,
+    /// auth on, a first-frame token could not be checked because the identity provider is unreachable.</summary>
     public const WebSocketCloseStatus TryAgainLater = (WebSocketCloseStatus)1013;
 }

@@ -58,16 +58,38 @@ public sealed class CredentialRedactor
         var variants = new HashSet<string>(StringComparer.Ordinal);
         foreach (var secret in secrets)
         {
-            if (secret is null || secret.Length < MinSecretLength)
-            {
-                continue;
-            }
-
-            AddVariant(variants, secret);
-            AddVariant(variants, Uri.EscapeDataString(secret));
-            AddVariant(variants, Uri.UnescapeDataString(secret));
+            AddSecret(variants, secret);
         }
 
+        return FromVariants(variants);
+    }
+
+    /// <summary>
+    /// <paramref name="existing"/> (may be null) extended with one more secret, e.g. a bearer token that arrived
+    /// after the upgrade; null when there is still nothing to redact.
+    /// </summary>
+    public static CredentialRedactor? With(CredentialRedactor? existing, string? secret)
+    {
+        var variants = new HashSet<string>(existing?._variants ?? [], StringComparer.Ordinal);
+        var before = variants.Count;
+        AddSecret(variants, secret);
+        return variants.Count == before ? existing : FromVariants(variants);
+    }
+
+    private static void AddSecret(HashSet<string> variants, string? secret)
+    {
+        if (secret is null || secret.Length < MinSecretLength)
+        {
+            return;
+        }
+
+        AddVariant(variants, secret);
+        AddVariant(variants, Uri.EscapeDataString(secret));
+        AddVariant(variants, Uri.UnescapeDataString(secret));
+    }
+
+    private static CredentialRedactor? FromVariants(HashSet<string> variants)
+    {
         if (variants.Count == 0)
         {
             return null;

@@ -33,7 +33,7 @@ public static class ErrorCodes
     /// <summary>A presence named another <c>from</c> than the id the connection is bound to.</summary>
     public const string IdChange = "id_change";
 
-    /// <summary>A presence tried to register a reserved or malformed id (e.g. <c>relay</c>), or an id held by another principal.</summary>
+    /// <summary>A presence tried to register a reserved id (<c>relay</c>).</summary>
     public const string ReservedId = "reserved_id";
 
     /// <summary>A presence lacked a usable <c>from</c> or had a non-object <c>data</c>.</summary>
@@ -61,4 +61,12 @@ public static class ErrorCodes
     /// <summary>Frames meant for this connection were lost between nodes of the cluster (a node failed);
     /// <c>data.count</c> says how many batches.</summary>
     public const string LostInTransit = "lost_in_transit";
+    /// <summary>Auth on: a presence named a peer id that is online (on any node) under another principal. The
+    /// presence is refused and the live peer is unaffected; the connection stays open, unregistered.</summary>
+    public const string PeerIdTaken = "peer_id_taken";
+
+    /// <summary>Auth on: a later <c>auth</c> frame's token was refused (invalid, or another principal or mesh than
+    /// the connection's); <c>data.error</c> says why, never echoing the token. The connection keeps the
+    /// authentication it had.</summary>
+    public const string Unauthorized = "unauthorized";
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Relay.Gateway.Authentication;
 using Relay.Gateway.Cluster;
 using Relay.Gateway.Connections;
 using Relay.Gateway.Diagnostics;
@@ -22,6 +23,7 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddOptions<RelayOptions>().Bind(configuration.GetSection(RelayOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<RelayOptions>, RelayOptionsValidator>();
         services.AddRelayLiveness(configuration);
+        services.AddRelayAuthentication(configuration);
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
@@ -41,6 +43,22 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddHostedService<LivenessReporter>();
         services.AddHostedService<RosterRefresher>();
         services.AddRelayReadiness();
+        return services;
+    }
+
+    /// <summary>JWT authentication of clients (section <c>Relay:Auth</c>; off unless a discovery URL is configured).
+    /// Unknown keys in the section stop the relay at start-up: a misspelt rule must not be silently skipped.</summary>
+    public static IServiceCollection AddRelayAuthentication(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<RelayAuthOptions>()
+            .Bind(configuration.GetSection(RelayAuthOptions.SectionName), binder => binder.ErrorOnUnknownConfiguration = true)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RelayAuthOptions>, RelayAuthOptionsValidator>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<OidcMetadata>();
+        services.AddSingleton<TokenValidator>();
+        services.AddSingleton<FirstFrameAuthenticator>();
+        services.AddHostedService<AuthenticationStartup>();
         return services;
     }
 

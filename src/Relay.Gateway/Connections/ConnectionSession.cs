@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Net.WebSockets;
 using System.Text;
+using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
 using Relay.Gateway.Diagnostics;
 using Relay.Gateway.Routing;
@@ -13,6 +14,8 @@ namespace Relay.Gateway.Connections;
 /// The reader side of one connection: receives each frame whole, parses it once, and applies protocol.md's
 /// rules (presence, heartbeat, capabilities, direct addressing, broadcast with echo suppression, errors).
 /// Frames are handled one after the other, which is what keeps every receiver's view of this sender in order.
+/// Auth on (<paramref name="tokens"/> set): the connection arrives authenticated; later <c>auth</c> frames refresh its
+/// token, and with <see cref="TokenExpiryPolicy.Close"/> the socket is closed (1008) when its token expires.
 /// </summary>
 internal sealed class ConnectionSession(
     RelayConnection connection,
@@ -21,13 +24,27 @@ internal sealed class ConnectionSession(
     PeerMembership membership,
     EchoTypes echoTypes,
     RelayMetrics metrics,
-    TimeProvider time)
+    TimeProvider time,
+    TokenValidator? tokens = null)
 {
+    /// <summary>How long a client whose token expired gets to answer the close frame before the socket is dropped.</summary>
+    private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>Longest single timer wait (timers take at most about 49 days); a later expiry is re-armed.</summary>
+    private static readonly TimeSpan MaxTimerWait = TimeSpan.FromDays(24);
+
     private readonly List<AgentListing<MeshMember>> _scratch = [];
+    private readonly Lock _expiryLock = new();
+    private ITimer? _expiry;
+    private ITimer? _abortAfterClose;
+    private bool _ended;
+    private CancellationToken _stop;
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        _stop = cancellationToken;
+        ArmExpiry();
         try
         {
             while (!connection.IsClosing)
@@ -73,6 +90,12 @@ internal sealed class ConnectionSession(
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+            lock (_expiryLock)
+            {
+                _ended = true;
+                _expiry?.Dispose();
+                _abortAfterClose?.Dispose();
+            }
         }
     }
 
@@ -106,7 +129,8 @@ internal sealed class ConnectionSession(
                 SendCapabilities();
                 return;
             case FrameKind.Auth:
-                return; // authentication is off: an auth frame is accepted and changes nothing
+                if (tokens is not null) await RefreshAsync(frame, parsed);
+                return; // with authentication off, an auth frame is accepted and changes nothing
         }
 
         if (!connection.Registered)
@@ -149,6 +173,78 @@ internal sealed class ConnectionSession(
         if (outcome == PeerMembership.Outcome.Unavailable)
         {
             SendError(ErrorCodes.Unavailable, "the relay could not record this presence; send it again", TurnIdOf(frame, parsed));
+        }
+        else if (outcome == PeerMembership.Outcome.Refused)
+        {
+            // Not bound: the id belongs to another principal, and this connection may still choose another one.
+            connection.PeerId = null;
+            connection.Agents = null;
+            SendError(ErrorCodes.PeerIdTaken, $"peer id \"{peerId}\" is online under another identity; this connection was not registered",
+                TurnIdOf(frame, parsed));
+        }
+    }
+
+    /// <summary>A later auth frame: a fresher token of the same principal (and mesh) replaces the connection's, and is
+    /// redacted from its frames from now on. Anything else is refused with an error; the connection keeps the
+    /// authentication it had.</summary>
+    private async ValueTask RefreshAsync(ReadOnlyMemory<byte> frame, ParsedFrame parsed)
+    {
+        const string Keeps = "; the connection keeps its authentication";
+        if (string.IsNullOrEmpty(parsed.Token))
+        {
+            SendError(ErrorCodes.Unauthorized, "an auth frame needs a string token" + Keeps, TurnIdOf(frame, parsed));
+            return;
+        }
+        var check = await tokens!.ValidateAsync(parsed.Token, _stop);
+        string? refused = check.Status switch
+        {
+            TokenStatus.Valid when !check.Principal!.IsSameIdentity(connection.Principal!) => "token is for another identity",
+            TokenStatus.Valid when check.Principal!.Mesh is { } mesh && mesh != connection.Mesh.Name => ConnectionPrincipal.OtherMeshError,
+            TokenStatus.Valid => null,
+            _ => check.Error,
+        };
+        if (refused is not null)
+        {
+            metrics.AuthRefused("refresh", refused);
+            SendError(ErrorCodes.Unauthorized, "token refused: " + refused + Keeps, TurnIdOf(frame, parsed));
+            return;
+        }
+        metrics.Authenticated("refresh");
+        connection.Authenticate(check.Principal!, parsed.Token);
+        ArmExpiry();
+    }
+
+    /// <summary>With <see cref="TokenExpiryPolicy.Close"/>: (re)arms the timer that closes the socket when the
+    /// connection's token expires (its <c>exp</c> plus the clock skew).</summary>
+    private void ArmExpiry()
+    {
+        if (tokens is not { Options.OnExpiry: TokenExpiryPolicy.Close } || connection.Principal is not { } principal) return;
+        var wait = principal.ExpiresAt + tokens.Options.ClockSkew - time.GetUtcNow();
+        wait = wait < TimeSpan.Zero ? TimeSpan.Zero : wait > MaxTimerWait ? MaxTimerWait : wait;
+        lock (_expiryLock)
+        {
+            if (_ended) return;
+            _expiry?.Dispose();
+            _expiry = time.CreateTimer(static state => ((ConnectionSession)state!).OnExpiry(), this, wait, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void OnExpiry()
+    {
+        if (connection.Principal is not { } principal) return;
+        if (principal.ExpiresAt + tokens!.Options.ClockSkew > time.GetUtcNow())
+        {
+            ArmExpiry(); // refreshed meanwhile, or a very distant expiry
+            return;
+        }
+        lock (_expiryLock)
+        {
+            if (_ended || connection.IsClosing) return;
+            metrics.AuthRefused("expiry", "token expired");
+            metrics.Disconnected("token_expired");
+            connection.RequestClose(CloseCodes.PolicyViolation, "token expired");
+            // A client that does not answer the close frame keeps the reader waiting: drop it after a grace period.
+            _abortAfterClose = time.CreateTimer(static state => ((RelayConnection)state!).Abort(), connection, CloseGrace, Timeout.InfiniteTimeSpan);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Net.WebSockets;
 using System.Threading.Channels;
+using Relay.Gateway.Authentication;
 using Relay.Gateway.Routing;
 using Relay.Protocol;
 
@@ -26,6 +27,13 @@ internal sealed class RelayConnection : MeshMember
     private string? _closeReason;
     private volatile bool _drainBeforeClose;
 
+    /// <summary>Auth tokens this connection authenticated with after the upgrade, newest last (redacted from its
+    /// frames like its URL credentials). Bounded: tokens refreshed away long ago have expired.</summary>
+    private readonly Queue<string> _tokens = new();
+    private const int MaxRedactedTokens = 4;
+    private readonly CredentialRedactor? _upgradeRedactor;
+    private ConnectionPrincipal? _principal;
+
     public RelayConnection(long id, MeshView mesh, WebSocket socket, long sendQueueBytes, TimeProvider time,
         EchoFilter? echo, CredentialRedactor? redactor, TokenBucket inboundLimit, ErrorGate errors)
     {
@@ -35,7 +43,7 @@ internal sealed class RelayConnection : MeshMember
         _queue = new SendQueue(sendQueueBytes);
         _time = time;
         Echo = echo;
-        Redactor = redactor;
+        Redactor = _upgradeRedactor = redactor;
         InboundLimit = inboundLimit;
         Errors = errors;
         _lastFrame = _lastProgress = time.GetTimestamp();
@@ -57,7 +65,26 @@ internal sealed class RelayConnection : MeshMember
 
     public EchoFilter? Echo { get; }
 
-    public CredentialRedactor? Redactor { get; }
+    /// <summary>Replaces this connection's credentials in the frames it sends: those of its upgrade request (URL
+    /// parameters, bearer header) and the tokens it authenticated with. Read and replaced by the reader only.</summary>
+    public CredentialRedactor? Redactor { get; private set; }
+
+    /// <summary>Who this connection authenticated as (null when auth is off). Set before the session starts and
+    /// replaced by a fresher token of the same principal; read by the reader (registration) and its expiry timer.</summary>
+    public ConnectionPrincipal? Principal => Volatile.Read(ref _principal);
+
+    /// <summary>Binds the principal and its token to the connection; the token joins the credentials redacted from
+    /// every frame the connection sends, whichever way it arrived (header, query, auth frame).</summary>
+    public void Authenticate(ConnectionPrincipal principal, string token)
+    {
+        Volatile.Write(ref _principal, principal);
+        if (_tokens.Contains(token)) return;
+        _tokens.Enqueue(token);
+        if (_tokens.Count > MaxRedactedTokens) _tokens.Dequeue();
+        var redactor = _upgradeRedactor;
+        foreach (var known in _tokens) redactor = CredentialRedactor.With(redactor, known);
+        Redactor = redactor;
+    }
 
     public TokenBucket InboundLimit { get; }
 

@@ -24,6 +24,8 @@ internal sealed class RelayMetrics
     private readonly Counter<long> _linkReceived;
     private readonly Counter<long> _linkDropped;
     private readonly Counter<long> _linkLost;
+    private readonly Counter<long> _authenticated;
+    private readonly Counter<long> _authRefused;
 
     public RelayMetrics(IMeterFactory meters)
     {
@@ -40,6 +42,8 @@ internal sealed class RelayMetrics
         _linkReceived = meter.CreateCounter<long>("relay.cluster.items.received", "{item}", "Frames and membership changes received from other gateways");
         _linkDropped = meter.CreateCounter<long>("relay.cluster.items.undelivered", "{item}", "Items for other gateways that could not be delivered (reported to their senders)");
         _linkLost = meter.CreateCounter<long>("relay.cluster.batches.lost", "{batch}", "Batches from other gateways that never arrived (sequence gaps)");
+        _authenticated = meter.CreateCounter<long>("relay.auth.accepted", "{token}", "Tokens accepted, by where they came from (upgrade, first_frame, refresh)");
+        _authRefused = meter.CreateCounter<long>("relay.auth.refused", "{token}", "Tokens or connections refused by authentication, by stage and reason");
         _connections = meter.CreateUpDownCounter<long>("relay.connections", "{connection}", "Open WebSocket connections");
     }
 
@@ -72,4 +76,12 @@ internal sealed class RelayMetrics
     public void LinkLost(long batches) => _linkLost.Add(batches);
 
     public void Closed() => _connections.Add(-1);
+
+    /// <summary>A token was accepted at <paramref name="stage"/> (upgrade, first_frame, refresh).</summary>
+    public void Authenticated(string stage) => _authenticated.Add(1, new KeyValuePair<string, object?>("stage", stage));
+
+    /// <summary>Authentication refused something at <paramref name="stage"/>; <paramref name="reason"/> is one of the
+    /// fixed texts of the token validator (or timeout, expired, ...), never client data.</summary>
+    public void AuthRefused(string stage, string reason) =>
+        _authRefused.Add(1, new KeyValuePair<string, object?>("stage", stage), new KeyValuePair<string, object?>("reason", reason));
 }

@@ -3,13 +3,15 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
 using Relay.Grains.Contracts;
 
 namespace Relay.Gateway.Endpoints;
 
 /// <summary>The relay's HTTP surface on one port: the WebSocket at <c>/ws</c> and <c>/</c>, <c>GET /ping</c>
-/// (AgentCore health contract) and <c>POST /invocations</c> (relay.py's status entrypoint).</summary>
+/// (AgentCore health contract, always open) and <c>POST /invocations</c> (relay.py's status entrypoint; with auth on it
+/// needs a valid token like a WebSocket, and a token's mesh claim names the mesh it may list).</summary>
 public static class RelayEndpoints
 {
     public static IEndpointRouteBuilder MapRelay(this IEndpointRouteBuilder endpoints)
@@ -20,13 +22,37 @@ public static class RelayEndpoints
 
         endpoints.MapPing();
 
-        endpoints.MapPost("/invocations", async (HttpRequest request, IGrainFactory grains, IOptions<RelayOptions> options) =>
+        endpoints.MapPost("/invocations", async (HttpContext context, IGrainFactory grains, IOptions<RelayOptions> options, TokenValidator tokens) =>
         {
-            var mesh = request.Query["mesh"].FirstOrDefault() ?? options.Value.DefaultMesh;
-            if (!GrainKeys.IsValidMesh(mesh)) return Results.BadRequest();
+            var requested = context.Request.Query["mesh"].FirstOrDefault();
+            var mesh = requested ?? options.Value.DefaultMesh;
+            if (!GrainKeys.IsValidMesh(mesh))
+            {
+                context.Response.StatusCode = StatusCodes.Status400BadRequest;
+                return;
+            }
+            if (tokens.Enabled)
+            {
+                if (BearerToken.FromRequest(context.Request) is not { } token)
+                {
+                    await HttpChallenge.MissingAsync(context);
+                    return;
+                }
+                var check = await tokens.ValidateAsync(token, context.RequestAborted);
+                if (check.Status != TokenStatus.Valid)
+                {
+                    await HttpChallenge.RefusedAsync(context, check);
+                    return;
+                }
+                if (!check.Principal!.TryChooseMesh(requested, options.Value.DefaultMesh, out mesh))
+                {
+                    await HttpChallenge.OtherMeshAsync(context);
+                    return;
+                }
+            }
             var roster = await grains.GetGrain<IMeshGrain>(mesh).GetRoster();
             var peers = roster.Select(entry => entry.PeerId).Order(StringComparer.Ordinal).ToArray();
-            return TypedResults.Json(new InvocationsResponse("ok", peers, peers.Length), RelayJsonContext.Default.InvocationsResponse);
+            await context.Response.WriteAsJsonAsync(new InvocationsResponse("ok", peers, peers.Length), RelayJsonContext.Default.InvocationsResponse);
         });
         return endpoints;
     }

@@ -5,6 +5,7 @@ using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
 using Relay.Gateway.Connections;
 using Relay.Gateway.Diagnostics;
@@ -23,6 +24,8 @@ internal sealed partial class RelayWebSocketHandler(
     MeshRegistry meshes,
     PeerMembership membership,
     EchoTypes echoTypes,
+    TokenValidator tokens,
+    FirstFrameAuthenticator firstFrame,
     RelayMetrics metrics,
     TimeProvider time,
     ILogger<RelayWebSocketHandler> logger)
@@ -38,7 +41,8 @@ internal sealed partial class RelayWebSocketHandler(
             await context.Response.WriteAsync("Relay: open a WebSocket here (ws://host:port/ws).");
             return;
         }
-        var meshName = context.Request.Query["mesh"].FirstOrDefault() ?? _options.DefaultMesh;
+        var requestedMesh = context.Request.Query["mesh"].FirstOrDefault();
+        var meshName = requestedMesh ?? _options.DefaultMesh;
         if (!GrainKeys.IsValidMesh(meshName))
         {
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
@@ -46,13 +50,43 @@ internal sealed partial class RelayWebSocketHandler(
             return;
         }
 
+        // Auth on: a token at the upgrade is checked before accepting (401 / 403 / 503); without one, the socket's
+        // first frame must bring it. Either way, nothing below runs for an unauthenticated socket.
+        ConnectionPrincipal? principal = null;
+        var token = tokens.Enabled ? BearerToken.FromRequest(context.Request) : null;
+        if (token is not null)
+        {
+            var check = await tokens.ValidateAsync(token, context.RequestAborted);
+            if (check.Status != TokenStatus.Valid)
+            {
+                metrics.AuthRefused("upgrade", check.Error!);
+                await HttpChallenge.RefusedAsync(context, check);
+                return;
+            }
+            principal = check.Principal!;
+            if (!principal.TryChooseMesh(requestedMesh, _options.DefaultMesh, out meshName))
+            {
+                metrics.AuthRefused("upgrade", "other_mesh");
+                await HttpChallenge.OtherMeshAsync(context);
+                return;
+            }
+            metrics.Authenticated("upgrade");
+        }
+
         var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
             KeepAliveInterval = _options.PingInterval,
             KeepAliveTimeout = livenessOptions.Value.StaleTimeout,
         });
+        if (tokens.Enabled && principal is null)
+        {
+            if (await firstFrame.AuthenticateAsync(socket, requestedMesh, _options.DefaultMesh, context.RequestAborted) is not { } first) return;
+            (principal, token, meshName) = (first.Principal, first.Token, first.Mesh);
+        }
+
         var mesh = meshes.Join(meshName);
         var connection = CreateConnection(context, socket, mesh);
+        if (principal is not null) connection.Authenticate(principal, token!);
         connections.Add(connection);
         metrics.Connected();
         Log.Opened(logger, connection.Id, meshName);
@@ -61,7 +95,7 @@ internal sealed partial class RelayWebSocketHandler(
         // queues drained, and sessions end through the close handshake.
         var stop = context.RequestAborted;
         var writer = connection.RunWriterAsync(count => DroppedNotice(connection, count), stop);
-        var session = new ConnectionSession(connection, socket, _options, membership, echoTypes, metrics, time);
+        var session = new ConnectionSession(connection, socket, _options, membership, echoTypes, metrics, time, tokens.Enabled ? tokens : null);
         try
         {
             await session.RunAsync(stop);
@@ -85,11 +119,9 @@ internal sealed partial class RelayWebSocketHandler(
         var echo = echoTypes.Enabled
             ? new EchoFilter(capacity: 128, windowTicks: (long)(_options.EchoWindow.TotalSeconds * Stopwatch.Frequency))
             : null;
-        var bearer = context.Request.Headers.Authorization.FirstOrDefault() is { } header
-            && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : null;
         return new RelayConnection(
             connections.NextId(), mesh, socket, _options.SendQueueBytes, time, echo,
-            CredentialRedactor.FromQueryString(context.Request.QueryString.Value, bearer),
+            CredentialRedactor.FromQueryString(context.Request.QueryString.Value, BearerToken.FromHeader(context.Request)),
             new TokenBucket(_options.RateLimitPerSecond, _options.RateLimitBurst, now, Stopwatch.Frequency),
             new ErrorGate(new TokenBucket(_options.ErrorsPerSecond, _options.ErrorBurst, now, Stopwatch.Frequency)));
     }

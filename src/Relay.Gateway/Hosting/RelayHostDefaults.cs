@@ -2,6 +2,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.Memory;
+using Microsoft.Extensions.Logging;
+using Relay.Gateway.Authentication;
 
 namespace Relay.Gateway.Hosting;
 
@@ -27,7 +29,7 @@ public static class RelayHostDefaults
 
     /// <summary>Adds <see cref="DefaultSettings"/> under every other configuration source, and listens on
     /// <see cref="DefaultUrl"/> unless <c>--urls</c>/<c>ASPNETCORE_URLS</c>, <c>HTTP_PORTS</c> or Kestrel endpoints
-    /// say otherwise.</summary>
+    /// say otherwise; keeps request URLs (credentials) out of the logs; reads <c>--authorizer-config</c>.</summary>
     public static WebApplicationBuilder UseRelayDefaults(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -40,6 +42,11 @@ public static class RelayHostDefaults
         {
             builder.WebHost.UseUrls(DefaultUrl);
         }
+        // ASP.NET Core's request log lines carry the full URL, and clients put credentials into it (access_token,
+        // token, AgentCore's presigned X-Amz-* parameters): never log them, whatever the log configuration says.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+        // --authorizer-config PATH: an AgentCore authorizer file, mapped onto Relay:Auth before anything binds it.
+        builder.Configuration.AddAgentCoreAuthorizerFile();
         return builder;
     }
 }

@@ -24,9 +24,11 @@ internal sealed partial class PeerMembership(
     IOptions<LivenessOptions> liveness,
     ILogger<PeerMembership> logger)
 {
-    public enum Outcome { Registered, Updated, Unavailable }
+    public enum Outcome { Registered, Updated, Unavailable, Refused }
 
-    /// <summary>Handles a presence of <paramref name="connection"/>, already validated and bound to its peer id.</summary>
+    /// <summary>Handles a presence of <paramref name="connection"/>, already validated and bound to its peer id.
+    /// <see cref="Outcome.Refused"/>: auth on, and the peer id is online under another principal (the peer grain
+    /// decides, for the whole cluster); nothing changed.</summary>
     public async ValueTask<Outcome> PresenceAsync(RelayConnection connection, byte[] metadata, byte[] announcement)
     {
         var mesh = connection.Mesh;
@@ -41,7 +43,12 @@ internal sealed partial class PeerMembership(
             {
                 // The first registration in a mesh loads the other gateways' members, so the snapshot has them.
                 await meshes.OpenAsync(mesh);
-                var join = await grain.Connect(member, metadata.AsImmutable(), now);
+                var join = await grain.Connect(member, metadata.AsImmutable(), now, connection.Principal?.Key);
+                if (join.Refused)
+                {
+                    Log.Refused(logger, mesh.Name, connection.Id);
+                    return Outcome.Refused;
+                }
                 connection.Incarnation = join.Incarnation;
                 connection.Metadata = metadata;
                 mesh.MergeGateways(join.Gateways);
@@ -120,6 +127,9 @@ internal sealed partial class PeerMembership(
 
         [LoggerMessage(EventId = 1102, Level = LogLevel.Debug, Message = "Mesh {Mesh}: connection {ConnectionId} left (reaped: {Reaped}, peer offline: {Offline})")]
         public static partial void Left(ILogger logger, string mesh, long connectionId, bool reaped, bool offline);
+
+        [LoggerMessage(EventId = 1104, Level = LogLevel.Information, Message = "Mesh {Mesh}: connection {ConnectionId} refused a peer id that is online under another principal")]
+        public static partial void Refused(ILogger logger, string mesh, long connectionId);
 
         [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Mesh {Mesh}: peer grain call for connection {ConnectionId} failed")]
         public static partial void GrainCallFailed(ILogger logger, Exception exception, string mesh, long connectionId);

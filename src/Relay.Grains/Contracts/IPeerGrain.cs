@@ -10,9 +10,12 @@ namespace Relay.Grains.Contracts;
 public interface IPeerGrain : IGrainWithStringKey
 {
     /// <summary>Adds a connection (its first presence). Returns the peer's incarnation, which grows each time
-    /// the peer comes online from offline, whether this call brought it online, and the mesh's gateways.</summary>
+    /// the peer comes online from offline, whether this call brought it online, and the mesh's gateways.
+    /// <paramref name="principal"/> is who authenticated the connection (null when auth is off): while the peer has
+    /// live connections of another principal, anywhere in the cluster, the connection is refused
+    /// (<see cref="PeerJoin.Refused"/>) and nothing about the peer changes.</summary>
     [Alias("Connect")]
-    Task<PeerJoin> Connect(MemberConnection connection, Immutable<byte[]> metadata, double now);
+    Task<PeerJoin> Connect(MemberConnection connection, Immutable<byte[]> metadata, double now, string? principal = null);
 
     /// <summary>Replaces the metadata (and the connection's agents) after a later presence with different
     /// <c>data</c>. Returns the mesh's gateways.</summary>
@@ -38,7 +41,12 @@ public interface IPeerGrain : IGrainWithStringKey
 public sealed record PeerJoin(
     [property: Id(0)] long Incarnation,
     [property: Id(1)] bool CameOnline,
-    [property: Id(2)] string[] Gateways);
+    [property: Id(2)] string[] Gateways)
+{
+    /// <summary>The peer id is online under another principal: the connection was not added.</summary>
+    [Id(3)]
+    public bool Refused { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("relay.PeerLeave")]
 public sealed record PeerLeave(

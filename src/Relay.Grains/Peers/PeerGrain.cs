@@ -28,10 +28,19 @@ internal sealed partial class PeerGrain(
         return Task.CompletedTask;
     }
 
-    public async Task<PeerJoin> Connect(MemberConnection connection, Immutable<byte[]> metadata, double now)
+    public async Task<PeerJoin> Connect(MemberConnection connection, Immutable<byte[]> metadata, double now, string? principal = null)
     {
         var cameOnline = State.Connections.Count == 0;
-        if (cameOnline) State.Incarnation++;
+        if (!cameOnline && !string.Equals(State.Principal, principal, StringComparison.Ordinal))
+        {
+            Log.Refused(logger, _mesh);
+            return new PeerJoin(State.Incarnation, CameOnline: false, []) { Refused = true };
+        }
+        if (cameOnline)
+        {
+            State.Incarnation++;
+            State.Principal = principal;
+        }
         if (State.Find(connection.Key) is { } known) State.Connections.Remove(known);
         State.Connections.Add(new ConnectionLease
         {
@@ -140,6 +149,10 @@ internal sealed partial class PeerGrain(
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = 2002, Level = LogLevel.Debug,
+            Message = "Mesh {Mesh}: a connection of another principal was refused a peer id that is online")]
+        public static partial void Refused(ILogger logger, string mesh);
+
         [LoggerMessage(EventId = 2001, Level = LogLevel.Debug,
             Message = "Mesh {Mesh}: {Expired} connection lease(s) expired, {Remaining} remain")]
         public static partial void LeasesExpired(ILogger logger, string mesh, int expired, int remaining);

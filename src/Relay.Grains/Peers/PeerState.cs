@@ -18,6 +18,10 @@ public sealed class PeerState
     /// earlier incarnation.</summary>
     [Id(3)] public long Incarnation { get; set; }
 
+    /// <summary>The principal every live connection authenticated as (null when auth is off); set when the peer
+    /// comes online, so that another principal cannot take the id while it is.</summary>
+    [Id(4)] public string? Principal { get; set; }
+
     public ConnectionLease? Find(ConnectionKey key) =>
         Connections.Find(c => c.ConnectionId == key.ConnectionId && c.GatewayId == key.GatewayId);
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
 using Relay.Gateway.Endpoints;
 using Relay.Gateway.Hosting;
@@ -25,7 +27,6 @@ public static class RelayHost
         {
             throw new InvalidOperationException("Cluster:Role=Gateway is the gateway-only node: run Relay.Gateway for it (Relay.Silo runs Combined or Silo).");
         }
-
         // The silo first: hosted services start in registration order, and the gateway's need a running silo.
         builder.UseOrleans(silo => silo.UseRelayCluster(builder.Configuration).AddRelayGrains(builder.Configuration));
         builder.Services.AddRelayClusterOptions(builder.Configuration);
