@@ -1,0 +1,151 @@
+using Orleans.Concurrency;
+using Orleans.Core.Internal;
+using Relay.Grains.Contracts;
+using Xunit;
+
+namespace Relay.Tests.Grains;
+
+/// <summary>
+/// A peer grain must survive the loss of its activation (its silo failed or shut down, or it was deactivated):
+/// the in-activation reap timer dies with it, so the reminder brings the grain back, and the new activation
+/// works from the persisted state ("relay" grain storage).
+/// </summary>
+[Collection(GrainClusterDefinition.Name)]
+public sealed class ReactivationTests(GrainClusterFixture fixture)
+{
+    private static readonly Immutable<byte[]> Metadata = """{"agents":["chat"]}"""u8.ToArray().AsImmutable();
+    private static readonly double Lease = GrainClusterFixture.Lease.TotalSeconds;
+
+    // What a grain timer's tick looks like to an incoming grain call filter in Orleans 10.
+    private const string TimerTick = "InvokeCallbackAsync";
+
+    // The reap is due about 1.5 s after connect; fail well before the suite's budget if it never comes.
+    private static readonly TimeSpan ReapTimeout = TimeSpan.FromSeconds(6);
+
+    [Fact]
+    public async Task A_deactivated_peer_grain_is_reactivated_by_its_reminder_and_reaps_from_persisted_state()
+    {
+        var mesh = GrainClusterFixture.NewMesh("reminder");
+        var gateway = GrainClusterFixture.NewGateway("gw");
+        await using var probe = await GatewayProbe.SubscribeAsync(fixture.Client, gateway);
+        var peer = fixture.Peer(mesh, "orphan");
+        var grainId = peer.GetGrainId();
+
+        // Second incarnation, so the reap can only carry the right number if the new activation loaded the state.
+        var earlier = new ConnectionKey(gateway, 1);
+        Assert.Equal(1, (await peer.Connect(earlier, Metadata, Unix.Now())).Incarnation);
+        Assert.True(await peer.Disconnect(earlier));
+        var connection = new ConnectionKey(gateway, 2);
+        var connectedAt = Unix.Now();
+        var join = await peer.Connect(connection, Metadata, connectedAt);
+        Assert.Equal(2, join.Incarnation);
+        Assert.Contains(await fixture.RemindersOf(peer), name => name == "reap");
+
+        // Drop the activation (and with it the reap timer), as a lost silo would.
+        var first = await DeactivateAsync(peer);
+        Assert.True(Unix.Now() - connectedAt < Lease, "deactivation took longer than the lease; the test would prove nothing");
+
+        // Only the reminder may bring it back: the test makes no call to the grain until the reap arrived.
+        (PeerReaped Reaped, double At) received;
+        try
+        {
+            received = await probe.NextReapedAsync(ReapTimeout);
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"No PeerReaped within {ReapTimeout}; reminder ticks delivered to a new activation: " +
+                $"{fixture.Calls.For(grainId).Count(c => c.Activation != first)}; the grain now: {await Describe(peer)}");
+            throw;
+        }
+        var (reaped, at) = received;
+        Assert.Equal(mesh, reaped.Mesh);
+        Assert.Equal("orphan", reaped.PeerId);
+        Assert.Equal(2, reaped.Incarnation);
+        Assert.Equal([connection], reaped.Connections);
+        Assert.True(at - connectedAt >= Lease - 0.005, $"reaped {at - connectedAt:F3} s after connect (lease {Lease} s)");
+
+        // It was a reminder tick that created the new activation (the filter records calls as they start); until
+        // the reap arrived nothing else reached it but its own reap timer (grain timer ticks pass the call filter
+        // as InvokeCallbackAsync), and that activation is the one that did the reaping.
+        var callsSince = fixture.Calls.For(grainId).Where(c => c.Activation != first && c.At <= at).ToList();
+        Assert.NotEmpty(callsSince);
+        Assert.Equal(nameof(IRemindable.ReceiveReminder), callsSince[0].Method);
+        Assert.All(callsSince, c => Assert.Contains(c.Method, new[] { nameof(IRemindable.ReceiveReminder), TimerTick }));
+        Assert.All(callsSince, c => Assert.Equal(callsSince[0].Activation, c.Activation));
+        Assert.Equal(callsSince[0].Activation, fixture.CurrentActivation(peer));
+
+        Assert.Empty(await peer.GetConnections());
+        Assert.Empty(await fixture.Mesh(mesh).GetRoster());
+        Assert.False(await peer.Disconnect(connection));
+        Assert.DoesNotContain(await fixture.RemindersOf(peer), name => name == "reap");
+
+        // Exactly one reap: a fence peer's reap is the next event on the stream.
+        var fence = fixture.Peer(mesh, "fence");
+        await fence.Connect(new ConnectionKey(gateway, 3), Metadata, Unix.Now());
+        var (next, _) = await probe.NextReapedAsync(GrainClusterFixture.EventTimeout);
+        Assert.Equal("fence", next.PeerId);
+    }
+
+    [Fact]
+    public async Task A_reactivated_peer_grain_still_knows_its_connections_and_incarnation()
+    {
+        var mesh = GrainClusterFixture.NewMesh("reload");
+        var gw1 = GrainClusterFixture.NewGateway("gw1");
+        var gw2 = GrainClusterFixture.NewGateway("gw2");
+        var peer = fixture.Peer(mesh, "p");
+        var c1 = new ConnectionKey(gw1, 1);
+        var c2 = new ConnectionKey(gw2, 1);
+        var now = Unix.Now();
+        var join = await peer.Connect(c1, Metadata, now);
+        await peer.Connect(c2, Metadata, now);
+        // Keep both leases fresh so nothing is reaped while the test runs.
+        await using var renew1 = Renewer.Start(peer, gw1, [c1.ConnectionId], GrainClusterFixture.LivenessReportInterval);
+        await using var renew2 = Renewer.Start(peer, gw2, [c2.ConnectionId], GrainClusterFixture.LivenessReportInterval);
+
+        await DeactivateAsync(peer);
+
+        // Every call needs a new activation, which first reads the persisted state.
+        ConnectionKey[] connections;
+        try
+        {
+            connections = await peer.GetConnections();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Assert.Fail($"The peer grain could not be re-activated from its persisted state: {ex.GetType().Name}: {ex.Message}");
+            throw;
+        }
+        Assert.Equal(Keys.Sorted(c1, c2), Keys.Sorted(connections));
+        await renew1.StopAsync();
+        await renew2.StopAsync();
+        Assert.False(await peer.Disconnect(c1));
+        Assert.True(await peer.Disconnect(c2));
+        var again = await peer.Connect(new ConnectionKey(gw1, 2), Metadata, Unix.Now());
+        Assert.True(again.CameOnline);
+        Assert.Equal(join.Incarnation + 1, again.Incarnation);
+        Assert.True(await peer.Disconnect(new ConnectionKey(gw1, 2)));
+    }
+
+    /// <summary>Deactivates the grain's current activation and waits until it is gone; returns its id.</summary>
+    private async Task<Orleans.Runtime.ActivationId> DeactivateAsync(IPeerGrain peer)
+    {
+        var first = fixture.CurrentActivation(peer) ?? throw new InvalidOperationException("peer grain not active");
+        var gone = fixture.Cluster.WaitForDeactivationAsync(peer);
+        await peer.Cast<IGrainManagementExtension>().DeactivateOnIdle();
+        await gone.WaitAsync(GrainClusterFixture.EventTimeout);
+        Assert.NotEqual(first, fixture.CurrentActivation(peer)); // none, or already a new one
+        return first;
+    }
+
+    private static async Task<string> Describe(IPeerGrain peer)
+    {
+        try
+        {
+            return $"GetConnections() = [{string.Join(", ", await peer.GetConnections())}]";
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return $"GetConnections() threw {ex.GetType().Name}: {ex.Message} / {ex.InnerException?.Message}";
+        }
+    }
+}

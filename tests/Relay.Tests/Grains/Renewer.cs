@@ -1,0 +1,72 @@
+using Relay.Grains.Contracts;
+
+namespace Relay.Tests.Grains;
+
+/// <summary>
+/// Plays a gateway's liveness reporter for some connections: calls <see cref="IPeerGrain.Renew"/> with the
+/// current time every <c>period</c> until stopped, and remembers the last frame time the grain acknowledged.
+/// </summary>
+public sealed class Renewer : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private long _lastFrameMs;
+    private int _count;
+
+    private Renewer(IPeerGrain grain, string gatewayId, long[] connectionIds, TimeSpan period) =>
+        _loop = RunAsync(grain, gatewayId, connectionIds, period);
+
+    public static Renewer Start(IPeerGrain grain, string gatewayId, long[] connectionIds, TimeSpan period) =>
+        new(grain, gatewayId, connectionIds, period);
+
+    /// <summary>The <c>lastFrame</c> of the latest completed Renew (unix seconds).</summary>
+    public double LastFrame => Interlocked.Read(ref _lastFrameMs) / 1000.0;
+
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>The latest failed Renew, if any.</summary>
+    public Exception? LastError { get; private set; }
+
+    /// <summary>Stops renewing (an in-flight Renew completes first) and returns the last acknowledged frame time.</summary>
+    public async Task<double> StopAsync()
+    {
+        await _stop.CancelAsync();
+        await _loop;
+        return LastFrame;
+    }
+
+    private async Task RunAsync(IPeerGrain grain, string gatewayId, long[] connectionIds, TimeSpan period)
+    {
+        await Task.Yield();
+        using var timer = new PeriodicTimer(period);
+        try
+        {
+            do
+            {
+                var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                try
+                {
+                    await grain.Renew(gatewayId, connectionIds, nowMs / 1000.0);
+                    Interlocked.Exchange(ref _lastFrameMs, nowMs);
+                    Interlocked.Increment(ref _count);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // Like a gateway's reporter: note it and retry at the next tick; the test asserts on the grain.
+                    LastError = ex;
+                }
+            }
+            while (await timer.WaitForNextTickAsync(_stop.Token));
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            // stopped
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stop.IsCancellationRequested) await StopAsync();
+        _stop.Dispose();
+    }
+}
