@@ -12,7 +12,7 @@
 # Ports (k = 1, 2, ...): gateway k serves HTTP and WebSockets on P+k-1 (default P=8080: 8080, 8081, ...);
 # silo k has Orleans ports S+k-1 / G+k-1 (defaults 11111 / 30000) and answers /ping and /healthz over HTTP on
 # P+M+k-1; redis listens on R (default 6379). Every process inherits the caller's environment, so extra settings
-# pass straight through (e.g. Relay__StaleTimeout=00:00:05 scripts/cluster.sh up); the cluster settings below win.
+# pass straight through (e.g. Relay__StaleTimeout=00:00:05 scripts/cluster.sh up); the cluster settings this script sets win.
 # Progress goes to stderr; the last line on stdout is the gateways' WebSocket URLs, comma-separated.
 # State (PIDs, logs, redis dir) lives in $CLUSTER_DIR (default .cluster/ in the repository, ignored by git).
 set -euo pipefail
@@ -44,7 +44,7 @@ say() { printf 'cluster: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 usage() {
-    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -77,6 +78,11 @@ public sealed class ClusterScriptTests(ITestOutputHelper output)
                     var peers = await ClusterHttp.WaitForPeersAsync(http, gateway, mesh, ["alice", "bob"], TimeSpan.FromSeconds(20));
                     Assert.Equal(["alice", "bob"], peers);
                 }
+
+                // Peer grain state is in Redis (key {ServiceId}/state/{grainId}/{grainType}), so it outlives its silo.
+                var keys = await RedisKeysAsync(redisPort, "relay/state/*");
+                Assert.Contains(keys, key => key.Contains($"{mesh}/alice", StringComparison.Ordinal));
+                Assert.Contains(keys, key => key.Contains($"{mesh}/bob", StringComparison.Ordinal));
             }
             finally
             {
@@ -87,6 +93,21 @@ public sealed class ClusterScriptTests(ITestOutputHelper output)
             var status = await ClusterScript.RunAsync(TimeSpan.FromSeconds(30), environment, "status");
             Assert.True(status.ExitCode == 0, status.ToString());
             Assert.Contains("5 of 5 running", status.StandardOutput, StringComparison.Ordinal);
+
+            // A silo crashes (kill -9): with the fast failure detection the other takes over within seconds, and
+            // both gateways keep answering through it.
+            Process.GetProcessById(pids["silo1"]).Kill();
+            var crashed = Stopwatch.StartNew();
+            foreach (var gateway in gateways)
+            {
+                Assert.True(await AnswersInvocationsAsync(http, gateway, TimeSpan.FromSeconds(45)),
+                    $"{gateway} did not answer /invocations within 45 s of the silo crash\n{ClusterScript.Logs(clusterDir)}");
+            }
+            output.WriteLine($"gateways answered {crashed.Elapsed.TotalSeconds:F1} s after the silo crash");
+            var degraded = await ClusterScript.RunAsync(TimeSpan.FromSeconds(30), environment, "status");
+            Assert.NotEqual(0, degraded.ExitCode);
+            Assert.Contains("silo1 pid", degraded.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains("4 of 5 running", degraded.StandardOutput, StringComparison.Ordinal);
 
             var down = await ClusterScript.RunAsync(DownTimeout, environment, "down");
             output.WriteLine(down.StandardError);
@@ -136,6 +157,39 @@ public sealed class ClusterScriptTests(ITestOutputHelper output)
             await ClusterScript.RunAsync(DownTimeout, environment, "down");
             Directory.Delete(clusterDir, recursive: true);
         }
+    }
+
+    /// <summary>True once <c>POST /invocations</c> answers 200 on a fresh mesh (a new mesh grain activation, placed on a
+    /// live silo), polling until the timeout.</summary>
+    private static async Task<bool> AnswersInvocationsAsync(HttpClient http, Uri gateway, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < timeout)
+        {
+            try
+            {
+                using var attempt = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                using var response = await http.PostAsync(new Uri(gateway, $"invocations?mesh={ClusterHttp.NewMesh()}"), null, attempt.Token);
+                if (response.IsSuccessStatusCode) return true;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+            {
+                // the gateway's cluster client is still finding its way to the surviving silo
+            }
+            await Task.Delay(200);
+        }
+        return false;
+    }
+
+    private static async Task<string[]> RedisKeysAsync(int port, string pattern)
+    {
+        var start = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var arg in new[] { "-p", $"{port}", "--scan", "--pattern", pattern }) start.ArgumentList.Add(arg);
+        using var process = Process.Start(start)!;
+        var text = process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        await process.WaitForExitAsync(timeout.Token);
+        return (await text).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
     }
 
     /// <summary>name → pid, in start order, from the state dir's PID file.</summary>
