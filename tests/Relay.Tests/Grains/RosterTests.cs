@@ -21,7 +21,8 @@ public sealed class RosterTests(GrainClusterFixture fixture)
         var b = fixture.Peer(mesh, "b");
         var ca = new ConnectionKey(gateway, 1);
         var cb = new ConnectionKey(gateway, 2);
-        var t0 = Unix.Now();
+        // Reported alive far into the future (membership, not reaping; see SeveralConnectionsTests).
+        var t0 = Unix.Now() + 3600;
 
         Assert.True((await a.Connect(new MemberConnection(ca, null), Json("""{"agents":["chat"]}"""), t0)).CameOnline);
         Assert.True((await b.Connect(new MemberConnection(cb, null), Json("""{"agents":["agi"]}"""), t0 + 0.001)).CameOnline);
@@ -61,7 +62,9 @@ public sealed class RosterTests(GrainClusterFixture fixture)
         var mesh1 = GrainClusterFixture.NewMesh("m1");
         var mesh2 = GrainClusterFixture.NewMesh("m2");
         var gateway = GrainClusterFixture.NewGateway("gw");
-        var now = Unix.Now();
+        // Reported alive far into the future: these tests are about membership, not reaping, and must not race the
+        // fixture's one-second leases on a loaded machine.
+        var now = Unix.Now() + 3600;
 
         await fixture.Peer(mesh1, "same").Connect(new MemberConnection(new ConnectionKey(gateway, 1), null), Json("""{"m":1}"""), now);
         var join = await fixture.Peer(mesh2, "same").Connect(new MemberConnection(new ConnectionKey(gateway, 2), null), Json("""{"m":2}"""), now);

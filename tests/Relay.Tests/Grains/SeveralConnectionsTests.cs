@@ -20,7 +20,9 @@ public sealed class SeveralConnectionsTests(GrainClusterFixture fixture)
         var first = new ConnectionKey(gw1, 1);
         var sameGateway = new ConnectionKey(gw1, 2);
         var otherGateway = new ConnectionKey(gw2, 1); // same connection id, other gateway: a different connection
-        var now = Unix.Now();
+        // Reported alive far into the future: these tests are about membership, not reaping, and must not race the
+        // fixture's one-second leases on a loaded machine.
+        var now = Unix.Now() + 3600;
 
         var join1 = await peer.Connect(new MemberConnection(first, null), Metadata, now);
         var join2 = await peer.Connect(new MemberConnection(sameGateway, null), Metadata, now);
@@ -56,7 +58,9 @@ public sealed class SeveralConnectionsTests(GrainClusterFixture fixture)
         var mesh = GrainClusterFixture.NewMesh("incarnation");
         var gateway = GrainClusterFixture.NewGateway("gw");
         var peer = fixture.Peer(mesh, "p");
-        var now = Unix.Now();
+        // Reported alive far into the future: these tests are about membership, not reaping, and must not race the
+        // fixture's one-second leases on a loaded machine.
+        var now = Unix.Now() + 3600;
 
         var one = await peer.Connect(new MemberConnection(new ConnectionKey(gateway, 1), null), Metadata, now);
         Assert.True((await peer.Disconnect(new ConnectionKey(gateway, 1))).WentOffline);
