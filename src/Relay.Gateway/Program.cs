@@ -1,3 +1,5 @@
 using Relay.Gateway.Hosting;
 
+if (RelayHelp.TryWrite(args, Console.Out, "Relay.Gateway")) return 0;
 await GatewayHost.Build(args).RunAsync();
+return 0;

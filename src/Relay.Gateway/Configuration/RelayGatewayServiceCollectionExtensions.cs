@@ -28,6 +28,7 @@ public static class RelayGatewayServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.AddSingleton<RelayMetrics>();
+        services.AddSingleton<RelayGauges>();
         services.AddSingleton<GatewayIdentity>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<GatewayLinks>();
@@ -43,6 +44,7 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddHostedService<LivenessReporter>();
         services.AddHostedService<RosterRefresher>();
         services.AddRelayReadiness();
+        services.AddRelayTelemetry();
         return services;
     }
 
@@ -62,9 +64,11 @@ public static class RelayGatewayServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>WebSockets middleware plus <see cref="RelayEndpoints.MapRelay"/> and <c>/healthz</c>.</summary>
+    /// <summary>WebSockets middleware plus <see cref="RelayEndpoints.MapRelay"/>, <c>/healthz</c> (with
+    /// <c>/live</c>, <c>/ready</c>) and <c>/metrics</c>.</summary>
     public static WebApplication UseRelay(this WebApplication app)
     {
+        app.Services.GetRequiredService<RelayGauges>(); // its observable gauges exist from now on
         app.UseWebSockets();
         app.MapRelay();
         app.MapRelayHealth();

@@ -1,6 +1,7 @@
 using System.Net.WebSockets;
 using System.Threading.Channels;
 using Relay.Gateway.Authentication;
+using Relay.Gateway.Diagnostics;
 using Relay.Gateway.Routing;
 using Relay.Protocol;
 
@@ -134,7 +135,7 @@ internal sealed class RelayConnection : MeshMember
 
     /// <summary>The writer loop: drains the queue into the socket, tells the consumer about drops once it has
     /// caught up, and performs a requested close.</summary>
-    public async Task RunWriterAsync(Func<long, byte[]> droppedNotice, CancellationToken cancellationToken)
+    public async Task RunWriterAsync(Func<long, byte[]> droppedNotice, RelayMetrics? metrics, CancellationToken cancellationToken)
     {
         try
         {
@@ -145,6 +146,7 @@ internal sealed class RelayConnection : MeshMember
                 {
                     await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
                     Volatile.Write(ref _lastProgress, _time.GetTimestamp());
+                    metrics?.FrameSent(frame.Length);
                 }
                 if (IsClosing)
                 {
@@ -154,8 +156,10 @@ internal sealed class RelayConnection : MeshMember
                 var dropped = _queue.TakeDroppedCount();
                 if (dropped > 0)
                 {
-                    await _socket.SendAsync(droppedNotice(dropped), WebSocketMessageType.Text, true, cancellationToken);
+                    var notice = droppedNotice(dropped);
+                    await _socket.SendAsync(notice, WebSocketMessageType.Text, true, cancellationToken);
                     Volatile.Write(ref _lastProgress, _time.GetTimestamp());
+                    metrics?.FrameSent(notice.Length);
                 }
             }
         }

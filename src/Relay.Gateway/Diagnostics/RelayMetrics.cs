@@ -13,6 +13,8 @@ internal sealed class RelayMetrics
 
     private readonly Counter<long> _framesIn;
     private readonly Counter<long> _bytesIn;
+    private readonly Counter<long> _framesOut;
+    private readonly Counter<long> _bytesOut;
     private readonly Counter<long> _routed;
     private readonly Counter<long> _echoSuppressed;
     private readonly Counter<long> _rateLimited;
@@ -32,6 +34,8 @@ internal sealed class RelayMetrics
         var meter = meters.Create(MeterName);
         _framesIn = meter.CreateCounter<long>("relay.frames.received", "{frame}", "Frames received from clients");
         _bytesIn = meter.CreateCounter<long>("relay.bytes.received", "By", "Bytes of frames received from clients");
+        _framesOut = meter.CreateCounter<long>("relay.frames.sent", "{frame}", "Frames written to client sockets");
+        _bytesOut = meter.CreateCounter<long>("relay.bytes.sent", "By", "Bytes of frames written to client sockets");
         _routed = meter.CreateCounter<long>("relay.frames.routed", "{frame}", "Client frames forwarded, by routing kind");
         _echoSuppressed = meter.CreateCounter<long>("relay.frames.echo_suppressed", "{frame}", "Echoed frames dropped by echo suppression");
         _rateLimited = meter.CreateCounter<long>("relay.frames.rate_limited", "{frame}", "Frames dropped by the per-connection rate limit");
@@ -51,6 +55,13 @@ internal sealed class RelayMetrics
     {
         _framesIn.Add(1);
         _bytesIn.Add(bytes);
+    }
+
+    /// <summary>A frame was written to a client socket (by its connection's writer).</summary>
+    public void FrameSent(int bytes)
+    {
+        _framesOut.Add(1);
+        _bytesOut.Add(bytes);
     }
 
     public void Routed(FrameKind kind) => _routed.Add(1, new KeyValuePair<string, object?>("kind", kind == FrameKind.Direct ? "direct" : "broadcast"));

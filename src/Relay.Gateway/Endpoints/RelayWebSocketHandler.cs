@@ -94,7 +94,7 @@ internal sealed partial class RelayWebSocketHandler(
         // Not tied to ApplicationStopping: on shutdown the ConnectionDrainer closes sockets with 1012 after their
         // queues drained, and sessions end through the close handshake.
         var stop = context.RequestAborted;
-        var writer = connection.RunWriterAsync(count => DroppedNotice(connection, count), stop);
+        var writer = connection.RunWriterAsync(count => DroppedNotice(connection, count), metrics, stop);
         var session = new ConnectionSession(connection, socket, _options, membership, echoTypes, metrics, time, tokens.Enabled ? tokens : null);
         try
         {

@@ -1,22 +1,29 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Relay.Gateway.Connections;
 
 namespace Relay.Gateway.Hosting;
 
 /// <summary>
 /// Readiness of a node: healthy once the host has started and until it begins to stop. Hosted services start in
 /// order and the Orleans silo (or client) comes first, so "started" means the silo has joined the cluster or the
-/// client has connected to it.
+/// client has connected to it (and, with a gateway, Kestrel accepts sockets). A gateway that drains its sockets
+/// (<see cref="DrainState"/>) is not ready either.
 /// </summary>
-internal sealed class NodeReadyHealthCheck(IHostApplicationLifetime lifetime) : IHealthCheck
+internal sealed class NodeReadyHealthCheck(IHostApplicationLifetime lifetime, IServiceProvider services) : IHealthCheck
 {
+    // Silo-only nodes have no gateway and so never drain sockets.
+    private readonly DrainState? _drain = services.GetService<DrainState>();
+
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        if (_drain?.IsDraining == true) return Task.FromResult(HealthCheckResult.Unhealthy("draining"));
         if (lifetime.ApplicationStopping.IsCancellationRequested) return Task.FromResult(HealthCheckResult.Unhealthy("stopping"));
         return Task.FromResult(lifetime.ApplicationStarted.IsCancellationRequested
             ? HealthCheckResult.Healthy("joined the cluster")
@@ -70,12 +77,20 @@ public static class NodeHealthExtensions
 {
     public const string HealthPath = "/healthz";
 
+    /// <summary>Liveness: 200 while the process runs (no check).</summary>
+    public const string LivePath = "/healthz/live";
+
+    /// <summary>Readiness: the same checks as <see cref="HealthPath"/>.</summary>
+    public const string ReadyPath = "/healthz/ready";
+
+    private const string ReadyTag = "ready";
+
     /// <summary>Registers the readiness check behind <c>/healthz</c> (idempotent).</summary>
     public static IServiceCollection AddRelayReadiness(this IServiceCollection services)
     {
         if (services.Any(d => d.ServiceType == typeof(NodeReadyHealthCheck))) return services;
         services.AddSingleton<NodeReadyHealthCheck>();
-        services.AddHealthChecks().AddCheck<NodeReadyHealthCheck>("cluster");
+        services.AddHealthChecks().AddCheck<NodeReadyHealthCheck>("cluster", tags: [ReadyTag]);
         return services;
     }
 
@@ -83,16 +98,22 @@ public static class NodeHealthExtensions
     public static IServiceCollection AddRelayNode(this IServiceCollection services, RelayRole role)
     {
         services.AddRelayReadiness();
+        services.AddRelayTelemetry();
         if (services.Any(d => d.ServiceType == typeof(RelayNode))) return services;
         services.AddSingleton(new RelayNode(role));
         services.AddHostedService<NodeStartupLog>();
         return services;
     }
 
-    /// <summary>Maps <c>GET /healthz</c>: 200 "Healthy" once the node has joined the cluster, else 503.</summary>
+    /// <summary>Maps <c>GET /healthz</c> and <c>/healthz/ready</c> (200 "Healthy" once the node has joined the
+    /// cluster, 503 while it starts, drains or stops), <c>/healthz/live</c> (200 while the process runs) and the
+    /// Prometheus scrape endpoint <c>/metrics</c>.</summary>
     public static IEndpointRouteBuilder MapRelayHealth(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapHealthChecks(HealthPath);
+        endpoints.MapHealthChecks(HealthPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag) });
+        endpoints.MapHealthChecks(ReadyPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag) });
+        endpoints.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false });
+        endpoints.MapRelayMetrics();
         return endpoints;
     }
 }
