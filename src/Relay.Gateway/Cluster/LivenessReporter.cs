@@ -56,7 +56,13 @@ internal sealed partial class LivenessReporter(
         }
         try
         {
-            await Task.WhenAll(calls);
+            // Bounded by one period: a call stuck on a silo that just died (up to the 30 s response timeout) must
+            // not hold back the next reports, or leases would run out on live peers. It finishes in the background.
+            await Task.WhenAll(calls).WaitAsync(liveness.Value.LivenessReportInterval);
+        }
+        catch (TimeoutException)
+        {
+            Log.ReportSlow(logger, calls.Count(c => !c.IsCompleted));
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -68,5 +74,8 @@ internal sealed partial class LivenessReporter(
     {
         [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "{Failed} liveness report(s) to peer grains failed; the next report retries")]
         public static partial void ReportFailed(ILogger logger, Exception exception, int failed);
+
+        [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "{Pending} liveness report(s) to peer grains are still pending after a whole period; reporting goes on")]
+        public static partial void ReportSlow(ILogger logger, int pending);
     }
 }
