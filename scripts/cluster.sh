@@ -121,8 +121,9 @@ http_ok() {
 # Start time of a process (field 22 of /proc/PID/stat), so `down` never signals a recycled PID.
 start_time() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null || true; }
 
+# A killed process whose parent has not reaped it yet (a zombie, state Z: where PID 1 does not reap orphans) is gone.
 alive() { # name pid start
-    [[ -e /proc/$2 ]] && [[ $(start_time "$2") == "$3" ]]
+    [[ -e /proc/$2 ]] && [[ $(start_time "$2") == "$3" ]] && [[ $(awk '{print $3}' "/proc/$2/stat" 2>/dev/null) != Z ]]
 }
 
 # start NAME DIR ENVFILE -- COMMAND...: runs COMMAND detached (own session), cwd DIR (its content root, where
