@@ -1,12 +1,7 @@
 using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Relay.Silo.Hosting;
+using Relay.Tests.Infrastructure;
 
 namespace Relay.Tests.Auth;
 
@@ -17,21 +12,19 @@ namespace Relay.Tests.Auth;
 /// </summary>
 public sealed class AuthRelay : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private readonly RelayServer _server;
 
-    private AuthRelay(WebApplication app, Uri httpBase, LogCapture logs)
+    private AuthRelay(RelayServer server, LogCapture logs)
     {
-        _app = app;
-        HttpBase = httpBase;
+        _server = server;
         Logs = logs;
-        Http = new HttpClient { BaseAddress = httpBase, Timeout = TimeSpan.FromSeconds(30) };
     }
 
-    public Uri HttpBase { get; }
+    public Uri HttpBase => _server.HttpBase;
 
-    public HttpClient Http { get; }
+    public HttpClient Http => _server.Http;
 
-    public IServiceProvider Services => _app.Services;
+    public IServiceProvider Services => _server.Services;
 
     public LogCapture Logs { get; }
 
@@ -40,14 +33,7 @@ public sealed class AuthRelay : IAsyncDisposable
     public static async Task<AuthRelay> StartAsync(params string[] arguments)
     {
         var logs = new LogCapture();
-        string[] args =
-        [
-            "--urls", "http://127.0.0.1:0",
-            $"--Cluster:SiloPort={FreePort()}",
-            $"--Cluster:GatewayPort={FreePort()}",
-            .. arguments,
-        ];
-        var app = RelayHost.Build(args, builder =>
+        var server = await RelayServer.StartWithArgumentsAsync(arguments, builder =>
         {
             builder.Logging.ClearProviders();
             builder.Logging.SetMinimumLevel(LogLevel.Debug);
@@ -57,17 +43,7 @@ public sealed class AuthRelay : IAsyncDisposable
             builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Debug); // request logging included: it must not show tokens
             builder.Logging.AddProvider(logs);
         });
-        try
-        {
-            await app.StartAsync();
-        }
-        catch
-        {
-            await app.DisposeAsync();
-            throw;
-        }
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new AuthRelay(app, new Uri(address.TrimEnd('/') + "/"), logs);
+        return new AuthRelay(server, logs);
     }
 
     /// <summary>A relay whose authorizer comes from an AgentCore file (<c>--authorizer-config PATH</c>) naming
@@ -86,28 +62,9 @@ public sealed class AuthRelay : IAsyncDisposable
     }
 
     /// <summary>ws://127.0.0.1:port{path}{query}.</summary>
-    public Uri WebSocketUri(string path = "/ws", string query = "") => new($"ws://{HttpBase.Authority}{path}{query}");
+    public Uri WebSocketUri(string path = "/ws", string query = "") => _server.WebSocketUri(path, query);
 
-    public async ValueTask DisposeAsync()
-    {
-        Http.Dispose();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        try
-        {
-            await _app.StopAsync(timeout.Token);
-        }
-        finally
-        {
-            await _app.DisposeAsync();
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }
 
 /// <summary>Writes AgentCore authorizer files, exactly in AgentCore's form.</summary>

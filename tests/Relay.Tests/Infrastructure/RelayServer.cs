@@ -33,21 +33,34 @@ public sealed class RelayServer : IAsyncDisposable
 
     /// <summary>Starts a relay. <paramref name="settings"/> are configuration overrides such as
     /// <c>"Relay:StaleTimeout=00:00:02"</c>, passed as command-line arguments like an operator would.</summary>
-    public static async Task<RelayServer> StartAsync(params string[] settings)
+    public static Task<RelayServer> StartAsync(params string[] settings) =>
+        StartWithArgumentsAsync([.. settings.Select(s => "--" + s)], builder =>
+        {
+            builder.Logging.ClearProviders();
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        });
+
+    /// <summary>Starts a relay with raw command-line <paramref name="arguments"/> (e.g. <c>--authorizer-config=PATH</c>)
+    /// and a hook on the host builder (e.g. log capture). The listening address and silo ports are chosen here.</summary>
+    public static async Task<RelayServer> StartWithArgumentsAsync(IEnumerable<string> arguments, Action<WebApplicationBuilder> configure)
     {
         string[] args =
         [
             "--urls", "http://127.0.0.1:0",
             $"--Cluster:SiloPort={FreePort()}",
             $"--Cluster:GatewayPort={FreePort()}",
-            .. settings.Select(s => "--" + s),
+            .. arguments,
         ];
-        var app = RelayHost.Build(args, builder =>
+        var app = RelayHost.Build(args, configure);
+        try
         {
-            builder.Logging.ClearProviders();
-            builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        });
-        await app.StartAsync();
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new RelayServer(app, new Uri(address.TrimEnd('/') + "/"));
     }
