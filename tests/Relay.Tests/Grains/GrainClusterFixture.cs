@@ -66,6 +66,20 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             });
             silo.AddIncomingGrainCallFilter(calls);
         });
+        ConfigureClientAndLogs(builder);
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_cluster is not null) await _cluster.DisposeAsync();
+    }
+
+    /// <summary>What every grain test cluster shares: a client that can subscribe to gateway streams, and silo logs
+    /// in the file named by RELAY_GRAIN_TEST_LOG when it is set (for diagnosis).</summary>
+    internal static void ConfigureClientAndLogs(InProcessTestClusterBuilder builder)
+    {
         if (Environment.GetEnvironmentVariable("RELAY_GRAIN_TEST_LOG") is { } logPath)
         {
             builder.ConfigureSiloHost((_, host) =>
@@ -75,13 +89,6 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             });
         }
         builder.ConfigureClient(client => client.AddMemoryStreams(GatewayStreams.Provider));
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_cluster is not null) await _cluster.DisposeAsync();
     }
 
     public IPeerGrain Peer(string mesh, string peerId) => Client.GetGrain<IPeerGrain>(GrainKeys.Peer(mesh, peerId));

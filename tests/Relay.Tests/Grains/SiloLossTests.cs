@@ -95,15 +95,7 @@ public sealed class SiloLossTests(ITestOutputHelper output) : IAsyncLifetime
             }
             silo.Services.AddSingleton<IReminderTable>(stores.Reminders);
         });
-        if (Environment.GetEnvironmentVariable("RELAY_GRAIN_TEST_LOG") is { } logPath)
-        {
-            builder.ConfigureSiloHost((_, host) =>
-            {
-                host.Logging.AddProvider(new FileLoggerProvider(logPath));
-                host.Logging.SetMinimumLevel(LogLevel.Debug);
-            });
-        }
-        builder.ConfigureClient(client => client.AddMemoryStreams(GatewayStreams.Provider));
+        GrainClusterFixture.ConfigureClientAndLogs(builder);
         _cluster = builder.Build();
         await _cluster.DeployAsync();
     }
