@@ -68,6 +68,25 @@ public abstract class EndToEndTest : IAsyncLifetime
     }
 
     /// <summary>Stops and disposes the relay this test started (a restart or shutdown under test).</summary>
+    /// <summary>
+    /// Starts a relay and begins stopping it with a drain that lasts: a client that never reads cannot complete the
+    /// close handshake. Returns once draining has begun (another client got its close), with an HTTP client for the
+    /// relay and the stop still running.
+    /// </summary>
+    protected async Task<(HttpClient Http, Task Stopping)> BeginLastingDrainAsync()
+    {
+        var relay = await StartRelayAsync();
+        var watcher = await JoinAsync();
+        var stuck = await ConnectToAsync(MeshUri(), TestPeer.NewId("stuck"), startReading: false);
+        await stuck.PresenceAsync();
+        await watcher.WaitForAsync(f => Frame.IsPresenceOf(f, stuck.Id));
+
+        var http = new HttpClient { BaseAddress = relay.HttpBase, Timeout = TimeSpan.FromSeconds(5) };
+        var stopping = StopRelayAsync();
+        await watcher.WaitForCloseAsync(TestPeer.DefaultTimeout);
+        return (http, stopping);
+    }
+
     protected async Task StopRelayAsync()
     {
         var relay = Relay;

@@ -30,17 +30,8 @@ public sealed class ShutdownTests : EndToEndTest
     [Fact]
     public async Task Ping_says_HealthyBusy_while_draining()
     {
-        var relay = await StartRelayAsync();
-        var watcher = await JoinAsync();
-        // A client that never reads cannot complete the close handshake, so the drain lasts a while.
-        var stuck = await ConnectToAsync(MeshUri(), TestPeer.NewId("stuck"), startReading: false);
-        await stuck.PresenceAsync();
-        await watcher.WaitForAsync(f => Frame.IsPresenceOf(f, stuck.Id));
-
-        using var http = new HttpClient { BaseAddress = relay.HttpBase, Timeout = TimeSpan.FromSeconds(5) };
-        var stopping = StopRelayAsync();
-        await watcher.WaitForCloseAsync(TestPeer.DefaultTimeout); // draining has begun
-        var watch = Stopwatch.StartNew();
+        var (http, stopping) = await BeginLastingDrainAsync();
+        using var _ = http;
         using var response = await http.GetAsync(new Uri("ping", UriKind.Relative));
         using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.Equal("HealthyBusy", body.RootElement.GetProperty("status").GetString());

@@ -117,7 +117,7 @@ public sealed class SiloLossTests(ITestOutputHelper output) : IAsyncLifetime
         var join = await peer.Connect(new MemberConnection(connection, null), Metadata, Unix.Now());
         // Not the shared Renewer: it awaits each Renew before the next, and a Renew in flight to the killed silo can
         // stay unanswered until the 30 s response timeout (seen with KillSiloAsync), which would stop the reports.
-        await using var renewer = OverlappingRenewer.Start(peer, gateway, [connection.ConnectionId], GrainClusterFixture.LivenessReportInterval);
+        await using var renewer = Renewer.Start(peer, gateway, [connection.ConnectionId], GrainClusterFixture.LivenessReportInterval, overlapping: true);
         // The state is in the store outside the silos, not only in the activation.
         Assert.True(_stores.Contains(GatewayStreams.Storage, peer.GetGrainId()), "peer state was never written to grain storage");
         // The stream pub-sub keeps the gateway's subscription in the storage named like the stream provider ("relay").
@@ -262,7 +262,7 @@ public sealed class SiloLossTests(ITestOutputHelper output) : IAsyncLifetime
         var peer = Client.GetGrain<IPeerGrain>(GrainKeys.Peer(mesh, "steady"));
         var connection = new ConnectionKey(gateway, 1);
         var join = await peer.Connect(new MemberConnection(connection, ["chat"]), Metadata, Unix.Now());
-        await using var renewer = OverlappingRenewer.Start(peer, gateway, [connection.ConnectionId], GrainClusterFixture.LivenessReportInterval);
+        await using var renewer = Renewer.Start(peer, gateway, [connection.ConnectionId], GrainClusterFixture.LivenessReportInterval, overlapping: true);
         Assert.Equal("steady", Assert.Single(await meshGrain.GetRoster()).PeerId);
 
         var (victim, first) = HostOf(meshGrain);
@@ -358,88 +358,6 @@ public sealed class SiloLossTests(ITestOutputHelper output) : IAsyncLifetime
     private async Task<string[]> RemindersOf(GrainId grain) =>
         [.. (await _stores.Reminders.ReadRows(grain)).Reminders.Select(r => r.ReminderName)];
 
-    /// <summary>
-    /// Plays a gateway's liveness reporter like <see cref="Renewer"/>, but sends each tick's Renew without waiting for
-    /// the previous one to be answered, so a call lost with a killed silo does not hold up the next reports.
-    /// </summary>
-    private sealed class OverlappingRenewer : IAsyncDisposable
-    {
-        private readonly CancellationTokenSource _stop = new();
-        private readonly Task _loop;
-        private long _lastFrameMs;
-        private int _count;
-        private int _pending;
-
-        private OverlappingRenewer(IPeerGrain grain, string gatewayId, long[] connectionIds, TimeSpan period) =>
-            _loop = RunAsync(grain, gatewayId, connectionIds, period);
-
-        public static OverlappingRenewer Start(IPeerGrain grain, string gatewayId, long[] connectionIds, TimeSpan period) =>
-            new(grain, gatewayId, connectionIds, period);
-
-        /// <summary>The latest <c>lastFrame</c> a Renew was acknowledged for (unix seconds).</summary>
-        public double LastFrame => Interlocked.Read(ref _lastFrameMs) / 1000.0;
-
-        public int Count => Volatile.Read(ref _count);
-
-        /// <summary>Renews sent and not answered yet.</summary>
-        public int Pending => Volatile.Read(ref _pending);
-
-        /// <summary>Stops sending (unanswered calls are left to time out) and returns the last acknowledged frame time.</summary>
-        public async Task<double> StopAsync()
-        {
-            await _stop.CancelAsync();
-            await _loop;
-            return LastFrame;
-        }
-
-        private async Task RunAsync(IPeerGrain grain, string gatewayId, long[] connectionIds, TimeSpan period)
-        {
-            await Task.Yield();
-            using var timer = new PeriodicTimer(period);
-            try
-            {
-                do
-                {
-                    _ = RenewOnceAsync(grain, gatewayId, connectionIds);
-                }
-                while (await timer.WaitForNextTickAsync(_stop.Token));
-            }
-            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-            {
-                // stopped
-            }
-        }
-
-        private async Task RenewOnceAsync(IPeerGrain grain, string gatewayId, long[] connectionIds)
-        {
-            var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            Interlocked.Increment(ref _pending);
-            try
-            {
-                await grain.Renew(gatewayId, connectionIds, nowMs / 1000.0);
-                if (_stop.IsCancellationRequested) return; // answered after the stop: not counted as the last renewal
-                long seen;
-                while ((seen = Interlocked.Read(ref _lastFrameMs)) < nowMs && Interlocked.CompareExchange(ref _lastFrameMs, nowMs, seen) != seen)
-                {
-                }
-                Interlocked.Increment(ref _count);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                // Like a gateway's reporter: the next tick retries; the test asserts on the grain.
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _pending);
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (!_stop.IsCancellationRequested) await StopAsync();
-            _stop.Dispose();
-        }
-    }
 
     /// <summary>
     /// Grain state and reminders kept in the test process, outside every silo: what Redis is to a real cluster. A silo

@@ -24,16 +24,8 @@ public sealed class HealthTests : EndToEndTest
     [Fact]
     public async Task Ready_answers_503_while_draining_and_live_stays_200()
     {
-        var relay = await StartRelayAsync();
-        var watcher = await JoinAsync();
-        // A client that never reads cannot complete the close handshake, so the drain lasts a while.
-        var stuck = await ConnectToAsync(MeshUri(), TestPeer.NewId("stuck"), startReading: false);
-        await stuck.PresenceAsync();
-        await watcher.WaitForAsync(f => Frame.IsPresenceOf(f, stuck.Id));
-
-        using var http = new HttpClient { BaseAddress = relay.HttpBase, Timeout = TimeSpan.FromSeconds(5) };
-        var stopping = StopRelayAsync();
-        await watcher.WaitForCloseAsync(TestPeer.DefaultTimeout); // draining has begun
+        var (http, stopping) = await BeginLastingDrainAsync();
+        using var _ = http;
         using (var ready = await http.GetAsync(new Uri("healthz/ready", UriKind.Relative)))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
