@@ -5,6 +5,8 @@ using Relay.Gateway.Connections;
 using Relay.Grains;
 using Relay.Grains.Contracts;
 
+using Relay.Gateway.Hosting;
+
 namespace Relay.Gateway.Cluster;
 
 /// <summary>
@@ -18,31 +20,18 @@ internal sealed partial class LivenessReporter(
     GatewayIdentity gateway,
     IOptions<LivenessOptions> liveness,
     TimeProvider time,
-    ILogger<LivenessReporter> logger) : BackgroundService
+    ILogger<LivenessReporter> logger) : PeriodicService(liveness.Value.LivenessReportInterval, time)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task TickAsync()
     {
-        using var timer = new PeriodicTimer(liveness.Value.LivenessReportInterval, time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken)) await ReportAsync();
-        }
-        catch (OperationCanceledException)
-        {
-            // shutting down
-        }
-    }
-
-    private async Task ReportAsync()
-    {
-        var utcNow = time.GetUtcNow();
+        var utcNow = Time.GetUtcNow();
         var byPeer = new Dictionary<string, (List<long> Ids, double LastFrame)>(StringComparer.Ordinal);
         foreach (var connection in connections.All)
         {
             var lastFrame = connection.LastFrame;
             if (!connection.Registered || lastFrame == connection.LastReportedFrame) continue;
             connection.LastReportedFrame = lastFrame;
-            var unix = (utcNow - time.GetElapsedTime(lastFrame)).ToUnixTimeMilliseconds() / 1000.0;
+            var unix = (utcNow - Time.GetElapsedTime(lastFrame)).ToUnixTimeMilliseconds() / 1000.0;
             var key = GrainKeys.Peer(connection.Mesh.Name, connection.PeerId!);
             if (!byPeer.TryGetValue(key, out var entry)) entry = ([], 0);
             entry.Ids.Add(connection.Id);

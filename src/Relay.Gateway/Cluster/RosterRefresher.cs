@@ -3,6 +3,8 @@ using Microsoft.Extensions.Logging;
 using Relay.Gateway.Routing;
 using Relay.Grains.Contracts;
 
+using Relay.Gateway.Hosting;
+
 namespace Relay.Gateway.Cluster;
 
 /// <summary>
@@ -15,34 +17,23 @@ internal sealed partial class RosterRefresher(
     GatewayIdentity gateway,
     IGrainFactory grains,
     TimeProvider time,
-    ILogger<RosterRefresher> logger) : BackgroundService
+    ILogger<RosterRefresher> logger) : PeriodicService(Period, time)
 {
     internal static readonly TimeSpan Period = TimeSpan.FromSeconds(10);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task TickAsync()
     {
-        using var timer = new PeriodicTimer(Period, time);
-        try
+        foreach (var mesh in meshes.Snapshot())
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
+            if (mesh.Opening is not { IsCompletedSuccessfully: true }) continue;
+            try
             {
-                foreach (var mesh in meshes.Snapshot())
-                {
-                    if (mesh.Opening is not { IsCompletedSuccessfully: true }) continue;
-                    try
-                    {
-                        await grains.GetGrain<IMeshGrain>(mesh.Name).Refresh(gateway.Id, mesh.LocalRoster());
-                    }
-                    catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
-                    {
-                        Log.RefreshFailed(logger, ex, mesh.Name);
-                    }
-                }
+                await grains.GetGrain<IMeshGrain>(mesh.Name).Refresh(gateway.Id, mesh.LocalRoster());
             }
-        }
-        catch (OperationCanceledException)
-        {
-            // shutting down
+            catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
+            {
+                Log.RefreshFailed(logger, ex, mesh.Name);
+            }
         }
     }
 

@@ -6,6 +6,8 @@ using Relay.Gateway.Routing;
 using Relay.Grains;
 using Relay.Protocol;
 
+using Relay.Gateway.Hosting;
+
 namespace Relay.Gateway.Connections;
 
 /// <summary>
@@ -19,26 +21,15 @@ internal sealed partial class ConnectionSweeper(
     RelayMetrics metrics,
     IOptions<LivenessOptions> liveness,
     TimeProvider time,
-    ILogger<ConnectionSweeper> logger) : BackgroundService
+    ILogger<ConnectionSweeper> logger) : PeriodicService(liveness.Value.ReapCheckInterval, time)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(liveness.Value.ReapCheckInterval, time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken)) await SweepAsync();
-        }
-        catch (OperationCanceledException)
-        {
-            // shutting down
-        }
-    }
+    protected override Task TickAsync() => SweepAsync();
 
     internal async Task SweepAsync()
     {
         var stale = liveness.Value.StaleTimeout;
-        var now = time.GetTimestamp();
-        var unixNow = time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
+        var now = Time.GetTimestamp();
+        var unixNow = Time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
         foreach (var connection in connections.All)
         {
             try
