@@ -202,6 +202,10 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
                 }
                 foreach (var member in entry.Remote) _remoteMembers = Without(_remoteMembers, member);
             }
+            else if (IsDeparted(peerId, leave.Incarnation))
+            {
+                return; // the peer grain's own reap of this incarnation was announced here already
+            }
             MarkDeparted(peerId, leave.Incarnation);
             var offline = RelayFrames.Offline(peerId, now);
             FanOut(peerId, offline, droppable: false, echoHash: 0);
@@ -363,7 +367,12 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
             FanOut(peerId, offline, droppable: false, echoHash: 0);
             return;
         }
+        // Forgotten here but never announced: this node's sweep reaped the connection after the peer grain had
+        // already expired its lease (so the grain answered "nothing to announce"), and this is the grain's
+        // announcement arriving. It is still the only offline this node sends for that incarnation.
+        if (IsDeparted(peerId, incarnation)) return;
         MarkDeparted(peerId, incarnation);
+        FanOut(peerId, offline, droppable: false, echoHash: 0);
     }
 
     private bool IsDeparted(string peerId, long incarnation) =>
