@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Net.WebSockets;
 using System.Text;
+using System.Text.Json;
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
 using Relay.Gateway.Diagnostics;
@@ -157,6 +158,12 @@ internal sealed class ConnectionSession(
         {
             SendError(ErrorCodes.IdChange, $"this connection is bound to peer id \"{bound}\"; open a new connection for another id",
                 TurnIdOf(frame, parsed));
+            return;
+        }
+        if (parsed.DataKind is not (JsonValueKind.Undefined or JsonValueKind.Object))
+        {
+            // Clients read data.agents and friends from every presence; anything but an object would break them.
+            SendError(ErrorCodes.InvalidPresence, "presence data must be a JSON object", TurnIdOf(frame, parsed));
             return;
         }
         if (parsed.Data.GetOffsetAndLength(frame.Length).Length > options.MaxMetadataBytes)

@@ -150,6 +150,31 @@ public sealed class TestPeer : IAsyncDisposable
 
     public Task SendBinaryAsync(byte[] payload) => SendBytesAsync(payload, WebSocketMessageType.Binary);
 
+    /// <summary>Sends <paramref name="payload"/> as is (any bytes, even invalid UTF-8 in a text message) as one message
+    /// split into fragments of <paramref name="pieceLengths"/> bytes (empty fragments allowed; whatever is left over
+    /// goes into the last fragment, which ends the message).</summary>
+    public async Task SendFragmentsAsync(ReadOnlyMemory<byte> payload, WebSocketMessageType type, IReadOnlyList<int> pieceLengths)
+    {
+        ArgumentNullException.ThrowIfNull(pieceLengths);
+        await _sendLock.WaitAsync();
+        try
+        {
+            using var cts = new CancellationTokenSource(DefaultTimeout);
+            var offset = 0;
+            foreach (var length in pieceLengths)
+            {
+                var take = Math.Min(length, payload.Length - offset);
+                await _socket.SendAsync(payload.Slice(offset, take), type, endOfMessage: false, cts.Token);
+                offset += take;
+            }
+            await _socket.SendAsync(payload[offset..], type, endOfMessage: true, cts.Token);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
     /// <summary><c>{"type":"presence","from":Id,"data":data}</c>; data defaults to <c>{}</c>.</summary>
     public Task PresenceAsync(object? data = null)
     {
