@@ -7,7 +7,8 @@ using Relay.Gateway.Diagnostics;
 namespace Relay.Gateway.Hosting;
 
 /// <summary>OpenTelemetry metrics of every node that serves HTTP, scraped by Prometheus at <c>/metrics</c>: the
-/// relay's meter, Orleans' and ASP.NET Core's (hosting, Kestrel).</summary>
+/// relay's meter, Orleans' and ASP.NET Core's (hosting, Kestrel), and the runtime's (GC heap and pauses, working set,
+/// thread pool), so that memory and GC can be watched over time (bench/soak.sh does).</summary>
 public static class RelayTelemetry
 {
     public const string MetricsPath = "/metrics";
@@ -19,6 +20,7 @@ public static class RelayTelemetry
         "Microsoft.Orleans",
         "Microsoft.AspNetCore.Hosting",
         "Microsoft.AspNetCore.Server.Kestrel",
+        "System.Runtime",
     ];
 
     private sealed class Marker;

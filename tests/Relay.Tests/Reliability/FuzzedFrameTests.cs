@@ -6,7 +6,7 @@ using Relay.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Relay.Tests.Fuzzing;
+namespace Relay.Tests.Reliability;
 
 /// <summary>
 /// Issue #8 "Fuzzed frames": several connections send thousands of malformed and adversarial frames (seeded, see

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
-namespace Relay.Tests.Fuzzing;
+namespace Relay.Tests.Reliability;
 
 /// <summary>
 /// A seeded generator of malformed and adversarial frames, each paired with the answer protocol.md requires

@@ -1,6 +1,6 @@
 using System.Net.WebSockets;
 
-namespace Relay.Tests.Fuzzing;
+namespace Relay.Tests.Reliability;
 
 /// <summary>
 /// One adversarial WebSocket message and what protocol.md says the relay answers to its sender: an error frame with
