@@ -98,20 +98,18 @@ say "cluster up: $urls"
 hz=$(getconf CLK_TCK)
 rss_mb() { awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo gone; }
 cpu_s() { local f; f=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }; f=${f##*) }; read -r -a a <<<"$f"; echo $(((a[11] + a[12]) / hz)); }
-metric() { # port name-regex -> sum of matching samples
-    curl -sf --max-time 5 "http://127.0.0.1:$1/metrics" 2>/dev/null | awk -v re="^($2)[{ ]" '$0 ~ re {s += $NF} END {printf "%.3f", s}'
-}
+scrape() { curl -sf --max-time 10 "http://127.0.0.1:$1/metrics" 2>/dev/null || true; } # a slow node: empty, not fatal
+sum_of() { awk -v re="^($1)[{ ]" '$0 ~ re {s += $NF} END {printf "%.3f", s}'; }
 sample() { # elapsed -> one line per relay process: t name rss_mb cpu_s heap_mb gc_pause_s gen2
-    local t=$1 name pid port
+    local t=$1 name pid port text heap pause gen2
     for entry in "${procs[@]}"; do
         read -r name pid <<<"$entry"
         port=${http[$name]:-}
         if [[ -n $port ]]; then
-            local heap pause gen2
-            heap=$(metric "$port" 'dotnet_gc_last_collection_heap_size_bytes')
-            pause=$(metric "$port" 'dotnet_gc_pause_time_seconds_total')
-            gen2=$(curl -sf --max-time 5 "http://127.0.0.1:$port/metrics" 2>/dev/null \
-                | awk '/^dotnet_gc_collections_total\{.*gc_heap_generation="gen2"/ {s += $NF} END {printf "%d", s}')
+            text=$(scrape "$port")
+            heap=$(sum_of 'dotnet_gc_last_collection_heap_size_bytes' <<<"$text")
+            pause=$(sum_of 'dotnet_gc_pause_time_seconds_total' <<<"$text")
+            gen2=$(awk '/^dotnet_gc_collections_total\{.*gc_heap_generation="gen2"/ {s += $NF} END {printf "%d", s}' <<<"$text")
             printf '%s %s %s %s %.0f %s %s\n' "$t" "$name" "$(rss_mb "$pid")" "$(cpu_s "$pid")" "$(awk -v b="$heap" 'BEGIN {print b / 1048576}')" "$pause" "$gen2"
         else
             printf '%s %s %s %s - - -\n' "$t" "$name" "$(rss_mb "$pid")" "$(cpu_s "$pid")"

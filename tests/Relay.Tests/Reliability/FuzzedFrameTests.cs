@@ -29,7 +29,7 @@ public sealed class FuzzedFrameTests(ITestOutputHelper output) : EndToEndTest
     private const int ClosingConnections = 16;
 
     /// <summary>Managed memory the relay may add over the second round (beyond what the test's own peers keep): generous
-    /// (pools settle over more than one round), but below what keeping one round's bad frames would cost (about 20 MiB).</summary>
+    /// (pools settle over more than one round), but below what keeping one round's bad frames would cost (some 17 MiB).</summary>
     private const long MemoryBound = 16L * 1024 * 1024;
 
     private static readonly TimeSpan AnswerTimeout = TimeSpan.FromSeconds(30);
