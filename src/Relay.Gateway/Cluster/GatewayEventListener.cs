@@ -54,6 +54,8 @@ internal sealed partial class GatewayEventListener(
                     break;
                 case PeerReaped reaped:
                     await membership.ApplyReapedAsync(reaped);
+                    // Counted once applied: whatever the reap announced here has been queued for the clients by now.
+                    metrics.LeasesExpired(reaped.Connections.Length);
                     break;
                 case GatewayJoinedMesh joined:
                     meshes.Find(joined.Mesh)?.MergeGateways([joined.GatewayId]);

@@ -22,6 +22,7 @@ public static class RelayGatewayServiceCollectionExtensions
     {
         services.AddOptions<RelayOptions>().Bind(configuration.GetSection(RelayOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<RelayOptions>, RelayOptionsValidator>();
+        services.AddSingleton<IValidateOptions<RelayOptions>, DrainWindowValidator>();
         services.AddRelayLiveness(configuration);
         services.AddRelayAuthentication(configuration);
 
@@ -31,6 +32,7 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddSingleton<RelayGauges>();
         services.AddSingleton<GatewayIdentity>();
         services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<ConnectionAdmission>();
         services.AddSingleton<GatewayLinks>();
         services.AddSingleton<MeshRegistry>();
         services.AddSingleton<TransitionGates>();

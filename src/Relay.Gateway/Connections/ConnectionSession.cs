@@ -174,6 +174,15 @@ internal sealed class ConnectionSession(
         {
             SendError(ErrorCodes.Unavailable, "the relay could not record this presence; send it again", TurnIdOf(frame, parsed));
         }
+        else if (outcome == PeerMembership.Outcome.MeshFull)
+        {
+            // Not bound either: the client may send its presence again once somebody has left.
+            connection.PeerId = null;
+            connection.Agents = null;
+            SendError(ErrorCodes.MeshFull, string.Create(CultureInfo.InvariantCulture,
+                $"mesh \"{connection.Mesh.Name}\" holds its maximum of {options.MaxPeersPerMesh} peers; this connection was not registered, send presence again later"),
+                TurnIdOf(frame, parsed));
+        }
         else if (outcome == PeerMembership.Outcome.Refused)
         {
             // Not bound: the id belongs to another principal, and this connection may still choose another one.

@@ -101,6 +101,10 @@ internal sealed class RelayConnection : MeshMember
 
     public bool IsClosing => Volatile.Read(ref _closeStatus) != 0;
 
+    /// <summary>The relay closed this connection because the node is draining (1012): its client is expected to
+    /// reconnect elsewhere, so its peer is handed over to its lease instead of going offline at once.</summary>
+    public bool ClosedForRestart => Volatile.Read(ref _closeStatus) == (int)CloseCodes.ServiceRestart;
+
     public void Touch(long now) => Volatile.Write(ref _lastFrame, now);
 
     /// <summary>Queues a frame for this socket. Never blocks; a full queue drops (see <see cref="SendQueue"/>).</summary>

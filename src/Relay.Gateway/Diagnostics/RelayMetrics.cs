@@ -28,6 +28,8 @@ internal sealed class RelayMetrics
     private readonly Counter<long> _linkLost;
     private readonly Counter<long> _authenticated;
     private readonly Counter<long> _authRefused;
+    private readonly Counter<long> _leasesExpired;
+    private readonly Counter<long> _refused;
 
     public RelayMetrics(IMeterFactory meters)
     {
@@ -48,6 +50,10 @@ internal sealed class RelayMetrics
         _linkLost = meter.CreateCounter<long>("relay.cluster.batches.lost", "{batch}", "Batches from other gateways that never arrived (sequence gaps)");
         _authenticated = meter.CreateCounter<long>("relay.auth.accepted", "{token}", "Tokens accepted, by where they came from (upgrade, first_frame, refresh)");
         _authRefused = meter.CreateCounter<long>("relay.auth.refused", "{token}", "Tokens or connections refused by authentication, by stage and reason");
+        _leasesExpired = meter.CreateCounter<long>("relay.cluster.leases_expired", "{connection}",
+            "Connections whose lease ran out on their peer grain (their gateway died, or drained and handed them over), as announced to this gateway");
+        _refused = meter.CreateCounter<long>("relay.connections.refused", "{connection}",
+            "WebSocket upgrades refused with HTTP 503 (or, after first-frame auth, closed with 1013), by reason");
         _connections = meter.CreateUpDownCounter<long>("relay.connections", "{connection}", "Open WebSocket connections");
     }
 
@@ -87,6 +93,13 @@ internal sealed class RelayMetrics
     public void LinkLost(long batches) => _linkLost.Add(batches);
 
     public void Closed() => _connections.Add(-1);
+
+    /// <summary>A peer grain's reap of <paramref name="connections"/> connections was applied here.</summary>
+    public void LeasesExpired(int connections) => _leasesExpired.Add(connections);
+
+    /// <summary>An upgrade was refused: <paramref name="reason"/> is one of <c>node_limit</c>, <c>address_limit</c>,
+    /// <c>mesh_limit</c>, <c>draining</c>.</summary>
+    public void Refused(string reason) => _refused.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     /// <summary>A token was accepted at <paramref name="stage"/> (upgrade, first_frame, refresh).</summary>
     public void Authenticated(string stage) => _authenticated.Add(1, new KeyValuePair<string, object?>("stage", stage));

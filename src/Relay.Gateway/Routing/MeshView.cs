@@ -35,6 +35,10 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
 
     private readonly Lock _lock = new();
     private readonly ConcurrentDictionary<string, PeerEntry> _peers = new(StringComparer.Ordinal);
+
+    // New peer ids between the limit check and their registration (which awaits the peer grain), counted against
+    // the limit so that concurrent registrations cannot go over it together.
+    private readonly HashSet<string> _reserved = new(StringComparer.Ordinal);
     private RelayConnection[] _members = [];
     private RemoteMember[] _remoteMembers = [];
     private string[] _gateways = [];
@@ -165,6 +169,25 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
         }
     }
 
+    /// <summary>Room for <paramref name="peerId"/> within <paramref name="maxPeers"/>: always for a peer the mesh
+    /// has (another connection of it); for a new one, a reservation that <see cref="Unreserve"/> gives back once the
+    /// registration is done or failed. False: the mesh is full.</summary>
+    public bool TryReserve(string peerId, int maxPeers)
+    {
+        lock (_lock)
+        {
+            if (_peers.ContainsKey(peerId)) return true;
+            if (_peers.Count + _reserved.Count >= maxPeers) return false;
+            _reserved.Add(peerId);
+            return true;
+        }
+    }
+
+    public void Unreserve(string peerId)
+    {
+        lock (_lock) _reserved.Remove(peerId);
+    }
+
     /// <summary>Removes a registered connection. Returns true when its peer has no connection left here.</summary>
     public bool Remove(RelayConnection connection)
     {
@@ -211,6 +234,13 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
             FanOut(peerId, offline, droppable: false, echoHash: 0);
             ToGateways(new LinkItem(LinkItemKind.Offline, Name, peerId, leave.Incarnation, connection.Id, offline));
         }
+    }
+
+    /// <summary>After <see cref="Remove"/> of a connection closed for a restart: the other gateways forget it
+    /// (a <see cref="LinkItemKind.Left"/>: no client hears anything), while its peer stays online on its lease.</summary>
+    public void HandedOver(RelayConnection connection)
+    {
+        lock (_lock) ToGateways(new LinkItem(LinkItemKind.Left, Name, connection.PeerId!, connection.Incarnation, connection.Id, null));
     }
 
     // ---- traffic ------------------------------------------------------------------------------------------
