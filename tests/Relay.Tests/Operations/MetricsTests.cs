@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using Relay.Tests.EndToEnd;
 using Relay.Tests.Infrastructure;
@@ -21,12 +20,12 @@ public sealed class MetricsTests : EndToEndTest
 
         // The exporter caches a scrape briefly: ask again (bounded) until the frames show.
         var text = await ScrapeUntilAsync(t =>
-            Value(t, "relay_frames_received_total") > 0
-            && Value(t, "relay_frames_sent_total") > 0
-            && Value(t, "relay_connections") >= 2
-            && Value(t, "relay_peers") >= 2);
-        Assert.NotNull(Value(text, "relay_bytes_received_bytes_total") ?? Value(text, "relay_bytes_received_total"));
-        Assert.NotNull(Value(text, "relay_send_queue_bytes") ?? Value(text, "relay_send_queue_bytes_bytes"));
+            PrometheusText.Sum(t, "relay_frames_received_total") > 0
+            && PrometheusText.Sum(t, "relay_frames_sent_total") > 0
+            && PrometheusText.Sum(t, "relay_connections") >= 2
+            && PrometheusText.Sum(t, "relay_peers") >= 2);
+        Assert.NotNull(PrometheusText.Sum(text, "relay_bytes_received_bytes_total") ?? PrometheusText.Sum(text, "relay_bytes_received_total"));
+        Assert.NotNull(PrometheusText.Sum(text, "relay_send_queue_bytes") ?? PrometheusText.Sum(text, "relay_send_queue_bytes_bytes"));
         Assert.Contains("# TYPE relay_frames_received_total counter", text, StringComparison.Ordinal);
     }
 
@@ -56,23 +55,5 @@ public sealed class MetricsTests : EndToEndTest
             await Task.Delay(100);
         }
         throw new TimeoutException("/metrics never showed what was expected:\n" + text);
-    }
-
-    /// <summary>Sum of the samples of <paramref name="metric"/> (any labels), or null when absent.</summary>
-    private static double? Value(string text, string metric)
-    {
-        double? sum = null;
-        foreach (var line in text.Split('\n'))
-        {
-            if (!line.StartsWith(metric, StringComparison.Ordinal)) continue;
-            var rest = line[metric.Length..];
-            if (rest.Length == 0 || (rest[0] != ' ' && rest[0] != '{')) continue;
-            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            // "name{labels} value [timestamp]"
-            var valueIndex = Array.FindIndex(parts, p => p.EndsWith('}') || p == metric) + 1;
-            if (valueIndex <= 0 || valueIndex >= parts.Length) continue;
-            if (double.TryParse(parts[valueIndex], NumberStyles.Float, CultureInfo.InvariantCulture, out var value)) sum = (sum ?? 0) + value;
-        }
-        return sum;
     }
 }
