@@ -175,6 +175,13 @@ public sealed class ResourceLimitTests : EndToEndTest
         Assert.Contains(member, error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_longer_drain_window_is_accepted_with_a_longer_shutdown_timeout()
+    {
+        await using var relay = await RelayServer.StartAsync("Relay:DrainWindow=00:00:25", "shutdownTimeoutSeconds=40");
+        Assert.Equal(TimeSpan.FromSeconds(25), relay.Services.GetRequiredService<IOptions<Relay.Gateway.Configuration.RelayOptions>>().Value.DrainWindow);
+    }
+
     private ConnectionAdmission Admission => Relay.Services.GetRequiredService<ConnectionAdmission>();
 
     private MeshRegistry Meshes => Relay.Services.GetRequiredService<MeshRegistry>();
