@@ -144,6 +144,7 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
             }
 
             _departed.Remove(peerId);
+            _reserved.Remove(peerId); // counted as a peer from now on, not twice
             var entry = _peers.GetOrAdd(peerId, static id => new PeerEntry(id));
             entry.Local = [.. entry.Local, connection];
             entry.Incarnation = Math.Max(entry.Incarnation, incarnation);
@@ -170,8 +171,8 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
     }
 
     /// <summary>Room for <paramref name="peerId"/> within <paramref name="maxPeers"/>: always for a peer the mesh
-    /// has (another connection of it); for a new one, a reservation that <see cref="Unreserve"/> gives back once the
-    /// registration is done or failed. False: the mesh is full.</summary>
+    /// has (another connection of it); for a new one, a reservation that <see cref="Register"/> turns into the peer,
+    /// or <see cref="Unreserve"/> gives back when the registration failed. False: the mesh is full.</summary>
     public bool TryReserve(string peerId, int maxPeers)
     {
         lock (_lock)
