@@ -41,9 +41,13 @@ internal sealed class ConnectionSession(
     private bool _ended;
     private CancellationToken _stop;
 
+    /// <summary>The receive buffer a connection holds while idle: enough for usual frames. A larger frame borrows a
+    /// bigger one, given back after that frame, so that idle connections stay small.</summary>
+    private const int ReceiveBufferBytes = 4096;
+
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferBytes);
         _stop = cancellationToken;
         ArmExpiry();
         try
@@ -82,6 +86,11 @@ internal sealed class ConnectionSession(
                     continue;
                 }
                 await HandleFrameAsync(buffer.AsMemory(0, length));
+                if (buffer.Length > ReceiveBufferBytes)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferBytes);
+                }
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)

@@ -23,8 +23,14 @@ internal sealed class SendQueue(long byteLimit)
         public bool Droppable;
     }
 
+    private const int InitialSlots = 16;
+
+    // A newcomer's snapshot (one presence per peer of the mesh) arrives as one burst: a ring left at that size would
+    // cost every idle connection 16 bytes per peer of its mesh. Once drained, rings above this go back to the start.
+    private const int ShrinkAbove = 64;
+
     private readonly Lock _lock = new();
-    private Entry[] _ring = new Entry[16];
+    private Entry[] _ring = new Entry[InitialSlots];
     private int _head;
     private int _count;
     private long _bytes;
@@ -83,7 +89,7 @@ internal sealed class SendQueue(long byteLimit)
                 if (_scanFrom > 0) _scanFrom--;
                 if (taken is null) continue; // evicted in place
                 _bytes -= taken.Length;
-                if (_count == 0 && _ring.Length > 1024) ShrinkEmpty();
+                if (_count == 0 && _ring.Length > ShrinkAbove) ShrinkEmpty();
                 frame = taken;
                 return true;
             }
@@ -123,7 +129,7 @@ internal sealed class SendQueue(long byteLimit)
     // A burst may have grown the ring a lot; give the memory back once the consumer caught up.
     private void ShrinkEmpty()
     {
-        _ring = new Entry[16];
+        _ring = new Entry[InitialSlots];
         _head = 0;
         _scanFrom = 0;
     }
