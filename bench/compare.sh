@@ -13,8 +13,9 @@
 #
 # The shared kit is read-only and must stay untouched: it is copied (timestamps kept, so limit-hub is built only
 # when its sources change) to $MESHBENCH_DIR (default /tmp/relay-compare-$UID), where compare.sh runs `npm ci` and
-# builds limit-hub itself when they are missing. The table (markdown) goes to stdout, progress to stderr; JSON to
-# --out (default: $MESHBENCH_DIR/results.json). Exit status: compare.sh's.
+# builds limit-hub itself when they are missing. compare.sh's table (markdown), then bench/ratios.mjs's (Relay ÷
+# limit-hub per target, with each side's CPU and the bottleneck) go to stdout, progress to stderr; JSON to --out
+# (default: $MESHBENCH_DIR/results.json). Exit status: compare.sh's.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,7 +29,7 @@ args=()
 while (($#)); do
     case $1 in
         --out) out=$2; shift 2 ;;
-        -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
+        -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
         *) args+=("$1"); shift ;;
     esac
 done
@@ -66,4 +67,13 @@ export OURS_URL='ws://127.0.0.1:{PORT}/ws'
 export OURS_READY='http://127.0.0.1:{PORT}/healthz'
 say "ours: Relay.Silo (Release, single process), Orleans ports $silo_port/$gateway_port, rate limit 1000000/s"
 say "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-exec bash "$kit/compare.sh" --servers limit-hub,ours --out "$out" "${args[@]}"
+# compare.sh's default ports (18700, 18701) may be in use by another run on the machine: pick two free ones.
+if [[ " ${args[*]} " != *" --port "* ]]; then
+    base=$(free_port)
+    while port_in_use $((base + 1)); do base=$(free_port); done
+    args+=(--port "$base")
+fi
+rc=0
+bash "$kit/compare.sh" --servers limit-hub,ours --out "$out" "${args[@]}" || rc=$?
+[[ -f $out ]] && { echo; node "$repo/bench/ratios.mjs" "$out"; }
+exit "$rc"
