@@ -4,8 +4,9 @@
 // side was the bottleneck.
 //   node bench/ratios.mjs results.json
 // Bottleneck rule (2 cores shared by client and server): meshbench is one Node process, so at >= 85 % of a core the
-// client is saturated ("client"); otherwise the server is when it used more CPU than the client ("server"); when
-// neither is busy, the closed loop (window ÷ latency) sets the pace ("neither: latency-bound").
+// client is saturated ("client"); otherwise the server is when the two together used the machine (>= 170 % of a core)
+// or the server alone a core ("server"); when neither is busy, the closed loop (window ÷ latency) or other processes
+// on the machine set the pace ("neither").
 import { readFileSync } from 'node:fs';
 
 const doc = JSON.parse(readFileSync(process.argv[2], 'utf8'));
@@ -18,8 +19,8 @@ const cpu = (r) => (r && r.client && r.server ? `${r.client.cpu_pct} / ${r.serve
 const bottleneck = (r) => {
   if (!r || !r.client || !r.server) return '–';
   if (r.client.cpu_pct >= 85) return 'client';
-  if (r.server.cpu_pct > r.client.cpu_pct) return 'server';
-  return 'neither: latency-bound';
+  if (r.server.cpu_pct >= 85 || r.client.cpu_pct + r.server.cpu_pct >= 170) return 'server';
+  return 'neither';
 };
 const sides = (r1_, r2_) => `${bottleneck(r1_)} / ${bottleneck(r2_)}`;
 
