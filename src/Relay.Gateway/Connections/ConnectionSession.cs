@@ -34,15 +34,20 @@ internal sealed class ConnectionSession(
     private static readonly TimeSpan MaxTimerWait = TimeSpan.FromDays(24);
 
     private readonly List<AgentListing<MeshMember>> _scratch = [];
+    private readonly Utf8StringCache _names = new();
     private readonly Lock _expiryLock = new();
     private ITimer? _expiry;
     private ITimer? _abortAfterClose;
     private bool _ended;
     private CancellationToken _stop;
 
+    /// <summary>The receive buffer a connection holds while idle: enough for usual frames. A larger frame borrows a
+    /// bigger one, given back after that frame, so that idle connections stay small.</summary>
+    private const int ReceiveBufferBytes = 4096;
+
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferBytes);
         _stop = cancellationToken;
         ArmExpiry();
         try
@@ -81,6 +86,11 @@ internal sealed class ConnectionSession(
                     continue;
                 }
                 await HandleFrameAsync(buffer.AsMemory(0, length));
+                if (buffer.Length > ReceiveBufferBytes)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferBytes);
+                }
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
@@ -105,7 +115,7 @@ internal sealed class ConnectionSession(
         connection.Touch(now);
         // Parsed before the rate limit so that even a rate_limited error carries the frame's turnId (one pass over
         // the bytes; a flood costs that, and nothing else).
-        var parsed = FrameParser.Parse(frame.Span, echoTypes.IsSuppressed);
+        var parsed = FrameParser.Parse(frame.Span, echoTypes.IsSuppressed, _names);
         if (!connection.InboundLimit.TryTake(now))
         {
             metrics.RateLimited();
@@ -276,13 +286,21 @@ internal sealed class ConnectionSession(
         switch (route.Route)
         {
             case DirectRoute.Peer:
-                mesh.DeliverToPeer(connection, route.PeerId!, Stamp(frame, parsed));
+            {
+                var stamped = Stamp(frame, parsed);
+                mesh.DeliverToPeer(connection, route.PeerId!, stamped);
+                stamped.Release();
                 metrics.Routed(FrameKind.Direct);
                 break;
+            }
             case DirectRoute.AgentConnection:
-                mesh.DeliverToMember(connection, route.Connection!, Stamp(frame, parsed));
+            {
+                var stamped = Stamp(frame, parsed);
+                mesh.DeliverToMember(connection, route.Connection!, stamped);
+                stamped.Release();
                 metrics.Routed(FrameKind.Direct);
                 break;
+            }
             case DirectRoute.LocalConversation:
                 break; // the sender's own agents talking: nothing leaves the browser's mesh.
             case DirectRoute.Ambiguous:
@@ -304,7 +322,9 @@ internal sealed class ConnectionSession(
             metrics.EchoSuppressed();
             return;
         }
-        connection.Mesh.Broadcast(connection, Stamp(frame, parsed), suppressible ? parsed.DataHash : 0);
+        var stamped = Stamp(frame, parsed);
+        connection.Mesh.Broadcast(connection, stamped, suppressible ? parsed.DataHash : 0);
+        stamped.Release();
         metrics.Routed(FrameKind.Broadcast);
     }
 
@@ -315,8 +335,10 @@ internal sealed class ConnectionSession(
             RelayVersion.Value, UnixNow()), droppable: false);
     }
 
-    private byte[] Stamp(ReadOnlyMemory<byte> frame, in ParsedFrame parsed) =>
-        FrameStamper.Stamp(frame.Span, parsed, connection.PeerId!, UnixNow(), connection.Redactor);
+    /// <summary>The frame to forward, in a pooled buffer: every queue that takes it holds its own reference, and the
+    /// caller releases the one it gets here once the frame has been handed out.</summary>
+    private OutboundFrame Stamp(ReadOnlyMemory<byte> frame, in ParsedFrame parsed) =>
+        FrameStamper.StampForForwarding(frame.Span, parsed, connection.PeerId!, UnixNow(), connection.Redactor);
 
     /// <summary>Answers the sender with a relay error frame, within the connection's error rate limit.</summary>
     private void SendError(string code, string message, ReadOnlySpan<byte> turnId, ReadOnlySpan<byte> extra = default)

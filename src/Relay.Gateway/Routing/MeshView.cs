@@ -28,7 +28,7 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
         public long Incarnation;
 
         // What newcomers' snapshots carry for this peer, built once per presence rather than once per newcomer.
-        public byte[]? SnapshotFrame;
+        public OutboundFrame? SnapshotFrame;
 
         public bool IsEmpty => Local.Length == 0 && Remote.Length == 0;
     }
@@ -139,7 +139,7 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
             foreach (var other in _peers.Values)
             {
                 if (other.PeerId == peerId || other.IsEmpty) continue;
-                other.SnapshotFrame ??= RelayFrames.Presence(other.PeerId, other.Metadata, other.LastSeen);
+                other.SnapshotFrame ??= OutboundFrame.Wrap(RelayFrames.Presence(other.PeerId, other.Metadata, other.LastSeen));
                 connection.Send(other.SnapshotFrame, droppable: false);
             }
 
@@ -151,7 +151,7 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
             SetMetadata(entry, metadata, now);
             _members = [.. _members, connection];
             connection.Registered = true;
-            FanOut(peerId, announcement, droppable: false, echoHash: 0);
+            FanOut(peerId, OutboundFrame.Wrap(announcement), droppable: false, echoHash: 0);
             ToGateways(new LinkItem(LinkItemKind.Joined, Name, peerId, incarnation, connection.Id, announcement,
                 Agents: connection.Agents, Metadata: metadata, LastSeen: now));
         }
@@ -164,7 +164,7 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
         lock (_lock)
         {
             if (_peers.TryGetValue(peerId, out var entry)) SetMetadata(entry, metadata, now);
-            FanOut(peerId, announcement, droppable: false, echoHash: 0);
+            FanOut(peerId, OutboundFrame.Wrap(announcement), droppable: false, echoHash: 0);
             ToGateways(new LinkItem(LinkItemKind.Updated, Name, peerId, connection.Incarnation, connection.Id, announcement,
                 Agents: connection.Agents, Metadata: metadata, LastSeen: now));
         }
@@ -232,7 +232,7 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
             }
             MarkDeparted(peerId, leave.Incarnation);
             var offline = RelayFrames.Offline(peerId, now);
-            FanOut(peerId, offline, droppable: false, echoHash: 0);
+            FanOut(peerId, OutboundFrame.Wrap(offline), droppable: false, echoHash: 0);
             ToGateways(new LinkItem(LinkItemKind.Offline, Name, peerId, leave.Incarnation, connection.Id, offline));
         }
     }
@@ -246,24 +246,25 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
 
     // ---- traffic ------------------------------------------------------------------------------------------
 
-    /// <summary>Sends a frame to every registered connection of the mesh except the sender peer's own.</summary>
-    public void Broadcast(RelayConnection sender, byte[] frame, ulong echoHash)
+    /// <summary>Sends a frame to every registered connection of the mesh except the sender peer's own. Queues take
+    /// their own references to <paramref name="frame"/>; other gateways get a copy.</summary>
+    public void Broadcast(RelayConnection sender, OutboundFrame frame, ulong echoHash)
     {
         FanOut(sender.PeerId!, frame, droppable: true, echoHash);
         var gateways = Volatile.Read(ref _gateways);
         if (gateways.Length == 0) return;
-        var item = new LinkItem(LinkItemKind.Broadcast, Name, sender.PeerId!, sender.Incarnation, sender.Id, frame, EchoHash: echoHash);
+        var item = new LinkItem(LinkItemKind.Broadcast, Name, sender.PeerId!, sender.Incarnation, sender.Id, frame.ToArray(), EchoHash: echoHash);
         foreach (var gateway in gateways) links.Send(gateway, item);
     }
 
     /// <summary>Sends a direct frame to every connection of one peer, wherever they are.</summary>
-    public void DeliverToPeer(RelayConnection sender, string peerId, byte[] frame)
+    public void DeliverToPeer(RelayConnection sender, string peerId, OutboundFrame frame)
     {
         if (!_peers.TryGetValue(peerId, out var entry)) return;
         foreach (var connection in entry.Local) Deliver(connection, frame, droppable: false, echoHash: 0);
         var remote = entry.Remote;
         if (remote.Length == 0) return;
-        var item = new LinkItem(LinkItemKind.ToPeer, Name, sender.PeerId!, sender.Incarnation, sender.Id, frame, Target: peerId);
+        var item = new LinkItem(LinkItemKind.ToPeer, Name, sender.PeerId!, sender.Incarnation, sender.Id, frame.ToArray(), Target: peerId);
         for (var i = 0; i < remote.Length; i++)
         {
             var gateway = remote[i].Key.GatewayId;
@@ -272,7 +273,7 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
     }
 
     /// <summary>Sends a direct frame to one connection, here or on another gateway.</summary>
-    public void DeliverToMember(RelayConnection sender, MeshMember member, byte[] frame)
+    public void DeliverToMember(RelayConnection sender, MeshMember member, OutboundFrame frame)
     {
         switch (member)
         {
@@ -281,14 +282,17 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
                 break;
             case RemoteMember remote:
                 links.Send(remote.Key.GatewayId, new LinkItem(LinkItemKind.ToConnection, Name, sender.PeerId!, sender.Incarnation,
-                    sender.Id, frame, Target: remote.PeerId, TargetConnection: remote.Key.ConnectionId));
+                    sender.Id, frame.ToArray(), Target: remote.PeerId, TargetConnection: remote.Key.ConnectionId));
                 break;
         }
     }
 
-    public static void Deliver(RelayConnection connection, byte[] frame, bool droppable, ulong echoHash)
+    public static void Deliver(RelayConnection connection, OutboundFrame frame, bool droppable, ulong echoHash) =>
+        Deliver(connection, frame, droppable, echoHash, echoHash != 0 ? Stopwatch.GetTimestamp() : 0);
+
+    private static void Deliver(RelayConnection connection, OutboundFrame frame, bool droppable, ulong echoHash, long now)
     {
-        if (echoHash != 0) connection.Echo?.RecordDelivered(echoHash, Stopwatch.GetTimestamp());
+        if (echoHash != 0) connection.Echo?.RecordDelivered(echoHash, now);
         connection.Send(frame, droppable);
     }
 
@@ -299,18 +303,19 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
         switch (item.Kind)
         {
             case LinkItemKind.Broadcast:
-                FanOut(item.PeerId, item.Frame!, droppable: true, item.EchoHash);
+                FanOut(item.PeerId, OutboundFrame.Wrap(item.Frame!), droppable: true, item.EchoHash);
                 return;
             case LinkItemKind.ToPeer:
                 if (_peers.TryGetValue(item.Target!, out var target))
                 {
-                    foreach (var connection in target.Local) Deliver(connection, item.Frame!, droppable: false, echoHash: 0);
+                    var frame = OutboundFrame.Wrap(item.Frame!);
+                    foreach (var connection in target.Local) Deliver(connection, frame, droppable: false, echoHash: 0);
                 }
                 return;
             case LinkItemKind.ToConnection:
                 if (connections.TryGet(item.TargetConnection, out var one) && one!.Registered && ReferenceEquals(one.Mesh, this))
                 {
-                    Deliver(one, item.Frame!, droppable: false, echoHash: 0);
+                    Deliver(one, OutboundFrame.Wrap(item.Frame!), droppable: false, echoHash: 0);
                 }
                 return;
         }
@@ -324,7 +329,7 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
                 case LinkItemKind.Updated:
                     if (IsDeparted(item.PeerId, item.Incarnation)) return;
                     AddRemote(item.PeerId, item.Incarnation, key, item.Agents, item.Metadata ?? "{}"u8.ToArray(), item.LastSeen);
-                    FanOut(item.PeerId, item.Frame!, droppable: false, echoHash: 0);
+                    FanOut(item.PeerId, OutboundFrame.Wrap(item.Frame!), droppable: false, echoHash: 0);
                     return;
                 case LinkItemKind.Left:
                     RemoveRemote(item.PeerId, [key]);
@@ -395,7 +400,7 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
             foreach (var member in entry.Remote) _remoteMembers = Without(_remoteMembers, member);
             _peers.TryRemove(peerId, out _);
             MarkDeparted(peerId, incarnation);
-            FanOut(peerId, offline, droppable: false, echoHash: 0);
+            FanOut(peerId, OutboundFrame.Wrap(offline), droppable: false, echoHash: 0);
             return;
         }
         // Forgotten here but never announced: this node's sweep reaped the connection after the peer grain had
@@ -403,7 +408,7 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
         // announcement arriving. It is still the only offline this node sends for that incarnation.
         if (IsDeparted(peerId, incarnation)) return;
         MarkDeparted(peerId, incarnation);
-        FanOut(peerId, offline, droppable: false, echoHash: 0);
+        FanOut(peerId, OutboundFrame.Wrap(offline), droppable: false, echoHash: 0);
     }
 
     private bool IsDeparted(string peerId, long incarnation) =>
@@ -429,12 +434,13 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
         foreach (var gateway in _gateways) links.Send(gateway, item);
     }
 
-    private void FanOut(string senderPeerId, byte[] frame, bool droppable, ulong echoHash)
+    private void FanOut(string senderPeerId, OutboundFrame frame, bool droppable, ulong echoHash)
     {
+        var now = echoHash != 0 ? Stopwatch.GetTimestamp() : 0;
         foreach (var member in Members)
         {
             if (string.Equals(member.PeerId, senderPeerId, StringComparison.Ordinal)) continue;
-            Deliver(member, frame, droppable, echoHash);
+            Deliver(member, frame, droppable, echoHash, now);
         }
     }
 
