@@ -101,6 +101,10 @@ internal sealed class RelayConnection : MeshMember
 
     public bool IsClosing => Volatile.Read(ref _closeStatus) != 0;
 
+    /// <summary>The close this node asked for (status and the relay's reason text), if any.</summary>
+    public (WebSocketCloseStatus Status, string Reason)? RequestedClose =>
+        Volatile.Read(ref _closeStatus) is var status and not 0 ? ((WebSocketCloseStatus)status, Volatile.Read(ref _closeReason) ?? "") : null;
+
     public void Touch(long now) => Volatile.Write(ref _lastFrame, now);
 
     /// <summary>Queues a frame for this socket. Never blocks; a full queue drops (see <see cref="SendQueue"/>).</summary>

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
 using Relay.Gateway.Connections;
+using Relay.Gateway.Dashboard;
 using Relay.Gateway.Diagnostics;
 using Relay.Gateway.Routing;
 using Relay.Grains;
@@ -27,6 +28,7 @@ internal sealed partial class RelayWebSocketHandler(
     TokenValidator tokens,
     FirstFrameAuthenticator firstFrame,
     RelayMetrics metrics,
+    DisconnectLog disconnects,
     TimeProvider time,
     ILogger<RelayWebSocketHandler> logger)
 {
@@ -102,6 +104,7 @@ internal sealed partial class RelayWebSocketHandler(
         }
         finally
         {
+            var requested = connection.RequestedClose; // before the normal close below: why the session ended
             await membership.LeaveAsync(connection, reaped: false);
             connection.RequestClose(CloseCodes.Normal, "");
             if (await Task.WhenAny(writer, Task.Delay(CloseGrace, time, CancellationToken.None)) != writer) connection.Abort();
@@ -109,6 +112,7 @@ internal sealed partial class RelayWebSocketHandler(
             connections.Remove(connection);
             meshes.Leave(mesh);
             metrics.Closed();
+            disconnects.Closed(meshName, connection.PeerId, requested, socket.CloseStatus);
             Log.Closed(logger, connection.Id, socket.CloseStatus);
         }
     }

@@ -60,6 +60,18 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
 
     public bool IsOnlinePeer(string peerId) => _peers.ContainsKey(peerId);
 
+    /// <summary>The other gateways this node knows to serve the mesh.</summary>
+    public string[] Gateways => Volatile.Read(ref _gateways);
+
+    /// <summary>The online peers, read without the lock (for the dashboard: a moment's inconsistency is harmless).</summary>
+    public IEnumerable<PeerSummary> Peers()
+    {
+        foreach (var entry in _peers.Values)
+        {
+            if (!entry.IsEmpty) yield return new PeerSummary(entry.PeerId, entry.Metadata, entry.Local.Length, entry.Remote.Length, entry.LastSeen);
+        }
+    }
+
     public void FindAgentListings(string agent, List<AgentListing<MeshMember>> into)
     {
         foreach (var member in Members) AddIfListed(member, agent, into);

@@ -4,6 +4,7 @@ using Orleans.Concurrency;
 using Relay.Grains;
 using Relay.Gateway.Cluster;
 using Relay.Gateway.Connections;
+using Relay.Gateway.Dashboard;
 using Relay.Grains.Contracts;
 using Relay.Protocol;
 
@@ -22,6 +23,7 @@ internal sealed partial class PeerMembership(
     ConnectionRegistry connections,
     TimeProvider time,
     IOptions<LivenessOptions> liveness,
+    DisconnectLog disconnects,
     ILogger<PeerMembership> logger)
 {
     public enum Outcome { Registered, Updated, Unavailable, Refused }
@@ -95,6 +97,7 @@ internal sealed partial class PeerMembership(
             leave = new PeerLeave(lastHere && !mesh.IsOnlinePeer(peerId), connection.Incarnation, []);
         }
         Log.Left(logger, mesh.Name, connection.Id, reaped, leave.WentOffline);
+        if (reaped) disconnects.Reaped(mesh.Name, peerId);
         mesh.Left(connection, leave, UnixNow());
     }
 
