@@ -54,7 +54,7 @@ internal sealed partial class ClusterNodes(
                 var hosts = await grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(true, cancellationToken).WaitAsync(CallTimeout, time, cancellationToken);
                 Volatile.Write(ref _silos, [.. hosts
                     .OrderBy(h => h.SiloAddress.ToString(), StringComparer.Ordinal)
-                    .Select(h => new NodeInfo("silo", h.SiloName ?? h.HostName ?? "", h.SiloAddress.ToString(), h.Status.ToString(), Self: false))]);
+                    .Select(h => new NodeInfo("silo", h.SiloName ?? h.HostName ?? "", h.SiloAddress.Endpoint.ToString(), h.Status.ToString(), Self: false))]);
                 Volatile.Write(ref _error, null);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
