@@ -78,9 +78,10 @@ internal sealed partial class GatewayEventListener(
         }
         _lastSequence[batch.SourceGateway] = batch.Sequence;
         metrics.LinkReceived(batch.Items.Length);
+        var receivedAt = time.GetTimestamp();
         foreach (var linkItem in batch.Items)
         {
-            meshes.Find(linkItem.Mesh)?.Apply(batch.SourceGateway, linkItem, connections);
+            meshes.Find(linkItem.Mesh)?.Apply(batch.SourceGateway, linkItem, connections, receivedAt);
         }
     }
 

@@ -138,7 +138,7 @@ internal sealed class ConnectionSession(
             SendError(ErrorCodes.NotRegistered, "send a presence first; nothing is forwarded before it", TurnIdOf(frame, parsed));
             return;
         }
-        if (parsed.Kind == FrameKind.Direct) RouteDirect(frame, parsed);
+        if (parsed.Kind == FrameKind.Direct) RouteDirect(frame, parsed, now);
         else RouteBroadcast(frame, parsed, now);
     }
 
@@ -259,7 +259,7 @@ internal sealed class ConnectionSession(
         return announcement.AsSpan()[stamped.Data].ToArray();
     }
 
-    private void RouteDirect(ReadOnlyMemory<byte> frame, in ParsedFrame parsed)
+    private void RouteDirect(ReadOnlyMemory<byte> frame, in ParsedFrame parsed, long receivedAt)
     {
         var mesh = connection.Mesh;
         _scratch.Clear();
@@ -267,11 +267,11 @@ internal sealed class ConnectionSession(
         switch (route.Route)
         {
             case DirectRoute.Peer:
-                mesh.DeliverToPeer(connection, route.PeerId!, Stamp(frame, parsed));
+                mesh.DeliverToPeer(connection, route.PeerId!, Stamp(frame, parsed), receivedAt);
                 metrics.Routed(FrameKind.Direct);
                 break;
             case DirectRoute.AgentConnection:
-                mesh.DeliverToMember(connection, route.Connection!, Stamp(frame, parsed));
+                mesh.DeliverToMember(connection, route.Connection!, Stamp(frame, parsed), receivedAt);
                 metrics.Routed(FrameKind.Direct);
                 break;
             case DirectRoute.LocalConversation:
@@ -295,7 +295,7 @@ internal sealed class ConnectionSession(
             metrics.EchoSuppressed();
             return;
         }
-        connection.Mesh.Broadcast(connection, Stamp(frame, parsed), suppressible ? parsed.DataHash : 0);
+        connection.Mesh.Broadcast(connection, Stamp(frame, parsed), suppressible ? parsed.DataHash : 0, now);
         metrics.Routed(FrameKind.Broadcast);
     }
 

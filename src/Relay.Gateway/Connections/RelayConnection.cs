@@ -107,14 +107,16 @@ internal sealed class RelayConnection : MeshMember
 
     public void Touch(long now) => Volatile.Write(ref _lastFrame, now);
 
-    /// <summary>Queues a frame for this socket. Never blocks; a full queue drops (see <see cref="SendQueue"/>).</summary>
-    public bool Send(byte[] frame, bool droppable)
+    /// <summary>Queues a frame for this socket. Never blocks; a full queue drops (see <see cref="SendQueue"/>).
+    /// <paramref name="receivedAt"/>: the timestamp (<see cref="TimeProvider.GetTimestamp"/>) at which the client frame
+    /// it carries was received, for the delivery latency; 0 for the relay's own frames (not measured).</summary>
+    public bool Send(byte[] frame, bool droppable, long receivedAt = 0)
     {
         if (IsClosing) return false;
         // A consumer is stalled when queued frames wait for a write that does not come; an idle consumer that just
         // got its first frame in a while has made no progress only because it had nothing to receive.
         if (_queue.Count == 0) Volatile.Write(ref _lastProgress, _time.GetTimestamp());
-        var queued = _queue.TryEnqueue(frame, droppable);
+        var queued = _queue.TryEnqueue(frame, droppable, receivedAt);
         _doorbell.Writer.TryWrite(true);
         return queued;
     }
@@ -146,11 +148,13 @@ internal sealed class RelayConnection : MeshMember
             while (await _doorbell.Reader.WaitToReadAsync(cancellationToken))
             {
                 _doorbell.Reader.TryRead(out _);
-                while ((!IsClosing || _drainBeforeClose) && _queue.TryDequeue(out var frame))
+                while ((!IsClosing || _drainBeforeClose) && _queue.TryDequeue(out var frame, out var receivedAt))
                 {
                     await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
-                    Volatile.Write(ref _lastProgress, _time.GetTimestamp());
+                    var written = _time.GetTimestamp();
+                    Volatile.Write(ref _lastProgress, written);
                     metrics?.FrameSent(frame.Length);
+                    if (receivedAt != 0) metrics?.Delivered(_time.GetElapsedTime(receivedAt, written));
                 }
                 if (IsClosing)
                 {

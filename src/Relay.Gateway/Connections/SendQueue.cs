@@ -17,6 +17,7 @@ internal sealed class SendQueue(long byteLimit)
     {
         public byte[]? Frame;
         public bool Droppable;
+        public long ReceivedAt;
     }
 
     private readonly Lock _lock = new();
@@ -33,8 +34,10 @@ internal sealed class SendQueue(long byteLimit)
 
     public int Count { get { lock (_lock) return _count; } }
 
-    /// <summary>Queues a frame. Returns false when it was dropped (and counted) for lack of room.</summary>
-    public bool TryEnqueue(byte[] frame, bool droppable)
+    /// <summary>Queues a frame. Returns false when it was dropped (and counted) for lack of room.
+    /// <paramref name="receivedAt"/>: when the client frame it carries was received (a timestamp), 0 for frames of the
+    /// relay's own; kept in the ring entry, so measuring delivery allocates nothing.</summary>
+    public bool TryEnqueue(byte[] frame, bool droppable, long receivedAt = 0)
     {
         lock (_lock)
         {
@@ -48,13 +51,14 @@ internal sealed class SendQueue(long byteLimit)
             ref var slot = ref _ring[(_head + _count) % _ring.Length];
             slot.Frame = frame;
             slot.Droppable = droppable;
+            slot.ReceivedAt = receivedAt;
             _count++;
             _bytes += frame.Length;
             return true;
         }
     }
 
-    public bool TryDequeue(out byte[] frame)
+    public bool TryDequeue(out byte[] frame, out long receivedAt)
     {
         lock (_lock)
         {
@@ -62,6 +66,7 @@ internal sealed class SendQueue(long byteLimit)
             {
                 ref var slot = ref _ring[_head];
                 var taken = slot.Frame;
+                receivedAt = slot.ReceivedAt;
                 slot = default;
                 _head = (_head + 1) % _ring.Length;
                 _count--;
@@ -73,6 +78,7 @@ internal sealed class SendQueue(long byteLimit)
                 return true;
             }
             frame = [];
+            receivedAt = 0;
             return false;
         }
     }

@@ -227,10 +227,11 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
 
     // ---- traffic ------------------------------------------------------------------------------------------
 
-    /// <summary>Sends a frame to every registered connection of the mesh except the sender peer's own.</summary>
-    public void Broadcast(RelayConnection sender, byte[] frame, ulong echoHash)
+    /// <summary>Sends a frame to every registered connection of the mesh except the sender peer's own.
+    /// <paramref name="receivedAt"/> (here and below): when the client frame was received, for the delivery latency.</summary>
+    public void Broadcast(RelayConnection sender, byte[] frame, ulong echoHash, long receivedAt)
     {
-        FanOut(sender.PeerId!, frame, droppable: true, echoHash);
+        FanOut(sender.PeerId!, frame, droppable: true, echoHash, receivedAt);
         var gateways = Volatile.Read(ref _gateways);
         if (gateways.Length == 0) return;
         var item = new LinkItem(LinkItemKind.Broadcast, Name, sender.PeerId!, sender.Incarnation, sender.Id, frame, EchoHash: echoHash);
@@ -238,10 +239,10 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
     }
 
     /// <summary>Sends a direct frame to every connection of one peer, wherever they are.</summary>
-    public void DeliverToPeer(RelayConnection sender, string peerId, byte[] frame)
+    public void DeliverToPeer(RelayConnection sender, string peerId, byte[] frame, long receivedAt)
     {
         if (!_peers.TryGetValue(peerId, out var entry)) return;
-        foreach (var connection in entry.Local) Deliver(connection, frame, droppable: false, echoHash: 0);
+        foreach (var connection in entry.Local) Deliver(connection, frame, droppable: false, echoHash: 0, receivedAt);
         var remote = entry.Remote;
         if (remote.Length == 0) return;
         var item = new LinkItem(LinkItemKind.ToPeer, Name, sender.PeerId!, sender.Incarnation, sender.Id, frame, Target: peerId);
@@ -253,12 +254,12 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
     }
 
     /// <summary>Sends a direct frame to one connection, here or on another gateway.</summary>
-    public void DeliverToMember(RelayConnection sender, MeshMember member, byte[] frame)
+    public void DeliverToMember(RelayConnection sender, MeshMember member, byte[] frame, long receivedAt)
     {
         switch (member)
         {
             case RelayConnection local:
-                Deliver(local, frame, droppable: false, echoHash: 0);
+                Deliver(local, frame, droppable: false, echoHash: 0, receivedAt);
                 break;
             case RemoteMember remote:
                 links.Send(remote.Key.GatewayId, new LinkItem(LinkItemKind.ToConnection, Name, sender.PeerId!, sender.Incarnation,
@@ -267,31 +268,33 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
         }
     }
 
-    public static void Deliver(RelayConnection connection, byte[] frame, bool droppable, ulong echoHash)
+    public static void Deliver(RelayConnection connection, byte[] frame, bool droppable, ulong echoHash, long receivedAt = 0)
     {
         if (echoHash != 0) connection.Echo?.RecordDelivered(echoHash, Stopwatch.GetTimestamp());
-        connection.Send(frame, droppable);
+        connection.Send(frame, droppable, receivedAt);
     }
 
     // ---- what other gateways' links say -------------------------------------------------------------------
 
-    public void Apply(string source, LinkItem item, ConnectionRegistry connections)
+    /// <summary>An item of another gateway's link; <paramref name="receivedAt"/>: when its batch arrived here (the
+    /// delivery latency of frames from other nodes starts there: clocks of two processes do not compare).</summary>
+    public void Apply(string source, LinkItem item, ConnectionRegistry connections, long receivedAt)
     {
         switch (item.Kind)
         {
             case LinkItemKind.Broadcast:
-                FanOut(item.PeerId, item.Frame!, droppable: true, item.EchoHash);
+                FanOut(item.PeerId, item.Frame!, droppable: true, item.EchoHash, receivedAt);
                 return;
             case LinkItemKind.ToPeer:
                 if (_peers.TryGetValue(item.Target!, out var target))
                 {
-                    foreach (var connection in target.Local) Deliver(connection, item.Frame!, droppable: false, echoHash: 0);
+                    foreach (var connection in target.Local) Deliver(connection, item.Frame!, droppable: false, echoHash: 0, receivedAt);
                 }
                 return;
             case LinkItemKind.ToConnection:
                 if (connections.TryGet(item.TargetConnection, out var one) && one!.Registered && ReferenceEquals(one.Mesh, this))
                 {
-                    Deliver(one, item.Frame!, droppable: false, echoHash: 0);
+                    Deliver(one, item.Frame!, droppable: false, echoHash: 0, receivedAt);
                 }
                 return;
         }
@@ -410,12 +413,12 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
         foreach (var gateway in _gateways) links.Send(gateway, item);
     }
 
-    private void FanOut(string senderPeerId, byte[] frame, bool droppable, ulong echoHash)
+    private void FanOut(string senderPeerId, byte[] frame, bool droppable, ulong echoHash, long receivedAt = 0)
     {
         foreach (var member in Members)
         {
             if (string.Equals(member.PeerId, senderPeerId, StringComparison.Ordinal)) continue;
-            Deliver(member, frame, droppable, echoHash);
+            Deliver(member, frame, droppable, echoHash, receivedAt);
         }
     }
 

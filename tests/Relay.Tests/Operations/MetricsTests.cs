@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using Relay.Gateway.Diagnostics;
 using Relay.Tests.EndToEnd;
 using Relay.Tests.Infrastructure;
 using Xunit;
@@ -40,6 +41,29 @@ public sealed class MetricsTests : EndToEndTest
             && t.Contains("kestrel_", StringComparison.Ordinal)
             && t.Contains("orleans_", StringComparison.Ordinal));
         Assert.Contains("otel_scope_name=\"Microsoft.Orleans\"", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Delivery_latency_is_a_histogram_of_routed_frames_in_seconds()
+    {
+        await StartRelayAsync();
+        var sender = await JoinAsync();
+        var receiver = await JoinAsync();
+        for (var i = 0; i < 3; i++) await sender.SendAsync(new { type = "broadcast", data = new { n = i } });
+        await sender.SendAsync(new { type = "direct", to = receiver.Id, data = new { n = 3 } });
+        await receiver.WaitForAsync(f => Frame.IsType(f, "direct"));
+
+        // Presences, snapshots and relay errors are the relay's own frames: only the four routed ones count.
+        var text = await ScrapeUntilAsync(t => Value(t, "relay_delivery_duration_seconds_count") >= 4);
+        Assert.Equal(4, Value(text, "relay_delivery_duration_seconds_count"));
+        Assert.Contains("# TYPE relay_delivery_duration_seconds histogram", text, StringComparison.Ordinal);
+        var sum = Value(text, "relay_delivery_duration_seconds_sum");
+        Assert.InRange(sum!.Value, double.Epsilon, 4 * TestPeer.DefaultTimeout.TotalSeconds);
+        // Buckets fit seconds (sub-millisecond ones included), not the SDK's default millisecond-sized ones.
+        var buckets = text.Split('\n').Where(l => l.StartsWith("relay_delivery_duration_seconds_bucket", StringComparison.Ordinal)).ToArray();
+        Assert.Contains(buckets, l => l.Contains("le=\"0.001\"", StringComparison.Ordinal));
+        Assert.DoesNotContain(buckets, l => l.Contains("le=\"750\"", StringComparison.Ordinal));
+        Assert.Equal(RelayMetrics.DeliveryBuckets.Count + 1, buckets.Length);
     }
 
     private async Task<string> ScrapeUntilAsync(Func<string, bool> condition)
