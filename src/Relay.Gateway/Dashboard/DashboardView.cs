@@ -32,7 +32,7 @@ internal sealed record MeshInfo(string Name, int PeerCount, PeerInfo[] Peers);
 internal sealed record PeerInfo(string Id, string? Metadata, int MetadataBytes, int Local, int Remote, double LastSeen);
 
 /// <summary>One second of traffic on this node: frames received from clients, frames written to them, connections
-/// closed.</summary>
+/// closed (by anyone).</summary>
 internal readonly record struct RatePoint(
     [property: JsonPropertyName("t")] long UnixSeconds,
     [property: JsonPropertyName("in")] long Received,

@@ -6,7 +6,8 @@ namespace Relay.Gateway.Dashboard;
 /// <summary>
 /// Frames per second in and out of this node over the last <see cref="HistorySeconds"/> seconds, for the dashboard's
 /// chart. It counts nothing itself: a <see cref="MeterListener"/> reads the relay's own counters
-/// (<c>relay.frames.received</c>, <c>relay.frames.sent</c>, <c>relay.disconnects</c>) of this host's meter factory
+/// (<c>relay.frames.received</c>, <c>relay.frames.sent</c>, and the decrements of <c>relay.connections</c>: every close,
+/// whoever closed) of this host's meter factory
 /// (other relays in the same process, as in tests, have their own), and <see cref="Sample"/> turns their growth into
 /// one point per second. Memory: a fixed ring of points. Off (no listener) when the dashboard is.
 /// </summary>
@@ -14,16 +15,19 @@ internal sealed class MessageRates : IDisposable
 {
     public const int HistorySeconds = 300;
 
-    /// <summary>Running totals; the listener adds to them (its callbacks may run on any thread).</summary>
-    private sealed class Total
+    /// <summary>Running totals; the listener adds to them (its callbacks may run on any thread).
+    /// <see cref="Decrements"/>: counts what an up-down counter loses (connections closed), not what it gains.</summary>
+    private sealed class Total(bool decrements = false)
     {
         public long Value;
+
+        public bool Decrements { get; } = decrements;
     }
 
     private readonly MeterListener _listener = new();
     private readonly Total _received = new();
     private readonly Total _sent = new();
-    private readonly Total _disconnects = new();
+    private readonly Total _disconnects = new(decrements: true);
     private readonly Lock _lock = new();
     private readonly RatePoint[] _ring = new RatePoint[HistorySeconds];
     private int _next;
@@ -43,12 +47,17 @@ internal sealed class MessageRates : IDisposable
             {
                 "relay.frames.received" => _received,
                 "relay.frames.sent" => _sent,
-                "relay.disconnects" => _disconnects,
+                "relay.connections" => _disconnects,
                 _ => null,
             };
             if (total is not null) listener.EnableMeasurementEvents(instrument, total);
         };
-        _listener.SetMeasurementEventCallback<long>(static (_, value, _, state) => Interlocked.Add(ref ((Total)state!).Value, value));
+        _listener.SetMeasurementEventCallback<long>(static (_, value, _, state) =>
+        {
+            var total = (Total)state!;
+            if (total.Decrements) value = value < 0 ? -value : 0;
+            if (value != 0) Interlocked.Add(ref total.Value, value);
+        });
         _listener.Start();
     }
 

@@ -56,8 +56,9 @@ public sealed class DashboardTests : EndToEndTest
 
         await bob.CloseAsync();
         view = await stream.WaitForAsync(v => !DashboardStream.ShowsPeer(v, Mesh, bob.Id)
-            && v.GetProperty("disconnects").EnumerateArray().Any(d => d.GetProperty("peer").GetString() == bob.Id),
-            Wait, "bob gone and among the disconnects");
+            && v.GetProperty("disconnects").EnumerateArray().Any(d => d.GetProperty("peer").GetString() == bob.Id)
+            && v.GetProperty("rates").EnumerateArray().Any(r => r.GetProperty("closed").GetInt64() > 0),
+            Wait, "bob gone, among the disconnects and in the closed connections' rate");
         var disconnect = view.GetProperty("disconnects").EnumerateArray().First(d => d.GetProperty("peer").GetString() == bob.Id);
         Assert.Equal("closed by client", disconnect.GetProperty("reason").GetString());
         Assert.Equal((int)WebSocketCloseStatus.NormalClosure, disconnect.GetProperty("code").GetInt32());
