@@ -26,6 +26,7 @@ internal sealed class RelayMetrics
     private readonly Counter<long> _linkReceived;
     private readonly Counter<long> _linkDropped;
     private readonly Counter<long> _linkLost;
+    private readonly Counter<long> _linkDuplicates;
     private readonly Counter<long> _authenticated;
     private readonly Counter<long> _authRefused;
     private readonly Histogram<double> _deliveryLatency;
@@ -47,6 +48,7 @@ internal sealed class RelayMetrics
         _linkReceived = meter.CreateCounter<long>("relay.cluster.items.received", "{item}", "Frames and membership changes received from other gateways");
         _linkDropped = meter.CreateCounter<long>("relay.cluster.items.undelivered", "{item}", "Items for other gateways that could not be delivered (reported to their senders)");
         _linkLost = meter.CreateCounter<long>("relay.cluster.batches.lost", "{batch}", "Batches from other gateways that never arrived (sequence gaps)");
+        _linkDuplicates = meter.CreateCounter<long>("relay.cluster.batches.duplicate", "{batch}", "Batches from other gateways that arrived again, or after being counted lost (ignored)");
         _authenticated = meter.CreateCounter<long>("relay.auth.accepted", "{token}", "Tokens accepted, by where they came from (upgrade, first_frame, refresh)");
         _authRefused = meter.CreateCounter<long>("relay.auth.refused", "{token}", "Tokens or connections refused by authentication, by stage and reason");
         _connections = meter.CreateUpDownCounter<long>("relay.connections", "{connection}", "Open WebSocket connections");
@@ -97,6 +99,8 @@ internal sealed class RelayMetrics
     public void LinkDropped(int items) => _linkDropped.Add(items);
 
     public void LinkLost(long batches) => _linkLost.Add(batches);
+
+    public void LinkDuplicate() => _linkDuplicates.Add(1);
 
     public void Closed() => _connections.Add(-1);
 

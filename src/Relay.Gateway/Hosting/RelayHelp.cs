@@ -77,6 +77,7 @@ public static class RelayHelp
         ["Cluster:NumMissedProbesLimit"] = "failure detection: missed probes before a silo suspects another (unset: Orleans' 3)",
         ["Cluster:NumVotesForDeathDeclaration"] = "failure detection: suspicions that declare a silo dead (unset: Orleans' 2)",
         ["Cluster:ConnectTimeout"] = "how long a gateway-only node retries reaching the cluster at start",
+        ["Cluster:ResponseTimeout"] = "how long a grain call or stream delivery waits for an answer (Orleans' default: 30 s)",
     };
 
     public const string Undescribed = "(no description)";

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using Orleans.Configuration;
+using Orleans.Runtime.Providers;
 using Relay.Gateway.Hosting;
 using Relay.Grains;
 using Relay.Grains.Contracts;
@@ -13,6 +14,8 @@ public static class RelaySiloBuilderExtensions
     /// <summary>Grain storage that Orleans' stream pub-sub uses for explicit subscriptions (gateways subscribe
     /// to their own streams).</summary>
     public const string PubSubStore = "PubSubStore";
+
+    private static readonly StreamRetryBackoff QueueRetry = new(TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(1));
 
     /// <summary>
     /// What the relay's grains need on any silo: their options, grain storage, the gateway streams and reminders.
@@ -37,14 +40,18 @@ public static class RelaySiloBuilderExtensions
             silo.AddMemoryGrainStorage(PubSubStore);
             silo.UseInMemoryReminderService();
         }
-        silo.AddMemoryStreams(GatewayStreams.Provider, streams => streams.ConfigurePullingAgent(agent =>
-            agent.Configure(o =>
+        silo.AddMemoryStreams(GatewayStreams.Provider, streams =>
+        {
+            streams.ConfigurePullingAgent(agent => agent.Configure(o =>
             {
                 o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(10);
                 // A gateway that died keeps its subscription; give up on its events quickly rather than holding
                 // them for the default minute.
                 o.MaxEventDeliveryTime = TimeSpan.FromSeconds(10);
-            })));
+            }));
+            streams.ConfigureBackoffProvider((_, _) => (IQueueReaderBackoffProvider)QueueRetry);
+            streams.ConfigureBackoffProvider((_, _) => (IMessageDeliveryBackoffProvider)QueueRetry);
+        });
 
         // Gateways are Orleans clients holding this node's streams: one that vanished (crash, network) is dropped
         // after this long, so messages to it fail at once instead of each waiting for the 30 s response timeout,
@@ -86,6 +93,8 @@ public static class RelaySiloBuilderExtensions
         {
             silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, serviceId: options.ServiceId, clusterId: options.ClusterId);
         }
+
+        silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
 
         if (options.ProbeTimeout is not null || options.NumMissedProbesLimit is not null || options.NumVotesForDeathDeclaration is not null)
         {
