@@ -75,7 +75,7 @@ internal sealed partial class ClusterNodes(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1901, Level = LogLevel.Debug, Message = "Dashboard: listing the cluster's silos failed")]
+        [LoggerMessage(EventId = 2201, Level = LogLevel.Debug, Message = "Dashboard: listing the cluster's silos failed")]
         public static partial void ListFailed(ILogger logger, Exception exception);
     }
 }
