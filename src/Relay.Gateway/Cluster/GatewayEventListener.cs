@@ -89,9 +89,10 @@ internal sealed partial class GatewayEventListener(
         if (batch.Sequence > last + 1) ReportLost(batch.SourceGateway, batch.Sequence - last - 1);
         _lastSequence[batch.SourceGateway] = batch.Sequence;
         metrics.LinkReceived(batch.Items.Length);
+        var receivedAt = time.GetTimestamp();
         foreach (var linkItem in batch.Items)
         {
-            meshes.Find(linkItem.Mesh)?.Apply(batch.SourceGateway, linkItem, connections);
+            meshes.Find(linkItem.Mesh)?.Apply(batch.SourceGateway, linkItem, connections, receivedAt);
         }
     }
 

@@ -148,7 +148,7 @@ internal sealed class ConnectionSession(
             SendError(ErrorCodes.NotRegistered, "send a presence first; nothing is forwarded before it", TurnIdOf(frame, parsed));
             return;
         }
-        if (parsed.Kind == FrameKind.Direct) RouteDirect(frame, parsed);
+        if (parsed.Kind == FrameKind.Direct) RouteDirect(frame, parsed, now);
         else RouteBroadcast(frame, parsed, now);
     }
 
@@ -278,7 +278,7 @@ internal sealed class ConnectionSession(
         return announcement.AsSpan()[stamped.Data].ToArray();
     }
 
-    private void RouteDirect(ReadOnlyMemory<byte> frame, in ParsedFrame parsed)
+    private void RouteDirect(ReadOnlyMemory<byte> frame, in ParsedFrame parsed, long receivedAt)
     {
         var mesh = connection.Mesh;
         _scratch.Clear();
@@ -288,7 +288,7 @@ internal sealed class ConnectionSession(
             case DirectRoute.Peer:
             {
                 var stamped = Stamp(frame, parsed);
-                mesh.DeliverToPeer(connection, route.PeerId!, stamped);
+                mesh.DeliverToPeer(connection, route.PeerId!, stamped, receivedAt);
                 stamped.Release();
                 metrics.Routed(FrameKind.Direct);
                 break;
@@ -296,7 +296,7 @@ internal sealed class ConnectionSession(
             case DirectRoute.AgentConnection:
             {
                 var stamped = Stamp(frame, parsed);
-                mesh.DeliverToMember(connection, route.Connection!, stamped);
+                mesh.DeliverToMember(connection, route.Connection!, stamped, receivedAt);
                 stamped.Release();
                 metrics.Routed(FrameKind.Direct);
                 break;
@@ -323,7 +323,7 @@ internal sealed class ConnectionSession(
             return;
         }
         var stamped = Stamp(frame, parsed);
-        connection.Mesh.Broadcast(connection, stamped, suppressible ? parsed.DataHash : 0);
+        connection.Mesh.Broadcast(connection, stamped, suppressible ? parsed.DataHash : 0, now);
         stamped.Release();
         metrics.Routed(FrameKind.Broadcast);
     }

@@ -105,14 +105,20 @@ internal sealed class RelayConnection : MeshMember
     /// reconnect elsewhere, so its peer is handed over to its lease instead of going offline at once.</summary>
     public bool ClosedForRestart => Volatile.Read(ref _closeStatus) == (int)CloseCodes.ServiceRestart;
 
+    /// <summary>The close this node asked for (status and the relay's reason text), if any.</summary>
+    public (WebSocketCloseStatus Status, string Reason)? RequestedClose =>
+        Volatile.Read(ref _closeStatus) is var status and not 0 ? ((WebSocketCloseStatus)status, Volatile.Read(ref _closeReason) ?? "") : null;
+
     public void Touch(long now) => Volatile.Write(ref _lastFrame, now);
 
     /// <summary>Queues a frame for this socket. Never blocks; a full queue drops (see <see cref="SendQueue"/>). The
-    /// queue takes its own reference to <paramref name="frame"/>; the caller keeps its own.</summary>
-    public bool Send(OutboundFrame frame, bool droppable)
+    /// queue takes its own reference to <paramref name="frame"/>; the caller keeps its own.
+    /// <paramref name="receivedAt"/>: the timestamp (<see cref="TimeProvider.GetTimestamp"/>) at which the client frame
+    /// it carries was received, for the delivery latency; 0 for the relay's own frames (not measured).</summary>
+    public bool Send(OutboundFrame frame, bool droppable, long receivedAt = 0)
     {
         if (IsClosing) return false;
-        var queued = _queue.TryEnqueue(frame, droppable, _time.GetTimestamp(), out var wasEmpty);
+        var queued = _queue.TryEnqueue(frame, droppable, _time.GetTimestamp(), out var wasEmpty, receivedAt);
         // The writer drains until the queue is empty before it waits again: it only needs waking when this frame
         // went into an empty queue.
         if (wasEmpty) _doorbell.Writer.TryWrite(true);
@@ -155,7 +161,7 @@ internal sealed class RelayConnection : MeshMember
             while (await _doorbell.Reader.WaitToReadAsync(cancellationToken))
             {
                 _doorbell.Reader.TryRead(out _);
-                while ((!IsClosing || _drainBeforeClose) && _queue.TryDequeue(out var frame))
+                while ((!IsClosing || _drainBeforeClose) && _queue.TryDequeue(out var frame, out var receivedAt))
                 {
                     var length = frame.Length;
                     try
@@ -168,8 +174,10 @@ internal sealed class RelayConnection : MeshMember
                         // is done with.
                         frame.Release();
                     }
-                    Volatile.Write(ref _lastProgress, _time.GetTimestamp());
+                    var written = _time.GetTimestamp();
+                    Volatile.Write(ref _lastProgress, written);
                     metrics?.FrameSent(length);
+                    if (receivedAt != 0) metrics?.Delivered(_time.GetElapsedTime(receivedAt, written));
                 }
                 if (IsClosing)
                 {

@@ -21,6 +21,7 @@ internal sealed class SendQueue(long byteLimit)
     {
         public OutboundFrame? Frame;
         public bool Droppable;
+        public long ReceivedAt;
     }
 
     private const int InitialSlots = 16;
@@ -50,8 +51,10 @@ internal sealed class SendQueue(long byteLimit)
     private long _nonEmptySince;
 
     /// <summary>Queues a frame (taking a reference to it). Returns false when it was dropped (and counted) for lack
-    /// of room; <paramref name="wasEmpty"/> says the queue held nothing before, so its writer may be idle.</summary>
-    public bool TryEnqueue(OutboundFrame frame, bool droppable, long now, out bool wasEmpty)
+    /// of room; <paramref name="wasEmpty"/> says the queue held nothing before, so its writer may be idle.
+    /// <paramref name="receivedAt"/>: when the client frame it carries was received (a timestamp), 0 for frames of the
+    /// relay's own; kept in the ring entry, so measuring delivery allocates nothing.</summary>
+    public bool TryEnqueue(OutboundFrame frame, bool droppable, long now, out bool wasEmpty, long receivedAt = 0)
     {
         lock (_lock)
         {
@@ -68,6 +71,7 @@ internal sealed class SendQueue(long byteLimit)
             ref var slot = ref _ring[(_head + _count) % _ring.Length];
             slot.Frame = frame;
             slot.Droppable = droppable;
+            slot.ReceivedAt = receivedAt;
             _count++;
             _bytes += frame.Length;
             return true;
@@ -75,7 +79,7 @@ internal sealed class SendQueue(long byteLimit)
     }
 
     /// <summary>Takes the oldest frame; the caller owns the queue's reference to it and releases it once written.</summary>
-    public bool TryDequeue([NotNullWhen(true)] out OutboundFrame? frame)
+    public bool TryDequeue([NotNullWhen(true)] out OutboundFrame? frame, out long receivedAt)
     {
         lock (_lock)
         {
@@ -83,6 +87,7 @@ internal sealed class SendQueue(long byteLimit)
             {
                 ref var slot = ref _ring[_head];
                 var taken = slot.Frame;
+                receivedAt = slot.ReceivedAt;
                 slot = default;
                 _head = (_head + 1) % _ring.Length;
                 _count--;
@@ -94,6 +99,7 @@ internal sealed class SendQueue(long byteLimit)
                 return true;
             }
             frame = null;
+            receivedAt = 0;
             return false;
         }
     }

@@ -31,6 +31,7 @@ internal sealed class RelayMetrics
     private readonly Counter<long> _authRefused;
     private readonly Counter<long> _leasesExpired;
     private readonly Counter<long> _refused;
+    private readonly Histogram<double> _deliveryLatency;
 
     public RelayMetrics(IMeterFactory meters)
     {
@@ -57,7 +58,18 @@ internal sealed class RelayMetrics
         _refused = meter.CreateCounter<long>("relay.connections.refused", "{connection}",
             "WebSocket upgrades refused with HTTP 503 (or, after first-frame auth, closed with 1013), by reason");
         _connections = meter.CreateUpDownCounter<long>("relay.connections", "{connection}", "Open WebSocket connections");
+        _deliveryLatency = meter.CreateHistogram("relay.delivery.duration", "s",
+            "Time from a client frame received (or, from another gateway, its batch arrived) to its write to a recipient socket",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DeliveryBuckets });
     }
+
+    /// <summary>Delivery latency buckets (seconds): a loopback hop takes tens of microseconds, a slow consumer's frame
+    /// may wait seconds in its queue.</summary>
+    public static readonly IReadOnlyList<double> DeliveryBuckets =
+        [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+    /// <summary>A routed client frame was written to a recipient socket, <paramref name="latency"/> after it was received.</summary>
+    public void Delivered(TimeSpan latency) => _deliveryLatency.Record(latency.TotalSeconds);
 
     public void FrameReceived(int bytes)
     {

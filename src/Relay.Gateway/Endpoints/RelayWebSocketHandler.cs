@@ -9,6 +9,7 @@ using Microsoft.Extensions.Options;
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
 using Relay.Gateway.Connections;
+using Relay.Gateway.Dashboard;
 using Relay.Gateway.Diagnostics;
 using Relay.Gateway.Routing;
 using Relay.Grains;
@@ -30,6 +31,7 @@ internal sealed partial class RelayWebSocketHandler(
     TokenValidator tokens,
     FirstFrameAuthenticator firstFrame,
     RelayMetrics metrics,
+    DisconnectLog disconnects,
     TimeProvider time,
     ILogger<RelayWebSocketHandler> logger)
 {
@@ -147,12 +149,14 @@ internal sealed partial class RelayWebSocketHandler(
         }
         finally
         {
+            var requested = connection.RequestedClose; // before the normal close below: why the session ended
             await membership.LeaveAsync(connection, reaped: false);
             connection.RequestClose(CloseCodes.Normal, "");
             if (await Task.WhenAny(writer, Task.Delay(CloseGrace, time, CancellationToken.None)) != writer) connection.Abort();
             connection.CompleteWriter();
             connections.Remove(connection);
             metrics.Closed();
+            disconnects.Closed(meshName, connection.PeerId, requested, socket.CloseStatus);
             Log.Closed(logger, connection.Id, socket.CloseStatus);
         }
     }

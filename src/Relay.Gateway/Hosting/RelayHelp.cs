@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Reflection;
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
+using Relay.Gateway.Dashboard;
 using Relay.Grains;
 
 namespace Relay.Gateway.Hosting;
@@ -22,6 +23,7 @@ public static class RelayHelp
     [
         new(RelayOptions.SectionName, [typeof(RelayOptions), typeof(LivenessOptions)]),
         new(RelayAuthOptions.SectionName, [typeof(RelayAuthOptions)]),
+        new(DashboardOptions.SectionName, [typeof(DashboardOptions)]),
         new(RelayClusterOptions.SectionName, [typeof(RelayClusterOptions)]),
     ];
 
@@ -67,6 +69,9 @@ public static class RelayHelp
         ["Relay:Auth:KeyRefreshInterval"] = "least time between two signing-key refreshes caused by unknown kids",
         ["Relay:Auth:MetadataRefreshInterval"] = "periodic refresh of discovery document and keys",
         ["Relay:Auth:MetadataTimeout"] = "timeout of one request to the discovery document or the JWKS",
+        ["Relay:Dashboard:Enabled"] = "live dashboard at /dashboard (and GET /); unset: on unless auth is on; true with auth: needs a token",
+        ["Relay:Dashboard:UpdateInterval"] = "how often an open dashboard is updated",
+        ["Relay:Dashboard:MaxViewers"] = "dashboards open at once on this node (more: 503)",
         ["Cluster:Role"] = "Relay.Silo: Combined (silo + gateway) or Silo; Relay.Gateway is always Gateway",
         ["Cluster:Redis"] = "StackExchange.Redis connection string; unset: embedded providers, localhost clustering",
         ["Cluster:AdvertisedIPAddress"] = "address a silo advertises (IP or host name); non-loopback: listens on all interfaces",

@@ -64,6 +64,18 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
 
     public bool IsOnlinePeer(string peerId) => _peers.ContainsKey(peerId);
 
+    /// <summary>The other gateways this node knows to serve the mesh.</summary>
+    public string[] Gateways => Volatile.Read(ref _gateways);
+
+    /// <summary>The online peers, read without the lock (for the dashboard: a moment's inconsistency is harmless).</summary>
+    public IEnumerable<PeerSummary> Peers()
+    {
+        foreach (var entry in _peers.Values)
+        {
+            if (!entry.IsEmpty) yield return new PeerSummary(entry.PeerId, entry.Metadata, entry.Local.Length, entry.Remote.Length, entry.LastSeen);
+        }
+    }
+
     public void FindAgentListings(string agent, List<AgentListing<MeshMember>> into)
     {
         foreach (var member in Members) AddIfListed(member, agent, into);
@@ -247,10 +259,11 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
     // ---- traffic ------------------------------------------------------------------------------------------
 
     /// <summary>Sends a frame to every registered connection of the mesh except the sender peer's own. Queues take
-    /// their own references to <paramref name="frame"/>; other gateways get a copy.</summary>
-    public void Broadcast(RelayConnection sender, OutboundFrame frame, ulong echoHash)
+    /// their own references to <paramref name="frame"/>; other gateways get a copy.
+    /// <paramref name="receivedAt"/> (here and below): when the client frame was received, for the delivery latency.</summary>
+    public void Broadcast(RelayConnection sender, OutboundFrame frame, ulong echoHash, long receivedAt)
     {
-        FanOut(sender.PeerId!, frame, droppable: true, echoHash);
+        FanOut(sender.PeerId!, frame, droppable: true, echoHash, receivedAt);
         var gateways = Volatile.Read(ref _gateways);
         if (gateways.Length == 0) return;
         var item = new LinkItem(LinkItemKind.Broadcast, Name, sender.PeerId!, sender.Incarnation, sender.Id, frame.ToArray(), EchoHash: echoHash);
@@ -258,10 +271,10 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
     }
 
     /// <summary>Sends a direct frame to every connection of one peer, wherever they are.</summary>
-    public void DeliverToPeer(RelayConnection sender, string peerId, OutboundFrame frame)
+    public void DeliverToPeer(RelayConnection sender, string peerId, OutboundFrame frame, long receivedAt)
     {
         if (!_peers.TryGetValue(peerId, out var entry)) return;
-        foreach (var connection in entry.Local) Deliver(connection, frame, droppable: false, echoHash: 0);
+        foreach (var connection in entry.Local) Deliver(connection, frame, droppable: false, echoHash: 0, receivedAt);
         var remote = entry.Remote;
         if (remote.Length == 0) return;
         var item = new LinkItem(LinkItemKind.ToPeer, Name, sender.PeerId!, sender.Incarnation, sender.Id, frame.ToArray(), Target: peerId);
@@ -273,12 +286,12 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
     }
 
     /// <summary>Sends a direct frame to one connection, here or on another gateway.</summary>
-    public void DeliverToMember(RelayConnection sender, MeshMember member, OutboundFrame frame)
+    public void DeliverToMember(RelayConnection sender, MeshMember member, OutboundFrame frame, long receivedAt)
     {
         switch (member)
         {
             case RelayConnection local:
-                Deliver(local, frame, droppable: false, echoHash: 0);
+                Deliver(local, frame, droppable: false, echoHash: 0, receivedAt);
                 break;
             case RemoteMember remote:
                 links.Send(remote.Key.GatewayId, new LinkItem(LinkItemKind.ToConnection, Name, sender.PeerId!, sender.Incarnation,
@@ -287,35 +300,37 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
         }
     }
 
-    public static void Deliver(RelayConnection connection, OutboundFrame frame, bool droppable, ulong echoHash) =>
-        Deliver(connection, frame, droppable, echoHash, echoHash != 0 ? Stopwatch.GetTimestamp() : 0);
+    public static void Deliver(RelayConnection connection, OutboundFrame frame, bool droppable, ulong echoHash, long receivedAt = 0) =>
+        Deliver(connection, frame, droppable, echoHash, echoHash != 0 ? Stopwatch.GetTimestamp() : 0, receivedAt);
 
-    private static void Deliver(RelayConnection connection, OutboundFrame frame, bool droppable, ulong echoHash, long now)
+    private static void Deliver(RelayConnection connection, OutboundFrame frame, bool droppable, ulong echoHash, long now, long receivedAt)
     {
         if (echoHash != 0) connection.Echo?.RecordDelivered(echoHash, now);
-        connection.Send(frame, droppable);
+        connection.Send(frame, droppable, receivedAt);
     }
 
     // ---- what other gateways' links say -------------------------------------------------------------------
 
-    public void Apply(string source, LinkItem item, ConnectionRegistry connections)
+    /// <summary>An item of another gateway's link; <paramref name="receivedAt"/>: when its batch arrived here (the
+    /// delivery latency of frames from other nodes starts there: clocks of two processes do not compare).</summary>
+    public void Apply(string source, LinkItem item, ConnectionRegistry connections, long receivedAt)
     {
         switch (item.Kind)
         {
             case LinkItemKind.Broadcast:
-                FanOut(item.PeerId, OutboundFrame.Wrap(item.Frame!), droppable: true, item.EchoHash);
+                FanOut(item.PeerId, OutboundFrame.Wrap(item.Frame!), droppable: true, item.EchoHash, receivedAt);
                 return;
             case LinkItemKind.ToPeer:
                 if (_peers.TryGetValue(item.Target!, out var target))
                 {
                     var frame = OutboundFrame.Wrap(item.Frame!);
-                    foreach (var connection in target.Local) Deliver(connection, frame, droppable: false, echoHash: 0);
+                    foreach (var connection in target.Local) Deliver(connection, frame, droppable: false, echoHash: 0, receivedAt);
                 }
                 return;
             case LinkItemKind.ToConnection:
                 if (connections.TryGet(item.TargetConnection, out var one) && one!.Registered && ReferenceEquals(one.Mesh, this))
                 {
-                    Deliver(one, OutboundFrame.Wrap(item.Frame!), droppable: false, echoHash: 0);
+                    Deliver(one, OutboundFrame.Wrap(item.Frame!), droppable: false, echoHash: 0, receivedAt);
                 }
                 return;
         }
@@ -434,13 +449,13 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
         foreach (var gateway in _gateways) links.Send(gateway, item);
     }
 
-    private void FanOut(string senderPeerId, OutboundFrame frame, bool droppable, ulong echoHash)
+    private void FanOut(string senderPeerId, OutboundFrame frame, bool droppable, ulong echoHash, long receivedAt = 0)
     {
         var now = echoHash != 0 ? Stopwatch.GetTimestamp() : 0;
         foreach (var member in Members)
         {
             if (string.Equals(member.PeerId, senderPeerId, StringComparison.Ordinal)) continue;
-            Deliver(member, frame, droppable, echoHash, now);
+            Deliver(member, frame, droppable, echoHash, now, receivedAt);
         }
     }
 

@@ -5,6 +5,7 @@ using Relay.Grains;
 using Relay.Gateway.Cluster;
 using Relay.Gateway.Configuration;
 using Relay.Gateway.Connections;
+using Relay.Gateway.Dashboard;
 using Relay.Grains.Contracts;
 using Relay.Protocol;
 
@@ -24,6 +25,7 @@ internal sealed partial class PeerMembership(
     TimeProvider time,
     IOptions<LivenessOptions> liveness,
     IOptions<RelayOptions> options,
+    DisconnectLog disconnects,
     ILogger<PeerMembership> logger)
 {
     public enum Outcome { Registered, Updated, Unavailable, Refused, MeshFull }
@@ -124,6 +126,7 @@ internal sealed partial class PeerMembership(
             leave = new PeerLeave(lastHere && !mesh.IsOnlinePeer(peerId), connection.Incarnation, []);
         }
         Log.Left(logger, mesh.Name, connection.Id, reaped, leave.WentOffline);
+        if (reaped) disconnects.Reaped(mesh.Name, peerId);
         mesh.Left(connection, leave, UnixNow());
     }
 
