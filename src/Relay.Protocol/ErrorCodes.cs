@@ -51,6 +51,11 @@ public static class ErrorCodes
     /// <summary>A presence's <c>data</c> exceeded the configured metadata size; it was not stored or forwarded.</summary>
     public const string MetadataTooLarge = "metadata_too_large";
 
+    /// <summary>A presence would register one more peer id in a mesh that holds its configured maximum of peers. The
+    /// connection stays open and unregistered; a later presence is accepted once a peer has left. Further
+    /// connections of a peer id already in the mesh are not refused.</summary>
+    public const string MeshFull = "mesh_full";
+
     /// <summary>The relay could not record a presence (its cluster state did not answer); the client may send it again.</summary>
     public const string Unavailable = "unavailable";
 

@@ -55,7 +55,11 @@ public static class FrameParser
     /// Asked with the frame's type; when it answers true, <see cref="ParsedFrame.DataHash"/> is computed.
     /// Only the gateway knows which types are echo-suppressible.
     /// </param>
-    public static ParsedFrame Parse(ReadOnlySpan<byte> utf8, Func<string, bool>? computeDataHashForType = null)
+    /// <param name="names">
+    /// The sending connection's cache of decoded names: <c>from</c>, <c>to</c> and <c>targetInstanceId</c> seen
+    /// recently come from it instead of being decoded again. Null decodes every time.
+    /// </param>
+    public static ParsedFrame Parse(ReadOnlySpan<byte> utf8, Func<string, bool>? computeDataHashForType = null, Utf8StringCache? names = null)
     {
         // The reader checks JSON structure but not the UTF-8 inside strings; WebSocket text frames must be
         // valid UTF-8 and peers decode them as such. The check is vectorized and costs far less than parsing.
@@ -64,7 +68,7 @@ public static class FrameParser
             return new ParsedFrame(ParseError.InvalidJson, "frame is not valid UTF-8");
         }
 
-        var state = new State(computeDataHashForType);
+        var state = new State(computeDataHashForType, names);
         try
         {
             return Read(utf8, ref state);
@@ -158,16 +162,16 @@ public static class FrameParser
                 break;
             case Field.From:
                 state.HasFrom = true;
-                state.From = ReadStringField(ref reader, out state.FromInvalid);
+                state.From = ReadStringField(ref reader, state.Names, out state.FromInvalid);
                 break;
             case Field.To:
-                state.To = ReadStringField(ref reader, out state.ToInvalid);
+                state.To = ReadStringField(ref reader, state.Names, out state.ToInvalid);
                 break;
             case Field.TargetInstanceId:
-                state.TargetInstanceId = ReadStringField(ref reader, out state.TargetInstanceIdInvalid);
+                state.TargetInstanceId = ReadStringField(ref reader, state.Names, out state.TargetInstanceIdInvalid);
                 break;
             case Field.Token:
-                state.Token = ReadStringField(ref reader, out _);
+                state.Token = ReadStringField(ref reader, null, out _);
                 break;
             case Field.Sender:
                 state.HasSender = true;
@@ -191,7 +195,7 @@ public static class FrameParser
         }
     }
 
-    private static string? ReadStringField(ref Utf8JsonReader reader, out bool invalid)
+    private static string? ReadStringField(ref Utf8JsonReader reader, Utf8StringCache? names, out bool invalid)
     {
         // JavaScript clients write an unset field as null: the same as leaving it out.
         if (reader.TokenType == JsonTokenType.Null)
@@ -207,8 +211,21 @@ public static class FrameParser
             return null;
         }
 
+        // Escaped names are rare and decoded each time; the cache compares raw bytes.
+        var cacheable = names is not null && !reader.ValueIsEscaped;
+        if (cacheable && names!.Find(reader.ValueSpan) is { } known)
+        {
+            invalid = false;
+            return known;
+        }
+
         var value = JsonText.TryGetString(ref reader);
         invalid = value is null;
+        if (cacheable && value is not null)
+        {
+            names!.Add(reader.ValueSpan, value);
+        }
+
         return value;
     }
 
@@ -238,8 +255,9 @@ public static class FrameParser
     };
 
     /// <summary>Everything learned so far; fields are public so the reader can fill them by ref.</summary>
-    private struct State(Func<string, bool>? computeDataHashForType)
+    private struct State(Func<string, bool>? computeDataHashForType, Utf8StringCache? names)
     {
+        public readonly Utf8StringCache? Names = names;
         public string? Type;
         public string? TypeProblem = "field 'type' is missing";
         public string? From;

@@ -32,33 +32,61 @@ public static class FrameStamper
     /// <param name="redactor">The sending connection's credentials, or null when it has none.</param>
     public static byte[] Stamp(ReadOnlySpan<byte> frame, in ParsedFrame parsed, string senderPeerId, double nowUnixSeconds, CredentialRedactor? redactor)
     {
+        Span<byte> timestamp = stackalloc byte[UnixTime.MaxFormattedLength];
+        var stamps = Prepare(frame, parsed, senderPeerId, nowUnixSeconds, timestamp);
+        if (NeedsRewrite(frame, parsed, redactor))
+        {
+            return Rewrite(frame, stamps, redactor);
+        }
+
+        var result = new byte[SplicedLength(frame, parsed, stamps)];
+        Splice(frame, parsed, stamps, result);
+        return result;
+    }
+
+    /// <summary>
+    /// <see cref="Stamp"/> for forwarding: the usual splice goes into a pooled <see cref="OutboundFrame"/>, so
+    /// stamping allocates nothing; the rare rewrite (client <c>sender</c>, credentials to redact) wraps its array.
+    /// The caller owns the returned frame's one reference and releases it once every queue has taken its own.
+    /// </summary>
+    public static OutboundFrame StampForForwarding(ReadOnlySpan<byte> frame, in ParsedFrame parsed, string senderPeerId, double nowUnixSeconds, CredentialRedactor? redactor)
+    {
+        Span<byte> timestamp = stackalloc byte[UnixTime.MaxFormattedLength];
+        var stamps = Prepare(frame, parsed, senderPeerId, nowUnixSeconds, timestamp);
+        if (NeedsRewrite(frame, parsed, redactor))
+        {
+            return OutboundFrame.Wrap(Rewrite(frame, stamps, redactor));
+        }
+
+        var result = OutboundFrame.Rent(SplicedLength(frame, parsed, stamps));
+        Splice(frame, parsed, stamps, result.WritableSpan);
+        return result;
+    }
+
+    private static Stamps Prepare(ReadOnlySpan<byte> frame, in ParsedFrame parsed, string senderPeerId, double nowUnixSeconds, Span<byte> timestamp)
+    {
         ArgumentNullException.ThrowIfNull(senderPeerId);
         if (parsed.Error != ParseError.None || parsed.ClosingBrace >= frame.Length || frame[parsed.ClosingBrace] != (byte)'}')
         {
             throw new ArgumentException("Only a successfully parsed frame, with its own bytes, can be stamped.", nameof(parsed));
         }
 
-        Span<byte> timestamp = stackalloc byte[UnixTime.MaxFormattedLength];
         var timestampLength = 0;
         if (!parsed.HasTimestamp)
         {
             UnixTime.TryFormat(nowUnixSeconds, timestamp, out timestampLength);
         }
 
-        var stamps = new Stamps(senderPeerId, !parsed.HasFrom, timestamp[..timestampLength]);
-        if (parsed.HasSender || (redactor is not null && redactor.MightContainSecret(frame)))
-        {
-            return Rewrite(frame, stamps, redactor);
-        }
-
-        return Splice(frame, parsed, stamps);
+        return new Stamps(senderPeerId, !parsed.HasFrom, timestamp[..timestampLength]);
     }
 
-    private static byte[] Splice(ReadOnlySpan<byte> frame, in ParsedFrame parsed, in Stamps stamps)
+    private static bool NeedsRewrite(ReadOnlySpan<byte> frame, in ParsedFrame parsed, CredentialRedactor? redactor) =>
+        parsed.HasSender || (redactor is not null && redactor.MightContainSecret(frame));
+
+    private static int SplicedLength(ReadOnlySpan<byte> frame, in ParsedFrame parsed, in Stamps stamps)
     {
-        var head = frame[..parsed.ClosingBrace];
         var senderLength = JsonText.QuotedLength(stamps.SenderPeerId);
-        var length = head.Length + (parsed.IsEmptyObject ? 0 : 1) + "\"sender\":"u8.Length + senderLength + 1;
+        var length = parsed.ClosingBrace + (parsed.IsEmptyObject ? 0 : 1) + "\"sender\":"u8.Length + senderLength + 1;
         if (stamps.FillFrom)
         {
             length += ",\"from\":"u8.Length + senderLength;
@@ -69,8 +97,14 @@ public static class FrameStamper
             length += ",\"timestamp\":"u8.Length + stamps.Timestamp.Length;
         }
 
-        var result = new byte[length];
-        var output = result.AsSpan();
+        return length;
+    }
+
+    /// <summary>The frame up to its closing brace, then the stamps; <paramref name="output"/> holds exactly
+    /// <see cref="SplicedLength"/> bytes.</summary>
+    private static void Splice(ReadOnlySpan<byte> frame, in ParsedFrame parsed, in Stamps stamps, Span<byte> output)
+    {
+        var head = frame[..parsed.ClosingBrace];
         head.CopyTo(output);
         var at = head.Length;
         if (!parsed.IsEmptyObject)
@@ -93,7 +127,6 @@ public static class FrameStamper
         }
 
         output[at] = (byte)'}';
-        return result;
     }
 
     private static byte[] Rewrite(ReadOnlySpan<byte> frame, in Stamps stamps, CredentialRedactor? redactor)

@@ -134,6 +134,10 @@ internal sealed partial class FirstFrameAuthenticator(
         return null;
     }
 
+    /// <summary>Closes an authenticated socket that cannot be served after all (e.g. its token's mesh would go over a
+    /// limit of this node), with the same bounded handshake as a refusal.</summary>
+    public Task CloseAsync(WebSocket socket, WebSocketCloseStatus status, string reason) => CloseAsync(socket, status, reason, pendingReceive: null);
+
     /// <summary>Sends the close frame and waits (briefly) for the client's; a client that does not answer is dropped.</summary>
     private async Task CloseAsync(WebSocket socket, WebSocketCloseStatus status, string reason, Task? pendingReceive)
     {

@@ -54,6 +54,8 @@ internal sealed partial class GatewayEventListener(
                     break;
                 case PeerReaped reaped:
                     await membership.ApplyReapedAsync(reaped);
+                    // Counted once applied: whatever the reap announced here has been queued for the clients by now.
+                    metrics.LeasesExpired(reaped.Connections.Length);
                     break;
                 case GatewayJoinedMesh joined:
                     meshes.Find(joined.Mesh)?.MergeGateways([joined.GatewayId]);
@@ -71,16 +73,26 @@ internal sealed partial class GatewayEventListener(
 
     private void Apply(LinkBatch batch)
     {
-        // Stream delivery to one subscriber is sequential, so this needs no lock.
-        if (_lastSequence.TryGetValue(batch.SourceGateway, out var last) && batch.Sequence > last + 1)
+        Log.BatchArrived(logger, batch.Sequence, batch.Items.Length, batch.SourceGateway);
+        // Stream delivery to one subscriber is sequential, so this needs no lock. A link numbers its batches from 1
+        // for the life of its gateway process (gateway ids are never reused), and this gateway subscribed before any
+        // other gateway could know its id: so the first batch from a source is 1, and a first batch numbered higher
+        // means the ones before it were lost.
+        var last = _lastSequence.GetValueOrDefault(batch.SourceGateway);
+        if (batch.Sequence <= last)
         {
-            ReportLost(batch.SourceGateway, batch.Sequence - last - 1);
+            // A publish retried after a timeout that had in fact enqueued it, or a straggler already counted as
+            // lost: applying it again would deliver twice, or out of order.
+            metrics.LinkDuplicate();
+            return;
         }
+        if (batch.Sequence > last + 1) ReportLost(batch.SourceGateway, batch.Sequence - last - 1);
         _lastSequence[batch.SourceGateway] = batch.Sequence;
         metrics.LinkReceived(batch.Items.Length);
+        var receivedAt = time.GetTimestamp();
         foreach (var linkItem in batch.Items)
         {
-            meshes.Find(linkItem.Mesh)?.Apply(batch.SourceGateway, linkItem, connections);
+            meshes.Find(linkItem.Mesh)?.Apply(batch.SourceGateway, linkItem, connections, receivedAt);
         }
     }
 
@@ -116,13 +128,16 @@ internal sealed partial class GatewayEventListener(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1401, Level = LogLevel.Information, Message = "Gateway {GatewayId} listening for cluster events")]
+        [LoggerMessage(EventId = 1901, Level = LogLevel.Information, Message = "Gateway {GatewayId} listening for cluster events")]
         public static partial void Listening(ILogger logger, string gatewayId);
 
-        [LoggerMessage(EventId = 1402, Level = LogLevel.Error, Message = "Applying cluster event {EventType} failed")]
+        [LoggerMessage(EventId = 1902, Level = LogLevel.Error, Message = "Applying cluster event {EventType} failed")]
         public static partial void EventFailed(ILogger logger, Exception exception, string eventType);
 
-        [LoggerMessage(EventId = 1403, Level = LogLevel.Warning, Message = "{Batches} batch(es) from gateway {Source} were lost in transit")]
+        [LoggerMessage(EventId = 1903, Level = LogLevel.Warning, Message = "{Batches} batch(es) from gateway {Source} were lost in transit")]
         public static partial void BatchesLost(ILogger logger, long batches, string source);
+
+        [LoggerMessage(EventId = 1904, Level = LogLevel.Trace, Message = "Batch {Sequence} ({Items} item(s)) arrived from gateway {Source}")]
+        public static partial void BatchArrived(ILogger logger, long sequence, int items, string source);
     }
 }

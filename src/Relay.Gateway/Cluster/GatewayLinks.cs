@@ -26,6 +26,8 @@ internal sealed partial class GatewayLinks(
     // A destination that cannot keep up (or is gone) must not grow this gateway's memory without bound.
     private const long MaxQueuedBytesPerLink = 64L * 1024 * 1024;
 
+    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(3);
+
     private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(2)];
 
     private readonly ConcurrentDictionary<string, Link> _links = new(StringComparer.Ordinal);
@@ -46,12 +48,6 @@ internal sealed partial class GatewayLinks(
             return;
         }
         link.Items.Writer.TryWrite(item);
-    }
-
-    /// <summary>Stops sending to a gateway that left (what is still queued for it is dropped and reported).</summary>
-    public void Forget(string destination)
-    {
-        if (_links.TryRemove(destination, out var link)) link.Items.Writer.TryComplete();
     }
 
     public void Dispose()
@@ -99,7 +95,7 @@ internal sealed partial class GatewayLinks(
         {
             // shutting down
         }
-        // Whatever is left when a link is forgotten was never sent.
+        // Whatever is left at shutdown was never sent.
         while (reader.TryRead(out var left)) batch.Add(left);
         if (batch.Count > 0) Undelivered?.Invoke(batch);
     }
@@ -110,7 +106,11 @@ internal sealed partial class GatewayLinks(
         {
             try
             {
-                await stream.OnNextAsync(batch);
+                // A publish addressed to a queue on a silo that just died gets no answer before Orleans' response
+                // timeout (30 s), and the link sends nothing meanwhile; give it up sooner and send it again. If
+                // the first attempt did arrive after all, the receiver drops the copy by its sequence number.
+                await stream.OnNextAsync(batch).WaitAsync(PublishTimeout, _stopping.Token);
+                Log.Published(logger, batch.Sequence, batch.Items.Length, destination, attempt + 1);
                 return true;
             }
             catch (Exception ex) when (ex is not OutOfMemoryException && !_stopping.IsCancellationRequested)
@@ -143,5 +143,8 @@ internal sealed partial class GatewayLinks(
     {
         [LoggerMessage(EventId = 1601, Level = LogLevel.Warning, Message = "Could not deliver {Items} item(s) to gateway {Gateway}; their senders are told")]
         public static partial void PublishFailed(ILogger logger, Exception exception, string gateway, int items);
+
+        [LoggerMessage(EventId = 1602, Level = LogLevel.Trace, Message = "Batch {Sequence} ({Items} item(s)) published to gateway {Gateway} at attempt {Attempt}")]
+        public static partial void Published(ILogger logger, long sequence, int items, string gateway, int attempt);
     }
 }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Cluster;
 using Relay.Gateway.Connections;
+using Relay.Gateway.Dashboard;
 using Relay.Gateway.Diagnostics;
 using Relay.Gateway.Endpoints;
 using Relay.Gateway.Hosting;
@@ -22,6 +23,7 @@ public static class RelayGatewayServiceCollectionExtensions
     {
         services.AddOptions<RelayOptions>().Bind(configuration.GetSection(RelayOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<RelayOptions>, RelayOptionsValidator>();
+        services.AddSingleton<IValidateOptions<RelayOptions>, DrainWindowValidator>();
         services.AddRelayLiveness(configuration);
         services.AddRelayAuthentication(configuration);
 
@@ -31,6 +33,7 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddSingleton<RelayGauges>();
         services.AddSingleton<GatewayIdentity>();
         services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<ConnectionAdmission>();
         services.AddSingleton<GatewayLinks>();
         services.AddSingleton<MeshRegistry>();
         services.AddSingleton<TransitionGates>();
@@ -43,8 +46,24 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddHostedService<ConnectionSweeper>();
         services.AddHostedService<LivenessReporter>();
         services.AddHostedService<RosterRefresher>();
+        services.AddRelayDashboard(configuration);
         services.AddRelayReadiness();
         services.AddRelayTelemetry();
+        return services;
+    }
+
+    /// <summary>The live dashboard (section <c>Relay:Dashboard</c>): built from what the gateway already keeps.</summary>
+    public static IServiceCollection AddRelayDashboard(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<DashboardOptions>().Bind(configuration.GetSection(DashboardOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<DashboardOptions>, DashboardOptionsValidator>();
+        services.AddSingleton<DashboardAccess>();
+        services.AddSingleton<DisconnectLog>();
+        services.AddSingleton<MessageRates>();
+        services.AddSingleton<ClusterNodes>();
+        services.AddSingleton<DashboardViews>();
+        services.AddSingleton<DashboardEvents>();
+        services.AddHostedService<RateSampler>();
         return services;
     }
 

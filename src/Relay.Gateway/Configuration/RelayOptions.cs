@@ -15,8 +15,6 @@ public sealed class RelayOptions : IValidatableObject
     [Required, MaxLength(128)]
     public string DefaultMesh { get; set; } = "default";
 
-
-
     /// <summary>WebSocket ping period. A connection that answers neither frames nor pongs for
     /// the stale timeout after a ping is dead and is closed.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
@@ -62,6 +60,34 @@ public sealed class RelayOptions : IValidatableObject
     [Range(256, 16 * 1024 * 1024)]
     public int MaxMetadataBytes { get; set; } = 64 * 1024;
 
+    /// <summary>Open WebSockets this node holds at most; further upgrades get HTTP 503 with Retry-After.</summary>
+    [Range(1, 10_000_000)]
+    public int MaxConnections { get; set; } = 10_000;
+
+    /// <summary>Open WebSockets one client address may hold on this node, so that no single client can take the
+    /// node's whole <see cref="MaxConnections"/> (nor, with the defaults, a whole mesh or the mesh table).</summary>
+    [Range(1, 10_000_000)]
+    public int MaxConnectionsPerAddress { get; set; } = 256;
+
+    /// <summary>Meshes this node serves at once (meshes with an open connection here); an upgrade that would open
+    /// one more gets HTTP 503 with Retry-After.</summary>
+    [Range(1, 10_000_000)]
+    public int MaxMeshes { get; set; } = 1_000;
+
+    /// <summary>Peer ids one mesh may hold (as this node sees the mesh, other gateways' peers included); a presence
+    /// that would register one more is refused with error <c>mesh_full</c>.</summary>
+    [Range(1, 10_000_000)]
+    public int MaxPeersPerMesh { get; set; } = 1_000;
+
+    /// <summary>What an upgrade refused for a limit (or while draining) is told to wait in <c>Retry-After</c>.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>On shutdown, the 1012 closes are spread evenly over this window (0: all at once), so that the
+    /// clients' reconnects do not hit the other nodes in one burst. With the close handshakes it must fit the
+    /// host's shutdown timeout (checked at start-up).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan DrainWindow { get; set; } = TimeSpan.FromSeconds(10);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
@@ -73,6 +99,10 @@ public sealed class RelayOptions : IValidatableObject
         if (RateLimitBurst < RateLimitPerSecond)
         {
             yield return new ValidationResult("RateLimitBurst must be at least RateLimitPerSecond.", [nameof(RateLimitBurst)]);
+        }
+        if (MaxConnectionsPerAddress > MaxConnections)
+        {
+            yield return new ValidationResult("MaxConnectionsPerAddress must not exceed MaxConnections.", [nameof(MaxConnectionsPerAddress)]);
         }
         if (EchoSuppressedTypes.Any(string.IsNullOrWhiteSpace))
         {

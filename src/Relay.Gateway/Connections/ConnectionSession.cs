@@ -35,15 +35,20 @@ internal sealed class ConnectionSession(
     private static readonly TimeSpan MaxTimerWait = TimeSpan.FromDays(24);
 
     private readonly List<AgentListing<MeshMember>> _scratch = [];
+    private readonly Utf8StringCache _names = new();
     private readonly Lock _expiryLock = new();
     private ITimer? _expiry;
     private ITimer? _abortAfterClose;
     private bool _ended;
     private CancellationToken _stop;
 
+    /// <summary>The receive buffer a connection holds while idle: enough for usual frames. A larger frame borrows a
+    /// bigger one, given back after that frame, so that idle connections stay small.</summary>
+    private const int ReceiveBufferBytes = 4096;
+
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferBytes);
         _stop = cancellationToken;
         ArmExpiry();
         try
@@ -82,6 +87,11 @@ internal sealed class ConnectionSession(
                     continue;
                 }
                 await HandleFrameAsync(buffer.AsMemory(0, length));
+                if (buffer.Length > ReceiveBufferBytes)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferBytes);
+                }
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
@@ -106,7 +116,7 @@ internal sealed class ConnectionSession(
         connection.Touch(now);
         // Parsed before the rate limit so that even a rate_limited error carries the frame's turnId (one pass over
         // the bytes; a flood costs that, and nothing else).
-        var parsed = FrameParser.Parse(frame.Span, echoTypes.IsSuppressed);
+        var parsed = FrameParser.Parse(frame.Span, echoTypes.IsSuppressed, _names);
         if (!connection.InboundLimit.TryTake(now))
         {
             metrics.RateLimited();
@@ -139,7 +149,7 @@ internal sealed class ConnectionSession(
             SendError(ErrorCodes.NotRegistered, "send a presence first; nothing is forwarded before it", TurnIdOf(frame, parsed));
             return;
         }
-        if (parsed.Kind == FrameKind.Direct) RouteDirect(frame, parsed);
+        if (parsed.Kind == FrameKind.Direct) RouteDirect(frame, parsed, now);
         else RouteBroadcast(frame, parsed, now);
     }
 
@@ -180,6 +190,15 @@ internal sealed class ConnectionSession(
         if (outcome == PeerMembership.Outcome.Unavailable)
         {
             SendError(ErrorCodes.Unavailable, "the relay could not record this presence; send it again", TurnIdOf(frame, parsed));
+        }
+        else if (outcome == PeerMembership.Outcome.MeshFull)
+        {
+            // Not bound either: the client may send its presence again once somebody has left.
+            connection.PeerId = null;
+            connection.Agents = null;
+            SendError(ErrorCodes.MeshFull, string.Create(CultureInfo.InvariantCulture,
+                $"mesh \"{connection.Mesh.Name}\" holds its maximum of {options.MaxPeersPerMesh} peers; this connection was not registered, send presence again later"),
+                TurnIdOf(frame, parsed));
         }
         else if (outcome == PeerMembership.Outcome.Refused)
         {
@@ -266,7 +285,7 @@ internal sealed class ConnectionSession(
         return announcement.AsSpan()[stamped.Data].ToArray();
     }
 
-    private void RouteDirect(ReadOnlyMemory<byte> frame, in ParsedFrame parsed)
+    private void RouteDirect(ReadOnlyMemory<byte> frame, in ParsedFrame parsed, long receivedAt)
     {
         var mesh = connection.Mesh;
         _scratch.Clear();
@@ -274,13 +293,21 @@ internal sealed class ConnectionSession(
         switch (route.Route)
         {
             case DirectRoute.Peer:
-                mesh.DeliverToPeer(connection, route.PeerId!, Stamp(frame, parsed));
+            {
+                var stamped = Stamp(frame, parsed);
+                mesh.DeliverToPeer(connection, route.PeerId!, stamped, receivedAt);
+                stamped.Release();
                 metrics.Routed(FrameKind.Direct);
                 break;
+            }
             case DirectRoute.AgentConnection:
-                mesh.DeliverToMember(connection, route.Connection!, Stamp(frame, parsed));
+            {
+                var stamped = Stamp(frame, parsed);
+                mesh.DeliverToMember(connection, route.Connection!, stamped, receivedAt);
+                stamped.Release();
                 metrics.Routed(FrameKind.Direct);
                 break;
+            }
             case DirectRoute.LocalConversation:
                 break; // the sender's own agents talking: nothing leaves the browser's mesh.
             case DirectRoute.Ambiguous:
@@ -302,7 +329,9 @@ internal sealed class ConnectionSession(
             metrics.EchoSuppressed();
             return;
         }
-        connection.Mesh.Broadcast(connection, Stamp(frame, parsed), suppressible ? parsed.DataHash : 0);
+        var stamped = Stamp(frame, parsed);
+        connection.Mesh.Broadcast(connection, stamped, suppressible ? parsed.DataHash : 0, now);
+        stamped.Release();
         metrics.Routed(FrameKind.Broadcast);
     }
 
@@ -313,8 +342,10 @@ internal sealed class ConnectionSession(
             RelayVersion.Value, UnixNow()), droppable: false);
     }
 
-    private byte[] Stamp(ReadOnlyMemory<byte> frame, in ParsedFrame parsed) =>
-        FrameStamper.Stamp(frame.Span, parsed, connection.PeerId!, UnixNow(), connection.Redactor);
+    /// <summary>The frame to forward, in a pooled buffer: every queue that takes it holds its own reference, and the
+    /// caller releases the one it gets here once the frame has been handed out.</summary>
+    private OutboundFrame Stamp(ReadOnlyMemory<byte> frame, in ParsedFrame parsed) =>
+        FrameStamper.StampForForwarding(frame.Span, parsed, connection.PeerId!, UnixNow(), connection.Redactor);
 
     /// <summary>Answers the sender with a relay error frame, within the connection's error rate limit.</summary>
     private void SendError(string code, string message, ReadOnlySpan<byte> turnId, ReadOnlySpan<byte> extra = default)

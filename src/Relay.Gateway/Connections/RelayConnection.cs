@@ -101,23 +101,42 @@ internal sealed class RelayConnection : MeshMember
 
     public bool IsClosing => Volatile.Read(ref _closeStatus) != 0;
 
+    /// <summary>The relay closed this connection because the node is draining (1012): its client is expected to
+    /// reconnect elsewhere, so its peer is handed over to its lease instead of going offline at once.</summary>
+    public bool ClosedForRestart => Volatile.Read(ref _closeStatus) == (int)CloseCodes.ServiceRestart;
+
+    /// <summary>The close this node asked for (status and the relay's reason text), if any.</summary>
+    public (WebSocketCloseStatus Status, string Reason)? RequestedClose =>
+        Volatile.Read(ref _closeStatus) is var status and not 0 ? ((WebSocketCloseStatus)status, Volatile.Read(ref _closeReason) ?? "") : null;
+
     public void Touch(long now) => Volatile.Write(ref _lastFrame, now);
 
-    /// <summary>Queues a frame for this socket. Never blocks; a full queue drops (see <see cref="SendQueue"/>).</summary>
-    public bool Send(byte[] frame, bool droppable)
+    /// <summary>Queues a frame for this socket. Never blocks; a full queue drops (see <see cref="SendQueue"/>). The
+    /// queue takes its own reference to <paramref name="frame"/>; the caller keeps its own.
+    /// <paramref name="receivedAt"/>: the timestamp (<see cref="TimeProvider.GetTimestamp"/>) at which the client frame
+    /// it carries was received, for the delivery latency; 0 for the relay's own frames (not measured).</summary>
+    public bool Send(OutboundFrame frame, bool droppable, long receivedAt = 0)
     {
         if (IsClosing) return false;
-        // A consumer is stalled when queued frames wait for a write that does not come; an idle consumer that just
-        // got its first frame in a while has made no progress only because it had nothing to receive.
-        if (_queue.Count == 0) Volatile.Write(ref _lastProgress, _time.GetTimestamp());
-        var queued = _queue.TryEnqueue(frame, droppable);
-        _doorbell.Writer.TryWrite(true);
+        var queued = _queue.TryEnqueue(frame, droppable, _time.GetTimestamp(), out var wasEmpty, receivedAt);
+        // The writer drains until the queue is empty before it waits again: it only needs waking when this frame
+        // went into an empty queue.
+        if (wasEmpty) _doorbell.Writer.TryWrite(true);
         return queued;
     }
 
+    /// <summary>Queues a frame the relay built for this one socket.</summary>
+    public bool Send(byte[] frame, bool droppable) => Send(OutboundFrame.Wrap(frame), droppable);
+
     /// <summary>True when frames are waiting and none was written for <paramref name="stall"/>.</summary>
-    public bool IsStalled(TimeSpan stall) =>
-        _queue.Count > 0 && _time.GetElapsedTime(Volatile.Read(ref _lastProgress)) >= stall;
+    public bool IsStalled(TimeSpan stall)
+    {
+        if (_queue.Count == 0) return false;
+        // A consumer is stalled when queued frames wait for a write that does not come; an idle consumer that just
+        // got its first frame in a while has made no progress only because it had nothing to receive.
+        var progress = Math.Max(Volatile.Read(ref _lastProgress), _queue.NonEmptySince);
+        return _time.GetElapsedTime(progress) >= stall;
+    }
 
     /// <summary>Asks the writer to close the socket with <paramref name="status"/>: after the frames already queued
     /// when <paramref name="drainFirst"/> (nothing new is accepted meanwhile), otherwise after the frame it is
@@ -142,11 +161,23 @@ internal sealed class RelayConnection : MeshMember
             while (await _doorbell.Reader.WaitToReadAsync(cancellationToken))
             {
                 _doorbell.Reader.TryRead(out _);
-                while ((!IsClosing || _drainBeforeClose) && _queue.TryDequeue(out var frame))
+                while ((!IsClosing || _drainBeforeClose) && _queue.TryDequeue(out var frame, out var receivedAt))
                 {
-                    await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
-                    Volatile.Write(ref _lastProgress, _time.GetTimestamp());
-                    metrics?.FrameSent(frame.Length);
+                    var length = frame.Length;
+                    try
+                    {
+                        await _socket.SendAsync(frame.Memory, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+                    }
+                    finally
+                    {
+                        // The WebSocket has copied the bytes into its own buffer (or failed): the queue's reference
+                        // is done with.
+                        frame.Release();
+                    }
+                    var written = _time.GetTimestamp();
+                    Volatile.Write(ref _lastProgress, written);
+                    metrics?.FrameSent(length);
+                    if (receivedAt != 0) metrics?.Delivered(_time.GetElapsedTime(receivedAt, written));
                 }
                 if (IsClosing)
                 {

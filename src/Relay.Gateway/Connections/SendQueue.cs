@@ -1,3 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
+using Relay.Protocol;
+
 namespace Relay.Gateway.Connections;
 
 /// <summary>
@@ -8,19 +11,27 @@ namespace Relay.Gateway.Connections;
 /// </summary>
 /// <remarks>
 /// Many readers enqueue, one writer dequeues; a plain lock is cheaper here than a lock-free structure that
-/// would need per-item nodes. Frames are shared byte arrays: a broadcast enqueues the same array for every
-/// recipient, so the queue never copies.
+/// would need per-item nodes. Frames are shared: a broadcast enqueues the same <see cref="OutboundFrame"/> for
+/// every recipient, so the queue never copies. The queue holds one reference to each frame it keeps, taken when
+/// the frame goes in and given back when an eviction drops it; the writer gives back the one it dequeues.
 /// </remarks>
 internal sealed class SendQueue(long byteLimit)
 {
     private struct Entry
     {
-        public byte[]? Frame;
+        public OutboundFrame? Frame;
         public bool Droppable;
+        public long ReceivedAt;
     }
 
+    private const int InitialSlots = 16;
+
+    // A newcomer's snapshot (one presence per peer of the mesh) arrives as one burst: a ring left at that size would
+    // cost every idle connection 16 bytes per peer of its mesh. Once drained, rings above this go back to the start.
+    private const int ShrinkAbove = 64;
+
     private readonly Lock _lock = new();
-    private Entry[] _ring = new Entry[16];
+    private Entry[] _ring = new Entry[InitialSlots];
     private int _head;
     private int _count;
     private long _bytes;
@@ -33,11 +44,21 @@ internal sealed class SendQueue(long byteLimit)
 
     public int Count { get { lock (_lock) return _count; } }
 
-    /// <summary>Queues a frame. Returns false when it was dropped (and counted) for lack of room.</summary>
-    public bool TryEnqueue(byte[] frame, bool droppable)
+    /// <summary>Monotonic time (as given to <see cref="TryEnqueue"/>) at which the queue last went from empty to
+    /// holding a frame: a consumer that waits for nothing has made no progress only since then.</summary>
+    public long NonEmptySince { get { lock (_lock) return _nonEmptySince; } }
+
+    private long _nonEmptySince;
+
+    /// <summary>Queues a frame (taking a reference to it). Returns false when it was dropped (and counted) for lack
+    /// of room; <paramref name="wasEmpty"/> says the queue held nothing before, so its writer may be idle.
+    /// <paramref name="receivedAt"/>: when the client frame it carries was received (a timestamp), 0 for frames of the
+    /// relay's own; kept in the ring entry, so measuring delivery allocates nothing.</summary>
+    public bool TryEnqueue(OutboundFrame frame, bool droppable, long now, out bool wasEmpty, long receivedAt = 0)
     {
         lock (_lock)
         {
+            wasEmpty = _count == 0;
             while (_bytes + frame.Length > byteLimit && EvictOldestDroppable()) { }
             if (_bytes + frame.Length > byteLimit)
             {
@@ -45,16 +66,20 @@ internal sealed class SendQueue(long byteLimit)
                 return false;
             }
             if (_count == _ring.Length) Grow();
+            if (_count == 0) _nonEmptySince = now;
+            frame.AddReference();
             ref var slot = ref _ring[(_head + _count) % _ring.Length];
             slot.Frame = frame;
             slot.Droppable = droppable;
+            slot.ReceivedAt = receivedAt;
             _count++;
             _bytes += frame.Length;
             return true;
         }
     }
 
-    public bool TryDequeue(out byte[] frame)
+    /// <summary>Takes the oldest frame; the caller owns the queue's reference to it and releases it once written.</summary>
+    public bool TryDequeue([NotNullWhen(true)] out OutboundFrame? frame, out long receivedAt)
     {
         lock (_lock)
         {
@@ -62,17 +87,19 @@ internal sealed class SendQueue(long byteLimit)
             {
                 ref var slot = ref _ring[_head];
                 var taken = slot.Frame;
+                receivedAt = slot.ReceivedAt;
                 slot = default;
                 _head = (_head + 1) % _ring.Length;
                 _count--;
                 if (_scanFrom > 0) _scanFrom--;
                 if (taken is null) continue; // evicted in place
                 _bytes -= taken.Length;
-                if (_count == 0 && _ring.Length > 1024) ShrinkEmpty();
+                if (_count == 0 && _ring.Length > ShrinkAbove) ShrinkEmpty();
                 frame = taken;
                 return true;
             }
-            frame = [];
+            frame = null;
+            receivedAt = 0;
             return false;
         }
     }
@@ -95,6 +122,7 @@ internal sealed class SendQueue(long byteLimit)
             ref var slot = ref _ring[(_head + i) % _ring.Length];
             if (slot.Frame is null || !slot.Droppable) continue;
             _bytes -= slot.Frame.Length;
+            slot.Frame.Release();
             slot.Frame = null;
             _dropped++;
             _scanFrom = i + 1;
@@ -107,7 +135,7 @@ internal sealed class SendQueue(long byteLimit)
     // A burst may have grown the ring a lot; give the memory back once the consumer caught up.
     private void ShrinkEmpty()
     {
-        _ring = new Entry[16];
+        _ring = new Entry[InitialSlots];
         _head = 0;
         _scanFrom = 0;
     }

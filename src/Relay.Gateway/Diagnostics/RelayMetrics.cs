@@ -26,8 +26,12 @@ internal sealed class RelayMetrics
     private readonly Counter<long> _linkReceived;
     private readonly Counter<long> _linkDropped;
     private readonly Counter<long> _linkLost;
+    private readonly Counter<long> _linkDuplicates;
     private readonly Counter<long> _authenticated;
     private readonly Counter<long> _authRefused;
+    private readonly Counter<long> _leasesExpired;
+    private readonly Counter<long> _refused;
+    private readonly Histogram<double> _deliveryLatency;
 
     public RelayMetrics(IMeterFactory meters)
     {
@@ -46,10 +50,26 @@ internal sealed class RelayMetrics
         _linkReceived = meter.CreateCounter<long>("relay.cluster.items.received", "{item}", "Frames and membership changes received from other gateways");
         _linkDropped = meter.CreateCounter<long>("relay.cluster.items.undelivered", "{item}", "Items for other gateways that could not be delivered (reported to their senders)");
         _linkLost = meter.CreateCounter<long>("relay.cluster.batches.lost", "{batch}", "Batches from other gateways that never arrived (sequence gaps)");
+        _linkDuplicates = meter.CreateCounter<long>("relay.cluster.batches.duplicate", "{batch}", "Batches from other gateways that arrived again, or after being counted lost (ignored)");
         _authenticated = meter.CreateCounter<long>("relay.auth.accepted", "{token}", "Tokens accepted, by where they came from (upgrade, first_frame, refresh)");
         _authRefused = meter.CreateCounter<long>("relay.auth.refused", "{token}", "Tokens or connections refused by authentication, by stage and reason");
+        _leasesExpired = meter.CreateCounter<long>("relay.cluster.leases_expired", "{connection}",
+            "Connections whose lease ran out on their peer grain (their gateway died, or drained and handed them over), as announced to this gateway");
+        _refused = meter.CreateCounter<long>("relay.connections.refused", "{connection}",
+            "WebSocket upgrades refused with HTTP 503 (or, after first-frame auth, closed with 1013), by reason");
         _connections = meter.CreateUpDownCounter<long>("relay.connections", "{connection}", "Open WebSocket connections");
+        _deliveryLatency = meter.CreateHistogram("relay.delivery.duration", "s",
+            "Time from a client frame received (or, from another gateway, its batch arrived) to its write to a recipient socket",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DeliveryBuckets });
     }
+
+    /// <summary>Delivery latency buckets (seconds): a loopback hop takes tens of microseconds, a slow consumer's frame
+    /// may wait seconds in its queue.</summary>
+    public static readonly IReadOnlyList<double> DeliveryBuckets =
+        [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+    /// <summary>A routed client frame was written to a recipient socket, <paramref name="latency"/> after it was received.</summary>
+    public void Delivered(TimeSpan latency) => _deliveryLatency.Record(latency.TotalSeconds);
 
     public void FrameReceived(int bytes)
     {
@@ -86,7 +106,16 @@ internal sealed class RelayMetrics
 
     public void LinkLost(long batches) => _linkLost.Add(batches);
 
+    public void LinkDuplicate() => _linkDuplicates.Add(1);
+
     public void Closed() => _connections.Add(-1);
+
+    /// <summary>A peer grain's reap of <paramref name="connections"/> connections was applied here.</summary>
+    public void LeasesExpired(int connections) => _leasesExpired.Add(connections);
+
+    /// <summary>An upgrade was refused: <paramref name="reason"/> is one of <c>node_limit</c>, <c>address_limit</c>,
+    /// <c>mesh_limit</c>, <c>draining</c>.</summary>
+    public void Refused(string reason) => _refused.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     /// <summary>A token was accepted at <paramref name="stage"/> (upgrade, first_frame, refresh).</summary>
     public void Authenticated(string stage) => _authenticated.Add(1, new KeyValuePair<string, object?>("stage", stage));

@@ -5,11 +5,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
+using Relay.Gateway.Dashboard;
 using Relay.Grains.Contracts;
 
 namespace Relay.Gateway.Endpoints;
 
-/// <summary>The relay's HTTP surface on one port: the WebSocket at <c>/ws</c> and <c>/</c>, <c>GET /ping</c>
+/// <summary>The relay's HTTP surface on one port: the WebSocket at <c>/ws</c> and <c>/</c>, the dashboard
+/// (<c>/dashboard</c>, and <c>GET /</c> without an upgrade), <c>GET /ping</c>
 /// (AgentCore health contract, always open) and <c>POST /invocations</c> (relay.py's status entrypoint; with auth on it
 /// needs a valid token like a WebSocket, and a token's mesh claim names the mesh it may list).</summary>
 public static class RelayEndpoints
@@ -18,7 +20,11 @@ public static class RelayEndpoints
     {
         var handler = endpoints.ServiceProvider.GetRequiredService<RelayWebSocketHandler>();
         endpoints.Map("/ws", handler.HandleAsync);
-        endpoints.Map("/", handler.HandleAsync);
+        // "/" is the WebSocket too (relay.py's path); a browser asking for it gets the dashboard when that is on.
+        endpoints.Map("/", context => context.WebSockets.IsWebSocketRequest || !DashboardEndpoints.ServesRoot(context)
+            ? handler.HandleAsync(context)
+            : DashboardEndpoints.ServePageAsync(context));
+        endpoints.MapRelayDashboard();
 
         endpoints.MapPing();
 

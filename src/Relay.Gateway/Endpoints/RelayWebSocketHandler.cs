@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using System.Net.WebSockets;
 using System.Text;
 using Microsoft.AspNetCore.Http;
@@ -8,6 +9,7 @@ using Microsoft.Extensions.Options;
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
 using Relay.Gateway.Connections;
+using Relay.Gateway.Dashboard;
 using Relay.Gateway.Diagnostics;
 using Relay.Gateway.Routing;
 using Relay.Grains;
@@ -24,9 +26,12 @@ internal sealed partial class RelayWebSocketHandler(
     MeshRegistry meshes,
     PeerMembership membership,
     EchoTypes echoTypes,
+    ConnectionAdmission admission,
+    DrainState drain,
     TokenValidator tokens,
     FirstFrameAuthenticator firstFrame,
     RelayMetrics metrics,
+    DisconnectLog disconnects,
     TimeProvider time,
     ILogger<RelayWebSocketHandler> logger)
 {
@@ -47,6 +52,22 @@ internal sealed partial class RelayWebSocketHandler(
         {
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
             await context.Response.WriteAsync("mesh: 1-128 characters of A-Z a-z 0-9 - _ . ~");
+            return;
+        }
+        if (drain.IsDraining)
+        {
+            await RefuseAsync(context, "draining", "this relay node is restarting; connect again (to another node)");
+            return;
+        }
+
+        // A slot of this node's connection budget, taken before anything else is spent on the request and given back
+        // when it ends, however it ends.
+        using var slot = admission.TryAdmit(context.Connection.RemoteIpAddress ?? IPAddress.None, out var refusal);
+        if (slot is null)
+        {
+            await (refusal == ConnectionAdmission.Refusal.NodeFull
+                ? RefuseAsync(context, "node_limit", $"this relay node holds its maximum of {_options.MaxConnections} connections; try again later")
+                : RefuseAsync(context, "address_limit", $"this address holds its maximum of {_options.MaxConnectionsPerAddress} connections to this relay node"));
             return;
         }
 
@@ -73,23 +94,49 @@ internal sealed partial class RelayWebSocketHandler(
             metrics.Authenticated("upgrade");
         }
 
-        var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        // The mesh is known now unless the first frame still has to authenticate (its token may name the mesh).
+        var firstFrameAuth = tokens.Enabled && principal is null;
+        MeshView? mesh = null;
+        if (!firstFrameAuth && (mesh = meshes.TryJoin(meshName)) is null)
         {
-            KeepAliveInterval = _options.PingInterval,
-            KeepAliveTimeout = livenessOptions.Value.StaleTimeout,
-        });
-        if (tokens.Enabled && principal is null)
-        {
-            if (await firstFrame.AuthenticateAsync(socket, requestedMesh, _options.DefaultMesh, context.RequestAborted) is not { } first) return;
-            (principal, token, meshName) = (first.Principal, first.Token, first.Mesh);
+            await RefuseAsync(context, "mesh_limit", MeshLimitText);
+            return;
         }
+        try
+        {
+            var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+            {
+                KeepAliveInterval = _options.PingInterval,
+                KeepAliveTimeout = livenessOptions.Value.StaleTimeout,
+            });
+            if (firstFrameAuth)
+            {
+                if (await firstFrame.AuthenticateAsync(socket, requestedMesh, _options.DefaultMesh, context.RequestAborted) is not { } first) return;
+                (principal, token, meshName) = (first.Principal, first.Token, first.Mesh);
+                if ((mesh = meshes.TryJoin(meshName)) is null)
+                {
+                    metrics.Refused("mesh_limit");
+                    await firstFrame.CloseAsync(socket, CloseCodes.TryAgainLater, MeshLimitText);
+                    return;
+                }
+            }
+            await RunAsync(context, socket, mesh!, principal, token);
+        }
+        finally
+        {
+            if (mesh is not null) meshes.Leave(mesh);
+        }
+    }
 
-        var mesh = meshes.Join(meshName);
+    private async Task RunAsync(HttpContext context, WebSocket socket, MeshView mesh, ConnectionPrincipal? principal, string? token)
+    {
         var connection = CreateConnection(context, socket, mesh);
         if (principal is not null) connection.Authenticate(principal, token!);
         connections.Add(connection);
+        // Accepted while the drain began: the drainer may have listed the connections before this one was added.
+        if (drain.IsDraining) connection.RequestClose(CloseCodes.ServiceRestart, "relay restarting");
         metrics.Connected();
-        Log.Opened(logger, connection.Id, meshName);
+        Log.Opened(logger, connection.Id, mesh.Name);
 
         // Not tied to ApplicationStopping: on shutdown the ConnectionDrainer closes sockets with 1012 after their
         // queues drained, and sessions end through the close handshake.
@@ -102,15 +149,25 @@ internal sealed partial class RelayWebSocketHandler(
         }
         finally
         {
+            var requested = connection.RequestedClose; // before the normal close below: why the session ended
             await membership.LeaveAsync(connection, reaped: false);
             connection.RequestClose(CloseCodes.Normal, "");
             if (await Task.WhenAny(writer, Task.Delay(CloseGrace, time, CancellationToken.None)) != writer) connection.Abort();
             connection.CompleteWriter();
             connections.Remove(connection);
-            meshes.Leave(mesh);
             metrics.Closed();
+            disconnects.Closed(meshName, connection.PeerId, requested, socket.CloseStatus);
             Log.Closed(logger, connection.Id, socket.CloseStatus);
         }
+    }
+
+    private string MeshLimitText => $"this relay node serves its maximum of {_options.MaxMeshes} meshes; try again later";
+
+    private Task RefuseAsync(HttpContext context, string reason, string text)
+    {
+        metrics.Refused(reason);
+        Log.Refused(logger, reason);
+        return ServiceUnavailable.WriteAsync(context, _options.RetryAfter, text);
     }
 
     private RelayConnection CreateConnection(HttpContext context, WebSocket socket, MeshView mesh)
@@ -142,5 +199,8 @@ internal sealed partial class RelayWebSocketHandler(
 
         [LoggerMessage(EventId = 1002, Level = LogLevel.Debug, Message = "Connection {ConnectionId} closed ({CloseStatus})")]
         public static partial void Closed(ILogger logger, long connectionId, WebSocketCloseStatus? closeStatus);
+
+        [LoggerMessage(EventId = 1003, Level = LogLevel.Debug, Message = "Upgrade refused with 503 ({Reason})")]
+        public static partial void Refused(ILogger logger, string reason);
     }
 }

@@ -60,11 +60,11 @@ internal sealed partial class NodeStartupLog(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1001, Level = LogLevel.Information,
+        [LoggerMessage(EventId = 1021, Level = LogLevel.Information,
             Message = "Relay node ready: role {Role}, cluster {ClusterId}/{ServiceId}, membership {Membership}, silo port {SiloPort}, gateway port {GatewayPort}")]
         public static partial void SiloReady(ILogger logger, RelayRole role, string clusterId, string serviceId, string membership, int siloPort, int gatewayPort);
 
-        [LoggerMessage(EventId = 1002, Level = LogLevel.Information,
+        [LoggerMessage(EventId = 1022, Level = LogLevel.Information,
             Message = "Relay node ready: role Gateway, connected to cluster {ClusterId}/{ServiceId}, membership {Membership}")]
         public static partial void GatewayReady(ILogger logger, string clusterId, string serviceId, string membership);
     }

@@ -32,6 +32,7 @@ public static partial class RelayClientBuilderExtensions
         {
             client.UseLocalhostClustering(options.GatewayPort, options.ServiceId, options.ClusterId);
         }
+        client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
         client.AddMemoryStreams(GatewayStreams.Provider);
         client.Services.AddSingleton(new ConnectRetry(options.ConnectTimeout));
         client.UseConnectionRetryFilter<ConnectRetryFilter>();

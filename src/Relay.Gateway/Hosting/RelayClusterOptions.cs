@@ -68,6 +68,13 @@ public sealed class RelayClusterOptions : IValidatableObject
     [Range(1, 100)]
     public int? NumVotesForDeathDeclaration { get; set; }
 
+    /// <summary>How long a grain call or stream delivery waits for its answer (Orleans' <c>ResponseTimeout</c>,
+    /// 30 s by default). Every call the relay makes is short; what waits this long is a message sent to a silo that
+    /// just died and is not yet declared dead, and each such wait stalls a stream queue or a gateway's link. Must
+    /// stay well above the slowest healthy call (a Redis write under load).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
+    public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long a gateway-only node keeps trying to reach the cluster at start (silos may start after it)
     /// before it gives up and exits.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Reflection;
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
+using Relay.Gateway.Dashboard;
 using Relay.Grains;
 
 namespace Relay.Gateway.Hosting;
@@ -22,6 +23,7 @@ public static class RelayHelp
     [
         new(RelayOptions.SectionName, [typeof(RelayOptions), typeof(LivenessOptions)]),
         new(RelayAuthOptions.SectionName, [typeof(RelayAuthOptions)]),
+        new(DashboardOptions.SectionName, [typeof(DashboardOptions)]),
         new(RelayClusterOptions.SectionName, [typeof(RelayClusterOptions)]),
     ];
 
@@ -46,7 +48,13 @@ public static class RelayHelp
         ["Relay:EchoSuppressedTypes"] = "types whose echo is dropped (list: Relay:EchoSuppressedTypes:0=...)",
         ["Relay:EchoWindow"] = "how long a delivered frame is remembered for echo suppression (0 turns it off)",
         ["Relay:MaxPeerIdLength"] = "longest peer id",
-        ["Relay:MaxMetadataBytes"] = "largest presence data",
+        ["Relay:MaxMetadataBytes"] = "largest presence data (larger: error metadata_too_large)",
+        ["Relay:MaxConnections"] = "open WebSockets per node (more: HTTP 503 with Retry-After)",
+        ["Relay:MaxConnectionsPerAddress"] = "open WebSockets per client address and node (more: HTTP 503 with Retry-After)",
+        ["Relay:MaxMeshes"] = "meshes one node serves at once (a new one beyond: HTTP 503 with Retry-After)",
+        ["Relay:MaxPeersPerMesh"] = "peer ids per mesh (a new one beyond: error mesh_full)",
+        ["Relay:RetryAfter"] = "Retry-After of a 503 refused upgrade (limits, draining)",
+        ["Relay:DrainWindow"] = "on shutdown, the 1012 closes are spread evenly over this window (0: all at once)",
         ["Relay:StaleTimeout"] = "a peer silent this long is reaped; also the pong timeout of a socket",
         ["Relay:ReapCheckInterval"] = "how often silent peers are looked for",
         ["Relay:LivenessReportInterval"] = "how often gateways renew peer grains' leases",
@@ -61,6 +69,9 @@ public static class RelayHelp
         ["Relay:Auth:KeyRefreshInterval"] = "least time between two signing-key refreshes caused by unknown kids",
         ["Relay:Auth:MetadataRefreshInterval"] = "periodic refresh of discovery document and keys",
         ["Relay:Auth:MetadataTimeout"] = "timeout of one request to the discovery document or the JWKS",
+        ["Relay:Dashboard:Enabled"] = "live dashboard at /dashboard (and GET /); unset: on unless auth is on; true with auth: needs a token",
+        ["Relay:Dashboard:UpdateInterval"] = "how often an open dashboard is updated",
+        ["Relay:Dashboard:MaxViewers"] = "dashboards open at once on this node (more: 503)",
         ["Cluster:Role"] = "Relay.Silo: Combined (silo + gateway) or Silo; Relay.Gateway is always Gateway",
         ["Cluster:Redis"] = "StackExchange.Redis connection string; unset: embedded providers, localhost clustering",
         ["Cluster:AdvertisedIPAddress"] = "address a silo advertises (IP or host name); non-loopback: listens on all interfaces",
@@ -72,6 +83,7 @@ public static class RelayHelp
         ["Cluster:NumMissedProbesLimit"] = "failure detection: missed probes before a silo suspects another (unset: Orleans' 3)",
         ["Cluster:NumVotesForDeathDeclaration"] = "failure detection: suspicions that declare a silo dead (unset: Orleans' 2)",
         ["Cluster:ConnectTimeout"] = "how long a gateway-only node retries reaching the cluster at start",
+        ["Cluster:ResponseTimeout"] = "how long a grain call or stream delivery waits for an answer (Orleans' default: 30 s)",
     };
 
     public const string Undescribed = "(no description)";

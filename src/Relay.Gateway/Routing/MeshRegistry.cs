@@ -1,26 +1,35 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Relay.Gateway.Configuration;
 using Relay.Gateway.Cluster;
 using Relay.Grains.Contracts;
 
 namespace Relay.Gateway.Routing;
 
 /// <summary>The meshes this node has connections in. A mesh is dropped with its last connection (and the mesh
-/// grain told so), so clients cannot grow this table by naming meshes they then leave.</summary>
+/// grain told so), so clients cannot grow this table by naming meshes they then leave; and it holds at most
+/// <see cref="RelayOptions.MaxMeshes"/>.</summary>
 internal sealed partial class MeshRegistry(
     GatewayIdentity gateway,
     GatewayLinks links,
     IGrainFactory grains,
+    IOptions<RelayOptions> options,
     ILogger<MeshRegistry> logger)
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, MeshView> _meshes = new(StringComparer.Ordinal);
 
-    /// <summary>Returns the mesh, created if needed, with one more connection counted in it.</summary>
-    public MeshView Join(string name)
+    /// <summary>Returns the mesh, created if needed, with one more connection counted in it; null when the mesh
+    /// is not served here yet and this node already serves <see cref="RelayOptions.MaxMeshes"/>.</summary>
+    public MeshView? TryJoin(string name)
     {
         lock (_lock)
         {
-            if (!_meshes.TryGetValue(name, out var mesh)) _meshes[name] = mesh = new MeshView(name, gateway.Id, links);
+            if (!_meshes.TryGetValue(name, out var mesh))
+            {
+                if (_meshes.Count >= options.Value.MaxMeshes) return null;
+                _meshes[name] = mesh = new MeshView(name, gateway.Id, links);
+            }
             mesh.OpenConnections++;
             return mesh;
         }

@@ -28,13 +28,17 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
         public long Incarnation;
 
         // What newcomers' snapshots carry for this peer, built once per presence rather than once per newcomer.
-        public byte[]? SnapshotFrame;
+        public OutboundFrame? SnapshotFrame;
 
         public bool IsEmpty => Local.Length == 0 && Remote.Length == 0;
     }
 
     private readonly Lock _lock = new();
     private readonly ConcurrentDictionary<string, PeerEntry> _peers = new(StringComparer.Ordinal);
+
+    // New peer ids between the limit check and their registration (which awaits the peer grain), counted against
+    // the limit so that concurrent registrations cannot go over it together.
+    private readonly HashSet<string> _reserved = new(StringComparer.Ordinal);
     private RelayConnection[] _members = [];
     private RemoteMember[] _remoteMembers = [];
     private string[] _gateways = [];
@@ -59,6 +63,18 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
     public IEnumerable<string> PeerIds => _peers.Keys;
 
     public bool IsOnlinePeer(string peerId) => _peers.ContainsKey(peerId);
+
+    /// <summary>The other gateways this node knows to serve the mesh.</summary>
+    public string[] Gateways => Volatile.Read(ref _gateways);
+
+    /// <summary>The online peers, read without the lock (for the dashboard: a moment's inconsistency is harmless).</summary>
+    public IEnumerable<PeerSummary> Peers()
+    {
+        foreach (var entry in _peers.Values)
+        {
+            if (!entry.IsEmpty) yield return new PeerSummary(entry.PeerId, entry.Metadata, entry.Local.Length, entry.Remote.Length, entry.LastSeen);
+        }
+    }
 
     public void FindAgentListings(string agent, List<AgentListing<MeshMember>> into)
     {
@@ -135,18 +151,19 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
             foreach (var other in _peers.Values)
             {
                 if (other.PeerId == peerId || other.IsEmpty) continue;
-                other.SnapshotFrame ??= RelayFrames.Presence(other.PeerId, other.Metadata, other.LastSeen);
+                other.SnapshotFrame ??= OutboundFrame.Wrap(RelayFrames.Presence(other.PeerId, other.Metadata, other.LastSeen));
                 connection.Send(other.SnapshotFrame, droppable: false);
             }
 
             _departed.Remove(peerId);
+            _reserved.Remove(peerId); // counted as a peer from now on, not twice
             var entry = _peers.GetOrAdd(peerId, static id => new PeerEntry(id));
             entry.Local = [.. entry.Local, connection];
             entry.Incarnation = Math.Max(entry.Incarnation, incarnation);
             SetMetadata(entry, metadata, now);
             _members = [.. _members, connection];
             connection.Registered = true;
-            FanOut(peerId, announcement, droppable: false, echoHash: 0);
+            FanOut(peerId, OutboundFrame.Wrap(announcement), droppable: false, echoHash: 0);
             ToGateways(new LinkItem(LinkItemKind.Joined, Name, peerId, incarnation, connection.Id, announcement,
                 Agents: connection.Agents, Metadata: metadata, LastSeen: now));
         }
@@ -159,10 +176,29 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
         lock (_lock)
         {
             if (_peers.TryGetValue(peerId, out var entry)) SetMetadata(entry, metadata, now);
-            FanOut(peerId, announcement, droppable: false, echoHash: 0);
+            FanOut(peerId, OutboundFrame.Wrap(announcement), droppable: false, echoHash: 0);
             ToGateways(new LinkItem(LinkItemKind.Updated, Name, peerId, connection.Incarnation, connection.Id, announcement,
                 Agents: connection.Agents, Metadata: metadata, LastSeen: now));
         }
+    }
+
+    /// <summary>Room for <paramref name="peerId"/> within <paramref name="maxPeers"/>: always for a peer the mesh
+    /// has (another connection of it); for a new one, a reservation that <see cref="Register"/> turns into the peer,
+    /// or <see cref="Unreserve"/> gives back when the registration failed. False: the mesh is full.</summary>
+    public bool TryReserve(string peerId, int maxPeers)
+    {
+        lock (_lock)
+        {
+            if (_peers.ContainsKey(peerId)) return true;
+            if (_peers.Count + _reserved.Count >= maxPeers) return false;
+            _reserved.Add(peerId);
+            return true;
+        }
+    }
+
+    public void Unreserve(string peerId)
+    {
+        lock (_lock) _reserved.Remove(peerId);
     }
 
     /// <summary>Removes a registered connection. Returns true when its peer has no connection left here.</summary>
@@ -208,31 +244,40 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
             }
             MarkDeparted(peerId, leave.Incarnation);
             var offline = RelayFrames.Offline(peerId, now);
-            FanOut(peerId, offline, droppable: false, echoHash: 0);
+            FanOut(peerId, OutboundFrame.Wrap(offline), droppable: false, echoHash: 0);
             ToGateways(new LinkItem(LinkItemKind.Offline, Name, peerId, leave.Incarnation, connection.Id, offline));
         }
     }
 
+    /// <summary>After <see cref="Remove"/> of a connection closed for a restart: the other gateways forget it
+    /// (a <see cref="LinkItemKind.Left"/>: no client hears anything), while its peer stays online on its lease.</summary>
+    public void HandedOver(RelayConnection connection)
+    {
+        lock (_lock) ToGateways(new LinkItem(LinkItemKind.Left, Name, connection.PeerId!, connection.Incarnation, connection.Id, null));
+    }
+
     // ---- traffic ------------------------------------------------------------------------------------------
 
-    /// <summary>Sends a frame to every registered connection of the mesh except the sender peer's own.</summary>
-    public void Broadcast(RelayConnection sender, byte[] frame, ulong echoHash)
+    /// <summary>Sends a frame to every registered connection of the mesh except the sender peer's own. Queues take
+    /// their own references to <paramref name="frame"/>; other gateways get a copy.
+    /// <paramref name="receivedAt"/> (here and below): when the client frame was received, for the delivery latency.</summary>
+    public void Broadcast(RelayConnection sender, OutboundFrame frame, ulong echoHash, long receivedAt)
     {
-        FanOut(sender.PeerId!, frame, droppable: true, echoHash);
+        FanOut(sender.PeerId!, frame, droppable: true, echoHash, receivedAt);
         var gateways = Volatile.Read(ref _gateways);
         if (gateways.Length == 0) return;
-        var item = new LinkItem(LinkItemKind.Broadcast, Name, sender.PeerId!, sender.Incarnation, sender.Id, frame, EchoHash: echoHash);
+        var item = new LinkItem(LinkItemKind.Broadcast, Name, sender.PeerId!, sender.Incarnation, sender.Id, frame.ToArray(), EchoHash: echoHash);
         foreach (var gateway in gateways) links.Send(gateway, item);
     }
 
     /// <summary>Sends a direct frame to every connection of one peer, wherever they are.</summary>
-    public void DeliverToPeer(RelayConnection sender, string peerId, byte[] frame)
+    public void DeliverToPeer(RelayConnection sender, string peerId, OutboundFrame frame, long receivedAt)
     {
         if (!_peers.TryGetValue(peerId, out var entry)) return;
-        foreach (var connection in entry.Local) Deliver(connection, frame, droppable: false, echoHash: 0);
+        foreach (var connection in entry.Local) Deliver(connection, frame, droppable: false, echoHash: 0, receivedAt);
         var remote = entry.Remote;
         if (remote.Length == 0) return;
-        var item = new LinkItem(LinkItemKind.ToPeer, Name, sender.PeerId!, sender.Incarnation, sender.Id, frame, Target: peerId);
+        var item = new LinkItem(LinkItemKind.ToPeer, Name, sender.PeerId!, sender.Incarnation, sender.Id, frame.ToArray(), Target: peerId);
         for (var i = 0; i < remote.Length; i++)
         {
             var gateway = remote[i].Key.GatewayId;
@@ -241,45 +286,51 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
     }
 
     /// <summary>Sends a direct frame to one connection, here or on another gateway.</summary>
-    public void DeliverToMember(RelayConnection sender, MeshMember member, byte[] frame)
+    public void DeliverToMember(RelayConnection sender, MeshMember member, OutboundFrame frame, long receivedAt)
     {
         switch (member)
         {
             case RelayConnection local:
-                Deliver(local, frame, droppable: false, echoHash: 0);
+                Deliver(local, frame, droppable: false, echoHash: 0, receivedAt);
                 break;
             case RemoteMember remote:
                 links.Send(remote.Key.GatewayId, new LinkItem(LinkItemKind.ToConnection, Name, sender.PeerId!, sender.Incarnation,
-                    sender.Id, frame, Target: remote.PeerId, TargetConnection: remote.Key.ConnectionId));
+                    sender.Id, frame.ToArray(), Target: remote.PeerId, TargetConnection: remote.Key.ConnectionId));
                 break;
         }
     }
 
-    public static void Deliver(RelayConnection connection, byte[] frame, bool droppable, ulong echoHash)
+    public static void Deliver(RelayConnection connection, OutboundFrame frame, bool droppable, ulong echoHash, long receivedAt = 0) =>
+        Deliver(connection, frame, droppable, echoHash, echoHash != 0 ? Stopwatch.GetTimestamp() : 0, receivedAt);
+
+    private static void Deliver(RelayConnection connection, OutboundFrame frame, bool droppable, ulong echoHash, long now, long receivedAt)
     {
-        if (echoHash != 0) connection.Echo?.RecordDelivered(echoHash, Stopwatch.GetTimestamp());
-        connection.Send(frame, droppable);
+        if (echoHash != 0) connection.Echo?.RecordDelivered(echoHash, now);
+        connection.Send(frame, droppable, receivedAt);
     }
 
     // ---- what other gateways' links say -------------------------------------------------------------------
 
-    public void Apply(string source, LinkItem item, ConnectionRegistry connections)
+    /// <summary>An item of another gateway's link; <paramref name="receivedAt"/>: when its batch arrived here (the
+    /// delivery latency of frames from other nodes starts there: clocks of two processes do not compare).</summary>
+    public void Apply(string source, LinkItem item, ConnectionRegistry connections, long receivedAt)
     {
         switch (item.Kind)
         {
             case LinkItemKind.Broadcast:
-                FanOut(item.PeerId, item.Frame!, droppable: true, item.EchoHash);
+                FanOut(item.PeerId, OutboundFrame.Wrap(item.Frame!), droppable: true, item.EchoHash, receivedAt);
                 return;
             case LinkItemKind.ToPeer:
                 if (_peers.TryGetValue(item.Target!, out var target))
                 {
-                    foreach (var connection in target.Local) Deliver(connection, item.Frame!, droppable: false, echoHash: 0);
+                    var frame = OutboundFrame.Wrap(item.Frame!);
+                    foreach (var connection in target.Local) Deliver(connection, frame, droppable: false, echoHash: 0, receivedAt);
                 }
                 return;
             case LinkItemKind.ToConnection:
                 if (connections.TryGet(item.TargetConnection, out var one) && one!.Registered && ReferenceEquals(one.Mesh, this))
                 {
-                    Deliver(one, item.Frame!, droppable: false, echoHash: 0);
+                    Deliver(one, OutboundFrame.Wrap(item.Frame!), droppable: false, echoHash: 0, receivedAt);
                 }
                 return;
         }
@@ -293,7 +344,7 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
                 case LinkItemKind.Updated:
                     if (IsDeparted(item.PeerId, item.Incarnation)) return;
                     AddRemote(item.PeerId, item.Incarnation, key, item.Agents, item.Metadata ?? "{}"u8.ToArray(), item.LastSeen);
-                    FanOut(item.PeerId, item.Frame!, droppable: false, echoHash: 0);
+                    FanOut(item.PeerId, OutboundFrame.Wrap(item.Frame!), droppable: false, echoHash: 0);
                     return;
                 case LinkItemKind.Left:
                     RemoveRemote(item.PeerId, [key]);
@@ -364,7 +415,7 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
             foreach (var member in entry.Remote) _remoteMembers = Without(_remoteMembers, member);
             _peers.TryRemove(peerId, out _);
             MarkDeparted(peerId, incarnation);
-            FanOut(peerId, offline, droppable: false, echoHash: 0);
+            FanOut(peerId, OutboundFrame.Wrap(offline), droppable: false, echoHash: 0);
             return;
         }
         // Forgotten here but never announced: this node's sweep reaped the connection after the peer grain had
@@ -372,7 +423,7 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
         // announcement arriving. It is still the only offline this node sends for that incarnation.
         if (IsDeparted(peerId, incarnation)) return;
         MarkDeparted(peerId, incarnation);
-        FanOut(peerId, offline, droppable: false, echoHash: 0);
+        FanOut(peerId, OutboundFrame.Wrap(offline), droppable: false, echoHash: 0);
     }
 
     private bool IsDeparted(string peerId, long incarnation) =>
@@ -398,12 +449,13 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
         foreach (var gateway in _gateways) links.Send(gateway, item);
     }
 
-    private void FanOut(string senderPeerId, byte[] frame, bool droppable, ulong echoHash)
+    private void FanOut(string senderPeerId, OutboundFrame frame, bool droppable, ulong echoHash, long receivedAt = 0)
     {
+        var now = echoHash != 0 ? Stopwatch.GetTimestamp() : 0;
         foreach (var member in Members)
         {
             if (string.Equals(member.PeerId, senderPeerId, StringComparison.Ordinal)) continue;
-            Deliver(member, frame, droppable, echoHash);
+            Deliver(member, frame, droppable, echoHash, now, receivedAt);
         }
     }
 

@@ -3,7 +3,9 @@ using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Relay.Grains;
 using Relay.Gateway.Cluster;
+using Relay.Gateway.Configuration;
 using Relay.Gateway.Connections;
+using Relay.Gateway.Dashboard;
 using Relay.Grains.Contracts;
 using Relay.Protocol;
 
@@ -22,13 +24,17 @@ internal sealed partial class PeerMembership(
     ConnectionRegistry connections,
     TimeProvider time,
     IOptions<LivenessOptions> liveness,
+    IOptions<RelayOptions> options,
+    DisconnectLog disconnects,
     ILogger<PeerMembership> logger)
 {
-    public enum Outcome { Registered, Updated, Unavailable, Refused }
+    public enum Outcome { Registered, Updated, Unavailable, Refused, MeshFull }
 
     /// <summary>Handles a presence of <paramref name="connection"/>, already validated and bound to its peer id.
     /// <see cref="Outcome.Refused"/>: auth on, and the peer id is online under another principal (the peer grain
-    /// decides, for the whole cluster); nothing changed.</summary>
+    /// decides, for the whole cluster); <see cref="Outcome.MeshFull"/>: a new peer id in a mesh that holds
+    /// <see cref="RelayOptions.MaxPeersPerMesh"/> (as this node sees it, other gateways' peers included). Nothing
+    /// changed in either case.</summary>
     public async ValueTask<Outcome> PresenceAsync(RelayConnection connection, byte[] metadata, byte[] announcement)
     {
         var mesh = connection.Mesh;
@@ -41,20 +47,33 @@ internal sealed partial class PeerMembership(
         {
             if (!connection.Registered)
             {
-                // The first registration in a mesh loads the other gateways' members, so the snapshot has them.
+                // The first registration in a mesh loads the other gateways' members, so the snapshot has them
+                // (and the peer limit counts them).
                 await meshes.OpenAsync(mesh);
-                var join = await grain.Connect(member, metadata.AsImmutable(), now, connection.Principal?.Key);
-                if (join.Refused)
+                if (!mesh.TryReserve(peerId, options.Value.MaxPeersPerMesh))
                 {
-                    Log.Refused(logger, mesh.Name, connection.Id);
-                    return Outcome.Refused;
+                    Log.MeshFull(logger, mesh.Name, connection.Id);
+                    return Outcome.MeshFull;
                 }
-                connection.Incarnation = join.Incarnation;
-                connection.Metadata = metadata;
-                mesh.MergeGateways(join.Gateways);
-                mesh.Register(connection, metadata, now, join.Incarnation, announcement);
-                Log.Registered(logger, mesh.Name, connection.Id, join.CameOnline);
-                return Outcome.Registered;
+                try
+                {
+                    var join = await grain.Connect(member, metadata.AsImmutable(), now, connection.Principal?.Key);
+                    if (join.Refused)
+                    {
+                        Log.Refused(logger, mesh.Name, connection.Id);
+                        return Outcome.Refused;
+                    }
+                    connection.Incarnation = join.Incarnation;
+                    connection.Metadata = metadata;
+                    mesh.MergeGateways(join.Gateways);
+                    mesh.Register(connection, metadata, now, join.Incarnation, announcement);
+                    Log.Registered(logger, mesh.Name, connection.Id, join.CameOnline);
+                    return Outcome.Registered;
+                }
+                finally
+                {
+                    mesh.Unreserve(peerId);
+                }
             }
             if (!metadata.AsSpan().SequenceEqual(connection.Metadata))
             {
@@ -73,6 +92,12 @@ internal sealed partial class PeerMembership(
 
     /// <summary>The connection closed, or went silent for the stale timeout (<paramref name="reaped"/>): it leaves
     /// its peer, and when it was the peer's last connection in the cluster, offline goes out once.</summary>
+    /// <remarks>A connection this node closed because it is draining (1012) is handed over instead: it leaves this
+    /// node's view (and the other gateways' routing, without a word to any client), but the peer grain is not
+    /// told. Its lease there keeps the peer online for the grace of a lease; the client reconnecting to another
+    /// node within it is a second connection of an online peer (no offline, no newcomer for the others), and the
+    /// old lease then simply expires. A client that does not come back goes offline when the lease runs out, once,
+    /// announced by the peer grain as for a gateway that died.</remarks>
     public async ValueTask LeaveAsync(RelayConnection connection, bool reaped)
     {
         if (connection.PeerId is not { } peerId) return;
@@ -83,6 +108,12 @@ internal sealed partial class PeerMembership(
         if (reaped && !IsSilent(connection)) return;
 
         var lastHere = mesh.Remove(connection);
+        if (!reaped && connection.ClosedForRestart)
+        {
+            mesh.HandedOver(connection);
+            Log.HandedOver(logger, mesh.Name, connection.Id);
+            return;
+        }
         PeerLeave leave;
         try
         {
@@ -95,6 +126,7 @@ internal sealed partial class PeerMembership(
             leave = new PeerLeave(lastHere && !mesh.IsOnlinePeer(peerId), connection.Incarnation, []);
         }
         Log.Left(logger, mesh.Name, connection.Id, reaped, leave.WentOffline);
+        if (reaped) disconnects.Reaped(mesh.Name, peerId);
         mesh.Left(connection, leave, UnixNow());
     }
 
@@ -127,6 +159,12 @@ internal sealed partial class PeerMembership(
 
         [LoggerMessage(EventId = 1102, Level = LogLevel.Debug, Message = "Mesh {Mesh}: connection {ConnectionId} left (reaped: {Reaped}, peer offline: {Offline})")]
         public static partial void Left(ILogger logger, string mesh, long connectionId, bool reaped, bool offline);
+
+        [LoggerMessage(EventId = 1106, Level = LogLevel.Debug, Message = "Mesh {Mesh}: connection {ConnectionId} refused a new peer id: the mesh is full")]
+        public static partial void MeshFull(ILogger logger, string mesh, long connectionId);
+
+        [LoggerMessage(EventId = 1105, Level = LogLevel.Debug, Message = "Mesh {Mesh}: connection {ConnectionId} closed for a restart; its peer is left to its lease")]
+        public static partial void HandedOver(ILogger logger, string mesh, long connectionId);
 
         [LoggerMessage(EventId = 1104, Level = LogLevel.Information, Message = "Mesh {Mesh}: connection {ConnectionId} refused a peer id that is online under another principal")]
         public static partial void Refused(ILogger logger, string mesh, long connectionId);

@@ -14,6 +14,7 @@ internal sealed partial class PeerGrain(
     private const string ReminderName = "reap";
     private readonly LivenessOptions _options = options.Value;
     private IGrainTimer? _reapTimer;
+    private bool _reminderRegistered;
     private double _lastLeaseWrite;
     private string _mesh = "";
     private string _peerId = "";
@@ -48,11 +49,14 @@ internal sealed partial class PeerGrain(
         });
         State.Metadata = metadata.Value;
         State.LastSeen = now;
-        await state.WriteStateAsync();
+        // The state write, the mesh roster and the reap reminder do not depend on one another: one round trip for a
+        // registration instead of three in a row (a storm of connections is paced by this latency).
+        var write = state.WriteStateAsync();
+        var upsert = Mesh.Upsert(Entry());
+        var reaping = cameOnline ? StartReaping() : Task.CompletedTask;
+        await Task.WhenAll(write, upsert, reaping);
         _lastLeaseWrite = now;
-        var gateways = await Mesh.Upsert(Entry());
-        if (cameOnline) await StartReaping();
-        return new PeerJoin(State.Incarnation, cameOnline, gateways);
+        return new PeerJoin(State.Incarnation, cameOnline, await upsert);
     }
 
     public async Task<string[]> UpdateMetadata(MemberConnection connection, Immutable<byte[]> metadata, double now)
@@ -103,6 +107,7 @@ internal sealed partial class PeerGrain(
     public Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (State.Connections.Count == 0) return StopReaping();
+        _reminderRegistered = true;
         StartReapTimer();
         return ReapExpired();
     }
@@ -130,21 +135,51 @@ internal sealed partial class PeerGrain(
     private async Task StartReaping()
     {
         StartReapTimer();
-        await this.RegisterOrUpdateReminder(ReminderName, _options.ReminderPeriod, _options.ReminderPeriod);
+        await EnsureReminder();
     }
 
     private void StartReapTimer() =>
         _reapTimer ??= this.RegisterGrainTimer(
-            static (grain, _) => grain.ReapExpired(),
+            static async (grain, _) =>
+            {
+                await grain.EnsureReminder();
+                await grain.ReapExpired();
+            },
             this,
             new GrainTimerCreationOptions(_options.ReapCheckInterval, _options.ReapCheckInterval) { KeepAlive = true });
+
+    /// <summary>The reminder is a backstop for a lost activation; the timer reaps while this one lives. So a reminder
+    /// store that is slow or not ready (a silo just joined, Redis under load) must not fail the peer's join: the timer
+    /// tries again at its next tick.</summary>
+    private async Task EnsureReminder()
+    {
+        if (_reminderRegistered || State.Connections.Count == 0) return;
+        try
+        {
+            await this.RegisterOrUpdateReminder(ReminderName, _options.ReminderPeriod, _options.ReminderPeriod);
+            _reminderRegistered = true;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.ReminderFailed(logger, ex, _mesh);
+        }
+    }
 
     private async Task StopReaping()
     {
         _reapTimer?.Dispose();
         _reapTimer = null;
-        var reminder = await this.GetReminder(ReminderName);
-        if (reminder is not null) await this.UnregisterReminder(reminder);
+        _reminderRegistered = false;
+        try
+        {
+            var reminder = await this.GetReminder(ReminderName);
+            if (reminder is not null) await this.UnregisterReminder(reminder);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Left registered, it ticks once more, finds no connection and is removed then.
+            Log.ReminderFailed(logger, ex, _mesh);
+        }
     }
 
     private static partial class Log
@@ -156,5 +191,9 @@ internal sealed partial class PeerGrain(
         [LoggerMessage(EventId = 2001, Level = LogLevel.Debug,
             Message = "Mesh {Mesh}: {Expired} connection lease(s) expired, {Remaining} remain")]
         public static partial void LeasesExpired(ILogger logger, string mesh, int expired, int remaining);
+
+        [LoggerMessage(EventId = 2003, Level = LogLevel.Warning,
+            Message = "Mesh {Mesh}: a peer's reap reminder could not be registered or removed; its timer tries again")]
+        public static partial void ReminderFailed(ILogger logger, Exception exception, string mesh);
     }
 }

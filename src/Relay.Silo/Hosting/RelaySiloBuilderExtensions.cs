@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using Orleans.Configuration;
+using Orleans.Runtime.Providers;
 using Relay.Gateway.Hosting;
 using Relay.Grains;
 using Relay.Grains.Contracts;
@@ -13,6 +14,8 @@ public static class RelaySiloBuilderExtensions
     /// <summary>Grain storage that Orleans' stream pub-sub uses for explicit subscriptions (gateways subscribe
     /// to their own streams).</summary>
     public const string PubSubStore = "PubSubStore";
+
+    private static readonly StreamRetryBackoff QueueRetry = new(TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(1));
 
     /// <summary>
     /// What the relay's grains need on any silo: their options, grain storage, the gateway streams and reminders.
@@ -46,6 +49,8 @@ public static class RelaySiloBuilderExtensions
                 // them for the default minute.
                 o.MaxEventDeliveryTime = TimeSpan.FromSeconds(10);
             }));
+            streams.ConfigureBackoffProvider((_, _) => (IQueueReaderBackoffProvider)QueueRetry);
+            streams.ConfigureBackoffProvider((_, _) => (IMessageDeliveryBackoffProvider)QueueRetry);
             // Gateway events are delivered once and never replayed, yet the queue cache keeps delivered events for
             // Orleans' default 5 to 30 minutes: at steady cluster traffic the silo holding the queues grew by about
             // 20 MB a minute (bench/soak.sh). Keep them only a little longer than a delivery may take.
@@ -96,6 +101,8 @@ public static class RelaySiloBuilderExtensions
         {
             silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, serviceId: options.ServiceId, clusterId: options.ClusterId);
         }
+
+        silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
 
         if (options.ProbeTimeout is not null || options.NumMissedProbesLimit is not null || options.NumVotesForDeathDeclaration is not null)
         {

@@ -48,10 +48,27 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// <summary>Kills one node (e.g. "gateway1", "silo2") with SIGKILL: no goodbye to anybody.</summary>
     public void Kill(string node)
     {
-        var line = File.ReadAllLines(Path.Combine(_state, "pids")).Select(l => l.Split(' ')).Single(p => p[0] == node);
-        using var process = Process.GetProcessById(int.Parse(line[1], CultureInfo.InvariantCulture));
+        using var process = Process.GetProcessById(PidOf(node));
         process.Kill(entireProcessTree: true);
         process.WaitForExit(10_000);
+    }
+
+    /// <summary>Sends one node SIGTERM, as an orchestrator stopping it does (a gateway drains its sockets), and
+    /// returns at once.</summary>
+    public void Terminate(string node)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", PidOf(node).ToString(CultureInfo.InvariantCulture)])
+        {
+            UseShellExecute = false,
+        })!;
+        kill.WaitForExit(10_000);
+        if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -TERM {node} failed ({kill.ExitCode})");
+    }
+
+    private int PidOf(string node)
+    {
+        var line = File.ReadAllLines(Path.Combine(_state, "pids")).Select(l => l.Split(' ')).Single(p => p[0] == node);
+        return int.Parse(line[1], CultureInfo.InvariantCulture);
     }
 
     public async ValueTask DisposeAsync()

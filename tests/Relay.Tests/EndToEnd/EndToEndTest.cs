@@ -102,9 +102,9 @@ public abstract class EndToEndTest : IAsyncLifetime
         ConnectToAsync(MeshUri(mesh), peerId ?? TestPeer.NewId("peer"), startReading);
 
     protected async Task<TestPeer> ConnectToAsync(Uri uri, string? peerId = null, bool startReading = true,
-        Action<ClientWebSocketOptions>? configure = null)
+        Action<ClientWebSocketOptions>? configure = null, System.Net.IPAddress? from = null)
     {
-        var peer = await TestPeer.ConnectAsync(uri, peerId ?? TestPeer.NewId("peer"), startReading, configure);
+        var peer = await TestPeer.ConnectAsync(uri, peerId ?? TestPeer.NewId("peer"), startReading, configure, from);
         lock (_peers) _peers.Add(peer);
         return peer;
     }

@@ -28,6 +28,49 @@ public sealed class ShutdownTests : EndToEndTest
     }
 
     [Fact]
+    public async Task Shutdown_spreads_the_closes_over_the_drain_window_each_after_what_was_queued_for_it()
+    {
+        var window = TimeSpan.FromSeconds(4);
+        await StartRelayAsync("Relay:DrainWindow=00:00:04");
+        var sender = await JoinAsync();
+        var receivers = new List<TestPeer>();
+        for (var i = 0; i < 4; i++) receivers.Add(await JoinAsync());
+        const int Frames = 200;
+        for (var seq = 0; seq < Frames; seq++) await sender.SendAsync(new { type = "stream", data = new { seq } });
+        await sender.SyncAsync(); // all handled, so all queued for every receiver
+
+        var clock = Stopwatch.StartNew();
+        var stopping = StopRelayAsync();
+        var closes = await Task.WhenAll(receivers.Prepend(sender).Select(async peer =>
+            (Status: await peer.WaitForCloseAsync(TimeSpan.FromSeconds(30)), At: clock.Elapsed)));
+        await stopping;
+
+        Assert.All(closes, close => Assert.Equal((WebSocketCloseStatus)1012, close.Status));
+        foreach (var receiver in receivers)
+        {
+            Assert.Equal(Enumerable.Range(0, Frames).Select(i => (long)i), receiver.All(f => Frame.IsType(f, "stream")).Select(f => Frame.Seq(f)!.Value));
+        }
+        // Five connections over 4 s are due at 0, 0.8, 1.6, 2.4 and 3.2 s: spread, not at once, and within the window
+        // (plus generous slack for a loaded machine).
+        var times = closes.Select(c => c.At).Order().ToArray();
+        var spread = times[^1] - times[0];
+        Assert.True(spread >= TimeSpan.FromSeconds(2), $"closes spread over {spread.TotalSeconds:F1} s only: {string.Join(", ", times.Select(t => t.TotalSeconds.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}");
+        Assert.True(times[^1] < window + TimeSpan.FromSeconds(6), $"last close after {times[^1].TotalSeconds:F1} s");
+        Assert.True(times[1] - times[0] >= TimeSpan.FromSeconds(0.3), "the first two closes were not spread");
+    }
+
+    [Fact]
+    public async Task Upgrades_while_draining_get_503_with_Retry_After()
+    {
+        var (http, stopping) = await BeginLastingDrainAsync();
+        using var _ = http;
+        var refused = await RefusedUpgrade.AttemptAsync(MeshUri());
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, refused.Status);
+        Assert.Equal("10", refused.RetryAfter);
+        await stopping;
+    }
+
+    [Fact]
     public async Task Ping_says_HealthyBusy_while_draining()
     {
         var (http, stopping) = await BeginLastingDrainAsync();

@@ -32,9 +32,11 @@ public sealed class RelayServer : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>Starts a relay. <paramref name="settings"/> are configuration overrides such as
-    /// <c>"Relay:StaleTimeout=00:00:02"</c>, passed as command-line arguments like an operator would.</summary>
+    /// <c>"Relay:StaleTimeout=00:00:02"</c>, passed as command-line arguments like an operator would. Unless they say
+    /// otherwise, a stopping relay closes its remaining sockets at once (<c>Relay:DrainWindow=0</c>): tests stop many
+    /// relays, and spreading the closes of leftover connections would only slow them down.</summary>
     public static Task<RelayServer> StartAsync(params string[] settings) =>
-        StartWithArgumentsAsync([.. settings.Select(s => "--" + s)], builder =>
+        StartWithArgumentsAsync(["--Relay:DrainWindow=00:00:00", .. settings.Select(s => "--" + s)], builder =>
         {
             builder.Logging.ClearProviders();
             builder.Logging.SetMinimumLevel(LogLevel.Warning);

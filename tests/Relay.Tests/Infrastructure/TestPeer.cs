@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
@@ -102,8 +103,11 @@ public sealed class TestPeer : IAsyncDisposable
 
     /// <summary>Connects; with <paramref name="startReading"/> false the client reads nothing (a stalled consumer,
     /// which also leaves the relay's pings unanswered) until <see cref="StartReading"/>.
-    /// <paramref name="configure"/> may set request headers (e.g. Authorization).</summary>
-    public static async Task<TestPeer> ConnectAsync(Uri uri, string? peerId, bool startReading, Action<ClientWebSocketOptions>? configure = null)
+    /// <paramref name="configure"/> may set request headers (e.g. Authorization); <paramref name="from"/> is the
+    /// client's own address (another loopback address, e.g. 127.0.0.2, is another client as far as the relay
+    /// can tell).</summary>
+    public static async Task<TestPeer> ConnectAsync(Uri uri, string? peerId, bool startReading, Action<ClientWebSocketOptions>? configure = null,
+        IPAddress? from = null)
     {
         ArgumentNullException.ThrowIfNull(uri);
         var socket = new ClientWebSocket();
@@ -113,7 +117,7 @@ public sealed class TestPeer : IAsyncDisposable
         using var timeout = new CancellationTokenSource(DefaultTimeout);
         try
         {
-            await socket.ConnectAsync(uri, timeout.Token);
+            await (from is null ? socket.ConnectAsync(uri, timeout.Token) : socket.ConnectAsync(uri, LocalAddress.Invoker(from), timeout.Token));
         }
         catch
         {

@@ -1,5 +1,6 @@
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
+using Relay.Gateway.Dashboard;
 using Relay.Gateway.Hosting;
 using Relay.Grains;
 using Xunit;
@@ -22,6 +23,7 @@ public sealed class HelpTests
         { "Relay", typeof(LivenessOptions) },
         { "Cluster", typeof(RelayClusterOptions) },
         { "Relay:Auth", typeof(RelayAuthOptions) },
+        { "Relay:Dashboard", typeof(DashboardOptions) },
         { "Relay:Auth:customJWTAuthorizer", typeof(CustomJwtAuthorizerOptions) },
     };
 

@@ -44,6 +44,32 @@ public class AllocationTests
     }
 
     [Fact]
+    public void Parsing_with_the_connections_name_cache_allocates_nothing_once_the_names_are_known()
+    {
+        var frame = """{"type":"direct","from":"p1","to":"chat","targetInstanceId":"p2","data":{}}"""u8.ToArray();
+        var names = new Utf8StringCache();
+
+        Assert.Equal(0, AllocatedBy(() => FrameParser.Parse(frame, null, names)));
+        var parsed = FrameParser.Parse(frame, null, names);
+        Assert.Equal(("p1", "chat", "p2"), (parsed.From, parsed.To, parsed.TargetInstanceId));
+    }
+
+    [Fact]
+    public void Stamping_for_forwarding_into_a_pooled_frame_allocates_nothing()
+    {
+        var frame = """{"type":"direct","from":"p1","to":"p2","data":{"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}}"""u8.ToArray();
+        var parsed = FrameParser.Parse(frame);
+
+        Assert.Equal(0, AllocatedBy(() =>
+        {
+            var stamped = FrameStamper.StampForForwarding(frame, parsed, "p1", 1764049300.123, null);
+            stamped.AddReference();
+            stamped.Release();
+            stamped.Release();
+        }));
+    }
+
+    [Fact]
     public void Fast_path_stamp_allocates_one_exact_array()
     {
         var frame = """{"type":"stream","from":"p1","data":{"delta":"x"}}"""u8.ToArray();
