@@ -156,7 +156,7 @@ internal sealed partial class RelayWebSocketHandler(
             connection.CompleteWriter();
             connections.Remove(connection);
             metrics.Closed();
-            disconnects.Closed(meshName, connection.PeerId, requested, socket.CloseStatus);
+            disconnects.Closed(mesh.Name, connection.PeerId, requested, socket.CloseStatus);
             Log.Closed(logger, connection.Id, socket.CloseStatus);
         }
     }
