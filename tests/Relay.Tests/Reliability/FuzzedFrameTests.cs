@@ -14,6 +14,7 @@ namespace Relay.Tests.Reliability;
 /// protocol.md documents (error code, or close code), the well-behaved peers must lose nothing and see every sender
 /// in order, and afterwards the relay holds only the well-behaved peers again, with bounded memory.
 /// </summary>
+[Collection(MemoryMeasuringGroup.Name)]
 public sealed class FuzzedFrameTests(ITestOutputHelper output) : EndToEndTest
 {
     /// <summary>Set to a seed printed by a failed run to replay it.</summary>
