@@ -56,8 +56,10 @@ public sealed class FrameFuzzer(Random random, int maxFrameBytes, int maxMetadat
 
     private int _next;
 
-    /// <summary>A frame for a connection registered as <paramref name="ownId"/>.</summary>
-    public FuzzFrame NextForRegistered(string ownId) => MaybeFragmented(random.Next(18) switch
+    private const int MalformedKinds = 8;
+
+    /// <summary>Frames that are broken whoever sends them: the same answer for registered and unregistered senders.</summary>
+    private FuzzFrame Malformed(int kind) => kind switch
     {
         0 => Truncated(),
         1 => DeeplyNested(),
@@ -66,7 +68,13 @@ public sealed class FrameFuzzer(Random random, int maxFrameBytes, int maxMetadat
         4 => WrongField(),
         5 => RawControlCharacter(),
         6 => NotJsonFrame(),
-        7 => Binary(),
+        _ => Binary(),
+    };
+
+    /// <summary>A frame for a connection registered as <paramref name="ownId"/>.</summary>
+    public FuzzFrame NextForRegistered(string ownId) => MaybeFragmented(random.Next(18) switch
+    {
+        < MalformedKinds and var kind => Malformed(kind),
         8 or 9 => Routed(),
         10 => UnknownDirect(),
         11 => Text(Json("presence", ownId, $$"""{"agents":[],"n":{{random.Next()}}}"""), null, "presence again (rebroadcast)"),
@@ -81,14 +89,7 @@ public sealed class FrameFuzzer(Random random, int maxFrameBytes, int maxMetadat
     /// <summary>A frame for a connection that never registered (it never sends a usable presence).</summary>
     public FuzzFrame NextForUnregistered() => MaybeFragmented(random.Next(16) switch
     {
-        0 => Truncated(),
-        1 => DeeplyNested(),
-        2 => NotAnObjectFrame(),
-        3 => WrongType(),
-        4 => WrongField(),
-        5 => RawControlCharacter(),
-        6 => NotJsonFrame(),
-        7 => Binary(),
+        < MalformedKinds and var kind => Malformed(kind),
         8 => Routed() with { Answer = "not_registered" },
         9 => UnknownDirect() with { Answer = "not_registered" },
         10 => Text(Json("presence", NewOddId(), NonObjectData()), "invalid_presence", "presence with non-object data"),
