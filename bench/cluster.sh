@@ -44,6 +44,10 @@ die() { say "$*"; exit 2; }
 
 export Relay__RateLimitPerSecond=1000000
 export Relay__RateLimitBurst=1000000
+# One client address holds every peer's socket: lift the connection and mesh-size limits too.
+export Relay__MaxConnections=1000000
+export Relay__MaxConnectionsPerAddress=1000000
+export Relay__MaxPeersPerMesh=1000000
 
 # Same parameters on both sides. --timeout bounds each run (setup included); `timeout` is the backstop.
 mb_timeout=$((duration + 50))

@@ -39,6 +39,7 @@ http=$(free_port); silo=$(free_port); gw=$(free_port)
     cd "$repo/src/Relay.Silo/bin/Release/net10.0"
     exec setsid env DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 Cluster__SiloPort="$silo" Cluster__GatewayPort="$gw" \
         Relay__RateLimitPerSecond=1000000 Relay__RateLimitBurst=1000000 \
+        Relay__MaxConnections=1000000 Relay__MaxConnectionsPerAddress=1000000 Relay__MaxPeersPerMesh=1000000 \
         dotnet Relay.Silo.dll --urls "http://127.0.0.1:$http" </dev/null >"$work/relay.log" 2>&1
 ) &
 pid=$!
