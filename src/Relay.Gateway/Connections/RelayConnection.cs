@@ -118,7 +118,7 @@ internal sealed class RelayConnection : MeshMember
     public bool Send(OutboundFrame frame, bool droppable, long receivedAt = 0)
     {
         if (IsClosing) return false;
-        var queued = _queue.TryEnqueue(frame, droppable, _time.GetTimestamp(), out var wasEmpty, receivedAt);
+        var queued = _queue.TryEnqueue(frame, droppable, _time, out var wasEmpty, receivedAt);
         // The writer drains until the queue is empty before it waits again: it only needs waking when this frame
         // went into an empty queue.
         if (wasEmpty) _doorbell.Writer.TryWrite(true);
@@ -154,8 +154,15 @@ internal sealed class RelayConnection : MeshMember
 
     /// <summary>The writer loop: drains the queue into the socket, tells the consumer about drops once it has
     /// caught up, and performs a requested close.</summary>
+    /// <remarks>
+    /// Frames are sent without a cancellation token: WebSocket sends with a cancellable token take the slow path
+    /// (an async lock and a token registration per frame), and <paramref name="cancellationToken"/> (the request's
+    /// abort) only fires once the transport is gone, when Kestrel completes pending and later writes by itself.
+    /// The token still ends the wait for more frames.
+    /// </remarks>
     public async Task RunWriterAsync(Func<long, byte[]> droppedNotice, RelayMetrics? metrics, CancellationToken cancellationToken)
     {
+        var sent = new SentTally(metrics);
         try
         {
             while (await _doorbell.Reader.WaitToReadAsync(cancellationToken))
@@ -166,7 +173,7 @@ internal sealed class RelayConnection : MeshMember
                     var length = frame.Length;
                     try
                     {
-                        await _socket.SendAsync(frame.Memory, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+                        await _socket.SendAsync(frame.Memory, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
                     }
                     finally
                     {
@@ -176,9 +183,10 @@ internal sealed class RelayConnection : MeshMember
                     }
                     var written = _time.GetTimestamp();
                     Volatile.Write(ref _lastProgress, written);
-                    metrics?.FrameSent(length);
+                    sent.Add(length);
                     if (receivedAt != 0) metrics?.Delivered(_time.GetElapsedTime(receivedAt, written));
                 }
+                sent.Flush();
                 if (IsClosing)
                 {
                     await CloseAsync(cancellationToken);
@@ -188,15 +196,20 @@ internal sealed class RelayConnection : MeshMember
                 if (dropped > 0)
                 {
                     var notice = droppedNotice(dropped);
-                    await _socket.SendAsync(notice, WebSocketMessageType.Text, true, cancellationToken);
+                    await _socket.SendAsync(notice, WebSocketMessageType.Text, true, CancellationToken.None);
                     Volatile.Write(ref _lastProgress, _time.GetTimestamp());
-                    metrics?.FrameSent(notice.Length);
+                    sent.Add(notice.Length);
+                    sent.Flush();
                 }
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
             // The transport is gone; the reader notices too and cleans up.
+        }
+        finally
+        {
+            sent.Flush();
         }
     }
 

@@ -44,7 +44,7 @@ internal sealed class SendQueue(long byteLimit)
 
     public int Count { get { lock (_lock) return _count; } }
 
-    /// <summary>Monotonic time (as given to <see cref="TryEnqueue"/>) at which the queue last went from empty to
+    /// <summary>Monotonic time (of the <see cref="TimeProvider"/> given to <see cref="TryEnqueue"/>) at which the queue last went from empty to
     /// holding a frame: a consumer that waits for nothing has made no progress only since then.</summary>
     public long NonEmptySince { get { lock (_lock) return _nonEmptySince; } }
 
@@ -52,9 +52,11 @@ internal sealed class SendQueue(long byteLimit)
 
     /// <summary>Queues a frame (taking a reference to it). Returns false when it was dropped (and counted) for lack
     /// of room; <paramref name="wasEmpty"/> says the queue held nothing before, so its writer may be idle.
+    /// <paramref name="time"/> is read only when the queue was empty (for <see cref="NonEmptySince"/>): a busy queue
+    /// takes frames without a clock read each.
     /// <paramref name="receivedAt"/>: when the client frame it carries was received (a timestamp), 0 for frames of the
     /// relay's own; kept in the ring entry, so measuring delivery allocates nothing.</summary>
-    public bool TryEnqueue(OutboundFrame frame, bool droppable, long now, out bool wasEmpty, long receivedAt = 0)
+    public bool TryEnqueue(OutboundFrame frame, bool droppable, TimeProvider time, out bool wasEmpty, long receivedAt = 0)
     {
         lock (_lock)
         {
@@ -66,7 +68,7 @@ internal sealed class SendQueue(long byteLimit)
                 return false;
             }
             if (_count == _ring.Length) Grow();
-            if (_count == 0) _nonEmptySince = now;
+            if (_count == 0) _nonEmptySince = time.GetTimestamp();
             frame.AddReference();
             ref var slot = ref _ring[(_head + _count) % _ring.Length];
             slot.Frame = frame;

@@ -77,10 +77,11 @@ internal sealed class RelayMetrics
         _bytesIn.Add(bytes);
     }
 
-    /// <summary>A frame was written to a client socket (by its connection's writer).</summary>
-    public void FrameSent(int bytes)
+    /// <summary><paramref name="frames"/> frames of <paramref name="bytes"/> bytes in all were written to a client socket
+    /// (by its connection's writer, which adds them up over a run of writes: see <see cref="SentTally"/>).</summary>
+    public void FramesSent(long frames, long bytes)
     {
-        _framesOut.Add(1);
+        _framesOut.Add(frames);
         _bytesOut.Add(bytes);
     }
 
