@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Relay beside the limit: builds Relay in Release, then runs the shared meshbench compare
+# Relay beside the limit: publishes Relay (Release, ReadyToRun: bench/publish.sh), then runs the shared meshbench compare
 # (../shared/bench/compare.sh) with `--servers limit-hub,ours` and its default (non-quick) parameters.
 #
 #   bench/compare.sh [--keep-logs] [--out PATH] [any other compare.sh option]
 #
-# "ours" is the single-process relay: dotnet src/Relay.Silo/bin/Release/net10.0/Relay.Silo.dll on the port
+# "ours" is the single-process relay: dotnet Relay.Silo.dll from bench/publish.sh's directory on the port
 # compare.sh gives it, with its Orleans silo and gateway ports on free ports found here (the defaults 11111 and
 # 30000 may be taken by tests running on the same machine). Its readiness URL is /healthz (200 once the silo has
 # joined and the gateway accepts sockets), not /ping.
@@ -36,13 +36,8 @@ done
 
 [[ -f $src/compare.sh ]] || die "meshbench kit not found at $src (set MESHBENCH_SRC)"
 
-say "building Relay (Release)"
-build_log=$(mktemp)
-timeout 600 dotnet build "$repo/src/Relay.Silo" -c Release -nologo -v quiet >"$build_log" 2>&1 \
-    || { tail -n 30 "$build_log" >&2; rm -f "$build_log"; die "build failed"; }
-rm -f "$build_log"
-silo_dir=$repo/src/Relay.Silo/bin/Release/net10.0
-[[ -f $silo_dir/Relay.Silo.dll ]] || die "$silo_dir/Relay.Silo.dll missing after the build"
+say "publishing Relay (Release, ReadyToRun: bench/publish.sh)"
+silo_dir=$(bash "$repo/bench/publish.sh") || die "publish failed"
 
 mkdir -p "$kit"
 cp -r --preserve=timestamps "$src/." "$kit/"

@@ -6,8 +6,8 @@
 #   bench/profile.sh SCENARIO [SECONDS] [-- extra meshbench options]      e.g. bench/profile.sh direct 8
 #
 # SCENARIO: direct, broadcast or stream (compare.sh's default parameters), or connect (1000 peers, 64 at a time).
-# Builds Relay in Release, starts Relay.Silo on free ports with the rate limits raised (as bench/compare.sh does),
-# runs a 2 s warm-up, then meshbench while `perf record` samples the relay, and prints the hottest symbols
+# Publishes Relay as bench/compare.sh runs it (bench/publish.sh: Release, ReadyToRun), starts Relay.Silo on free
+# ports with the rate limits raised (as bench/compare.sh does), runs a 2 s warm-up, then meshbench while `perf record` samples the relay, and prints the hottest symbols
 # (self time, then inclusive). Needs the meshbench kit that bench/compare.sh prepares ($MESHBENCH_DIR). Keeps
 # perf.data and the report in the work directory it names.
 set -euo pipefail
@@ -30,13 +30,13 @@ case $scenario in
     *) say "unknown scenario $scenario"; exit 2 ;;
 esac
 
-timeout 600 dotnet build "$repo/src/Relay.Silo" -c Release -nologo -v quiet >/dev/null
+silo_dir=$(bash "$repo/bench/publish.sh")
 work=$(mktemp -d /tmp/relay-profile.XXXXXX)
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() { local p; while :; do p=$((20000 + RANDOM % 20000)); port_in_use "$p" || { echo "$p"; return; }; done; }
-http=$(free_port); silo=$(free_port); gw=$(free_port)
+free_port() { local p; while :; do p=$((20000 + RANDOM % 20000)); port_in_use "$p" || [[ " $* " == *" $p "* ]] || { echo "$p"; return; }; done; }
+http=$(free_port); silo=$(free_port "$http"); gw=$(free_port "$http" "$silo")
 (
-    cd "$repo/src/Relay.Silo/bin/Release/net10.0"
+    cd "$silo_dir"
     exec setsid env DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 Cluster__SiloPort="$silo" Cluster__GatewayPort="$gw" \
         Relay__RateLimitPerSecond=1000000 Relay__RateLimitBurst=1000000 \
         Relay__MaxConnections=1000000 Relay__MaxConnectionsPerAddress=1000000 Relay__MaxPeersPerMesh=1000000 \
