@@ -8,9 +8,10 @@ using Relay.Grains.Contracts;
 namespace Relay.Gateway.Cluster;
 
 /// <summary>
-/// This gateway's inbox: other gateways' links call it with their batches (frames and membership changes, in the
-/// order each sent them), and it applies them to the local meshes. Registered with the gateway's grain at start,
-/// before any other gateway can learn this gateway's id, and unregistered at stop. This object is a singleton, so
+/// This gateway's inbox: other gateways' links call it with their batches (frames and membership changes), and it
+/// applies them to the local meshes in the order each source numbered them (<see cref="LinkSequencer"/>).
+/// Registered with the gateway's grain at start, before any other gateway can learn this gateway's id (so the
+/// first batch from any source is its batch 1), and unregistered at stop. This object is a singleton, so
 /// the strong reference that Orleans' observers need (it holds them weakly) lives as long as the gateway.
 /// </summary>
 internal sealed partial class GatewayInbox(
@@ -25,14 +26,22 @@ internal sealed partial class GatewayInbox(
 {
     private static readonly TimeSpan UnregisterTimeout = TimeSpan.FromSeconds(2);
 
-    // Batches from different gateways may arrive at the same time; each source's arrive one at a time (its link
-    // awaits each call), and the lock keeps the sequence bookkeeping consistent across sources.
+    // How long batches that arrived early wait for a missing one before it is reported lost. A sender retries a
+    // batch whose call got no answer after 3 s (a silo that died on the way): long enough for that retry to arrive.
+    private static readonly TimeSpan GapTimeout = TimeSpan.FromSeconds(5);
+
+    private static readonly TimeSpan GapCheckInterval = TimeSpan.FromSeconds(1);
+
+    // Batches may arrive at the same time, from several sources or from one link's calls in flight together.
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, long> _lastSequence = new(StringComparer.Ordinal);
+    private LinkSequencer? _sequencer;
+    private ITimer? _gapCheck;
     private IGatewayInbox? _reference;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        _sequencer = new LinkSequencer(Apply, losses.Lost, time, GapTimeout);
+        _gapCheck = time.CreateTimer(static state => ((GatewayInbox)state!).ExpireGaps(), this, GapCheckInterval, GapCheckInterval);
         _reference = cluster.CreateObjectReference<IGatewayInbox>(this);
         await cluster.GetGrain<IGatewayGrain>(gateway.Id).Register(_reference).WaitAsync(cancellationToken);
         Log.Registered(logger, gateway.Id);
@@ -52,6 +61,7 @@ internal sealed partial class GatewayInbox(
             Log.UnregisterFailed(logger, ex, gateway.Id);
         }
         cluster.DeleteObjectReference<IGatewayInbox>(_reference);
+        if (_gapCheck is not null) await _gapCheck.DisposeAsync();
     }
 
     public Task Deliver(LinkBatch batch)
@@ -59,27 +69,26 @@ internal sealed partial class GatewayInbox(
         Log.BatchArrived(logger, batch.Sequence, batch.Items.Length, batch.SourceGateway);
         lock (_lock)
         {
-            // A link numbers its batches from 1 for the life of its gateway process (gateway ids are never reused),
-            // and this inbox was registered before any other gateway could know this gateway's id: so the first
-            // batch from a source is 1, and a first batch numbered higher means the ones before it were lost.
-            var last = _lastSequence.GetValueOrDefault(batch.SourceGateway);
-            if (batch.Sequence <= last)
-            {
-                // A batch sent again after a timeout although the first attempt had arrived, or a straggler already
-                // counted as lost: applying it again would deliver twice, or out of order.
-                metrics.LinkDuplicate();
-                return Task.CompletedTask;
-            }
-            if (batch.Sequence > last + 1) losses.Lost(batch.SourceGateway, batch.Sequence - last - 1);
-            _lastSequence[batch.SourceGateway] = batch.Sequence;
-            metrics.LinkReceived(batch.Items.Length);
-            var receivedAt = time.GetTimestamp();
-            foreach (var item in batch.Items)
-            {
-                meshes.Find(item.Mesh)?.Apply(batch.SourceGateway, item, connections, receivedAt);
-            }
+            // A copy: a batch sent again after a timeout although the first attempt had arrived, or a straggler
+            // already reported lost. Applying it again would deliver twice, or out of order.
+            if (!_sequencer!.Accept(batch)) metrics.LinkDuplicate();
         }
         return Task.CompletedTask;
+    }
+
+    private void ExpireGaps()
+    {
+        lock (_lock) _sequencer!.ExpireGaps();
+    }
+
+    private void Apply(LinkBatch batch)
+    {
+        metrics.LinkReceived(batch.Items.Length);
+        var receivedAt = time.GetTimestamp();
+        foreach (var item in batch.Items)
+        {
+            meshes.Find(item.Mesh)?.Apply(batch.SourceGateway, item, connections, receivedAt);
+        }
     }
 
     private static partial class Log

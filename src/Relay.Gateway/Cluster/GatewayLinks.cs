@@ -9,10 +9,10 @@ namespace Relay.Gateway.Cluster;
 
 /// <summary>
 /// This gateway's outgoing links: one ordered pipe per destination gateway. Items are queued without blocking the
-/// sender, and one loop per link sends them in batches to the destination's <see cref="IGatewayInbox"/>, awaiting
-/// each batch before the next: that is what keeps every sender's frames in order across nodes (unawaited calls
-/// may overtake each other between silos). While a batch is on its way the next one fills up, so a busy link sends
-/// larger batches rather than more calls.
+/// sender, and one loop per link sends them in numbered batches to the destination's <see cref="IGatewayInbox"/>,
+/// with at most <see cref="LinkBatch.MaxInFlight"/> calls on the way: the receiver puts them back in order (calls
+/// may overtake each other between silos), which is what keeps every sender's frames in order across nodes. While
+/// the window is full the next batch fills up, so a busy link sends larger batches rather than more calls.
 /// </summary>
 internal sealed partial class GatewayLinks(
     IClusterClient cluster,
@@ -64,11 +64,15 @@ internal sealed partial class GatewayLinks(
     private async Task SendBatchesAsync(Link link)
     {
         var reader = link.Items.Reader;
+        var inFlight = new Queue<Task>(LinkBatch.MaxInFlight);
         var batch = new List<LinkItem>(MaxBatchItems);
         try
         {
             while (await reader.WaitToReadAsync(_stopping.Token))
             {
+                // Batch n goes out only once batch n - MaxInFlight is done (delivered or given up): the receiver
+                // relies on that to tell a batch still on its way from one that will never come.
+                if (inFlight.Count == LinkBatch.MaxInFlight) await inFlight.Dequeue();
                 var bytes = 0;
                 while (batch.Count < MaxBatchItems && bytes < MaxBatchBytes && reader.TryRead(out var item))
                 {
@@ -76,14 +80,7 @@ internal sealed partial class GatewayLinks(
                     bytes += (item.Frame?.Length ?? 0) + 128;
                 }
                 Interlocked.Add(ref link.QueuedBytes, -bytes);
-                if (await TryDeliverAsync(link, new LinkBatch(gateway.Id, ++link.Sequence, [.. batch])))
-                {
-                    metrics.LinkSent(batch.Count);
-                }
-                else
-                {
-                    losses.Undelivered([.. batch]);
-                }
+                inFlight.Enqueue(DeliverAsync(link, new LinkBatch(gateway.Id, ++link.Sequence, [.. batch])));
                 batch.Clear();
             }
         }
@@ -91,9 +88,26 @@ internal sealed partial class GatewayLinks(
         {
             // shutting down
         }
+        await Task.WhenAll(inFlight);
         // Whatever is left at shutdown was never sent.
         while (reader.TryRead(out var left)) batch.Add(left);
         if (batch.Count > 0) losses.Undelivered(batch);
+    }
+
+    /// <summary>Delivers one batch, retrying, and tells its senders when it cannot. Never throws.</summary>
+    private async Task DeliverAsync(Link link, LinkBatch batch)
+    {
+        var delivered = false;
+        try
+        {
+            delivered = await TryDeliverAsync(link, batch);
+        }
+        catch (OperationCanceledException)
+        {
+            // shutting down: the batch is reported below
+        }
+        if (delivered) metrics.LinkSent(batch.Items.Length);
+        else losses.Undelivered(batch.Items);
     }
 
     private async Task<bool> TryDeliverAsync(Link link, LinkBatch batch)
@@ -145,11 +159,11 @@ internal sealed partial class GatewayLinks(
 
         public long Sequence;
 
-        /// <summary>The destination's inbox, looked up once and again after a failed call (only the link's loop
-        /// touches it).</summary>
-        public IGatewayInbox? Inbox { get; set; }
+        /// <summary>The destination's inbox, looked up once and again after a failed call. The link's calls in
+        /// flight share it; a lookup racing another is harmless (both find the same inbox).</summary>
+        public volatile IGatewayInbox? Inbox;
 
-        public bool Unreachable { get; set; }
+        public volatile bool Unreachable;
 
         public Task? Sender { get; set; }
     }

@@ -2,15 +2,25 @@ namespace Relay.Grains.Contracts;
 
 /// <summary>
 /// What one gateway sends another (to its <see cref="IGatewayInbox"/>), in order: one sender per (source,
-/// destination) link with one batch in flight keeps every sender's frames in the order it sent them, across all
-/// types. <paramref name="Sequence"/> counts batches on the link, so the receiver can tell (and report) when
-/// batches were lost, and drop a batch it already has.
+/// destination) link numbers its batches, and the receiver applies them in that order, which keeps every sender's
+/// frames in the order it sent them, across all types. <paramref name="Sequence"/> also lets the receiver tell (and
+/// report) when batches were lost, and drop a batch it already has.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("relay.LinkBatch")]
 public sealed record LinkBatch(
     [property: Id(0)] string SourceGateway,
     [property: Id(1)] long Sequence,
-    [property: Id(2)] LinkItem[] Items);
+    [property: Id(2)] LinkItem[] Items)
+{
+    /// <summary>
+    /// How many batches a link has on the way at most: it sends batch <c>n</c> only once batch <c>n - MaxInFlight</c>
+    /// has been delivered or given up. Calls in flight together may arrive in any order, so the receiver puts them
+    /// back in sequence; and a batch numbered <c>n</c> tells it that the sender is done with every batch up to
+    /// <c>n - MaxInFlight</c>, so one of those still missing will never come. Part of the link protocol: every
+    /// gateway of a cluster must use the same value.
+    /// </summary>
+    public const int MaxInFlight = 4;
+}
 
 public enum LinkItemKind
 {
