@@ -14,7 +14,7 @@
 # Relay runs as in bench/compare.sh (Release build, Orleans ports on free ports, rate and connection limits lifted);
 # OURS_ENV adds environment to it (e.g. OURS_ENV='DOTNET_GCgen0size=0x400000'). The kit (meshbench, limit-hub) is the
 # one bench/compare.sh prepares in $MESHBENCH_DIR (default /tmp/relay-compare-$UID), copied from the shared folder
-# the same way when missing. The open-file limit is raised to its hard limit (N sockets on each side).
+# the same way when missing. The open-file limit is raised to its hard limit (each side, server and client, holds N sockets).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,7 +39,7 @@ while (($#)); do
 done
 
 ulimit -n "$(ulimit -Hn)"
-(( $(ulimit -n) > 2 * peers + 100 )) || die "open-file limit $(ulimit -n) is too low for $peers peers"
+(( $(ulimit -n) > peers + 100 )) || die "open-file limit $(ulimit -n) is too low for $peers peers"
 
 silo_dir=$repo/src/Relay.Silo/bin/Release/net10.0
 if [[ ,$servers, == *,ours,* ]] && ((build)); then
