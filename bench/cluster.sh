@@ -39,8 +39,9 @@ while (($#)); do
     esac
 done
 
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() { say "$*"; exit 2; }
+bench_name=bench
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 
 export Relay__RateLimitPerSecond=1000000
 export Relay__RateLimitBurst=1000000
@@ -72,34 +73,11 @@ cleanup() {
         for _ in $(seq 100); do [[ -e /proc/$single_pid ]] || break; sleep 0.1; done
         [[ -e /proc/$single_pid ]] && kill -KILL "$single_pid" 2>/dev/null
     fi
-    if ((cluster_started)); then
-        say "stopping the cluster"
-        timeout 120 "$repo/scripts/cluster.sh" down >&2
-    fi
-    if ((keep)); then say "kept $work"; else rm -rf "$work"; fi
+    stop_cluster_and_work
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# --- free ports: N consecutive ports nobody listens on, from a random start ------------------------------
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-taken=" "
-free_ports() { # count -> $port: first port of a free run of `count` ports (a global: no subshell, so `taken` sticks)
-    local count=$1 tries base k ok
-    for ((tries = 0; tries < 200; tries++)); do
-        base=$((20000 + RANDOM % 20000))
-        ok=1
-        for ((k = 0; k < count; k++)); do
-            if port_in_use $((base + k)) || [[ $taken == *" $((base + k)) "* ]]; then ok=0; break; fi
-        done
-        if ((ok)); then
-            for ((k = 0; k < count; k++)); do taken+="$((base + k)) "; done
-            port=$base; return 0
-        fi
-    done
-    die "no free ports found"
-}
 
 # --- CPU time of processes (clock ticks) ----------------------------------------------------------------
 hz=$(getconf CLK_TCK)

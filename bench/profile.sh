@@ -7,9 +7,9 @@
 #
 # SCENARIO: direct, broadcast or stream (compare.sh's default parameters), or connect (1000 peers, 64 at a time).
 # Publishes Relay as bench/compare.sh runs it (bench/publish.sh: Release, ReadyToRun), starts Relay.Silo on free
-# ports with the rate limits raised (as bench/compare.sh does), runs a 2 s warm-up, then meshbench while `perf record` samples the relay, and prints the hottest symbols
-# (self time, then inclusive). Needs the meshbench kit that bench/compare.sh prepares ($MESHBENCH_DIR). Keeps
-# perf.data and the report in the work directory it names.
+# ports with the rate limits raised (as bench/compare.sh does), runs a 2 s warm-up, then meshbench while `perf record`
+# samples the relay, and prints the hottest symbols (self time, then inclusive). Needs the meshbench kit that
+# bench/compare.sh prepares ($MESHBENCH_DIR). Keeps perf.data and the report in the work directory it names.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

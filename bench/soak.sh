@@ -35,8 +35,9 @@ while (($#)); do
     esac
 done
 
-say() { printf 'soak: %s\n' "$*" >&2; }
-die() { say "$*"; exit 2; }
+bench_name=soak
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 
 # The client is one address (127.0.0.1) holding every peer's socket: lift the per-address limit (256 by default),
 # and the node's own (which the per-address limit may not exceed).
@@ -51,26 +52,11 @@ cleanup() {
     local rc=$?
     set +e
     [[ -n $client_pid ]] && kill -TERM "$client_pid" 2>/dev/null
-    if ((cluster_started)); then
-        say "stopping the cluster"
-        timeout 120 "$repo/scripts/cluster.sh" down >&2
-    fi
-    if ((keep)); then say "kept $work"; else rm -rf "$work"; fi
+    stop_cluster_and_work
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_ports() { # count -> $port: first of `count` consecutive free ports
-    local count=$1 tries base k ok
-    for ((tries = 0; tries < 200; tries++)); do
-        base=$((20000 + RANDOM % 20000)); ok=1
-        for ((k = 0; k < count; k++)); do port_in_use $((base + k)) && { ok=0; break; }; done
-        ((ok)) && { port=$base; return 0; }
-    done
-    die "no free ports found"
-}
 
 # --- build, client ------------------------------------------------------------------------------------------
 say "building Relay (Release)"

@@ -13,10 +13,16 @@ namespace Relay.Protocol;
 /// </remarks>
 public sealed class EchoFilter
 {
+    /// <summary>The first allocation, on the first recording: doubled up to the capacity as deliveries come.</summary>
+    private const int InitialEntries = 8;
+
     private readonly Lock _gate = new();
-    private readonly ulong[] _hashes;
-    private readonly long[] _times;
+    private readonly int _capacity;
     private readonly long _windowTicks;
+
+    // Allocated on the first recording and grown up to the capacity: a connection that never receives a suppressible
+    // frame (most of an idle mesh) holds none of it.
+    private Entry[]? _entries;
     private int _next;
     private int _count;
 
@@ -24,8 +30,7 @@ public sealed class EchoFilter
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
         ArgumentOutOfRangeException.ThrowIfNegative(windowTicks);
-        _hashes = new ulong[capacity];
-        _times = new long[capacity];
+        _capacity = capacity;
         _windowTicks = windowTicks;
     }
 
@@ -34,10 +39,19 @@ public sealed class EchoFilter
     {
         lock (_gate)
         {
-            _hashes[_next] = hash;
-            _times[_next] = now;
-            _next = _next + 1 == _hashes.Length ? 0 : _next + 1;
-            if (_count < _hashes.Length)
+            var entries = _entries;
+            if (entries is null || (_count == entries.Length && entries.Length < _capacity))
+            {
+                // Until the ring is at its capacity nothing was overwritten: entries 0.._count-1 are oldest to newest,
+                // keep their places, and the next one goes after them.
+                var grown = new Entry[Math.Min(_capacity, entries is null ? InitialEntries : entries.Length * 2)];
+                entries?.CopyTo(grown, 0);
+                _entries = entries = grown;
+                _next = _count;
+            }
+            entries[_next] = new Entry(hash, now);
+            _next = _next + 1 == entries.Length ? 0 : _next + 1;
+            if (_count < entries.Length)
             {
                 _count++;
             }
@@ -49,11 +63,12 @@ public sealed class EchoFilter
     {
         lock (_gate)
         {
+            var entries = _entries;
             for (var i = 0; i < _count; i++)
             {
                 // A recording racing with this check may carry a slightly later timestamp than `now`;
                 // a negative age is still "recent".
-                if (_hashes[i] == hash && now - _times[i] < _windowTicks)
+                if (entries![i].Hash == hash && now - entries[i].Time < _windowTicks)
                 {
                     return true;
                 }
@@ -62,4 +77,6 @@ public sealed class EchoFilter
             return false;
         }
     }
+
+    private readonly record struct Entry(ulong Hash, long Time);
 }

@@ -8,14 +8,16 @@ using Relay.Grains.Contracts;
 namespace Relay.Gateway.Cluster;
 
 /// <summary>
-/// This gateway's outgoing links: one ordered pipe per destination gateway. Items are queued without
-/// blocking the sender and published in batches on the destination's stream by one loop per link, each batch
-/// awaited before the next, which is what keeps every sender's frames in order across nodes (unawaited or
-/// parallel publishes may overtake each other between silos).
+/// This gateway's outgoing links: one ordered pipe per destination gateway. Items are queued without blocking the
+/// sender, and one loop per link sends them in numbered batches to the destination's <see cref="IGatewayInbox"/>,
+/// with at most <see cref="LinkBatch.MaxInFlight"/> calls on the way: the receiver puts them back in order (calls
+/// may overtake each other between silos), which is what keeps every sender's frames in order across nodes. While
+/// the window is full the next batch fills up, so a busy link sends larger batches rather than more calls.
 /// </summary>
 internal sealed partial class GatewayLinks(
     IClusterClient cluster,
     GatewayIdentity gateway,
+    LinkLossReporter losses,
     RelayMetrics metrics,
     IHostApplicationLifetime lifetime,
     ILogger<GatewayLinks> logger) : IDisposable
@@ -26,15 +28,12 @@ internal sealed partial class GatewayLinks(
     // A destination that cannot keep up (or is gone) must not grow this gateway's memory without bound.
     private const long MaxQueuedBytesPerLink = 64L * 1024 * 1024;
 
-    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(3);
 
     private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(2)];
 
     private readonly ConcurrentDictionary<string, Link> _links = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopped);
-
-    /// <summary>Called with the items a link could not deliver, so their senders can be told.</summary>
-    public Action<IReadOnlyList<LinkItem>>? Undelivered { get; set; }
 
     public void Send(string destination, LinkItem item)
     {
@@ -43,8 +42,7 @@ internal sealed partial class GatewayLinks(
         if (Interlocked.Add(ref link.QueuedBytes, size) > MaxQueuedBytesPerLink)
         {
             Interlocked.Add(ref link.QueuedBytes, -size);
-            metrics.LinkDropped(1);
-            Undelivered?.Invoke([item]);
+            losses.Undelivered([item]);
             return;
         }
         link.Items.Writer.TryWrite(item);
@@ -59,19 +57,22 @@ internal sealed partial class GatewayLinks(
     private Link Open(string destination)
     {
         var link = new Link(destination);
-        link.Publisher = Task.Run(() => PublishAsync(link));
+        link.Sender = Task.Run(() => SendBatchesAsync(link));
         return link;
     }
 
-    private async Task PublishAsync(Link link)
+    private async Task SendBatchesAsync(Link link)
     {
-        var stream = cluster.GetStreamProvider(GatewayStreams.Provider).GetStream<GatewayEvent>(GatewayStreams.For(link.Destination));
         var reader = link.Items.Reader;
+        var inFlight = new Queue<Task>(LinkBatch.MaxInFlight);
         var batch = new List<LinkItem>(MaxBatchItems);
         try
         {
             while (await reader.WaitToReadAsync(_stopping.Token))
             {
+                // Batch n goes out only once batch n - MaxInFlight is done (delivered or given up): the receiver
+                // relies on that to tell a batch still on its way from one that will never come.
+                if (inFlight.Count == LinkBatch.MaxInFlight) await inFlight.Dequeue();
                 var bytes = 0;
                 while (batch.Count < MaxBatchItems && bytes < MaxBatchBytes && reader.TryRead(out var item))
                 {
@@ -79,15 +80,7 @@ internal sealed partial class GatewayLinks(
                     bytes += (item.Frame?.Length ?? 0) + 128;
                 }
                 Interlocked.Add(ref link.QueuedBytes, -bytes);
-                if (await TryPublishAsync(stream, new LinkBatch(gateway.Id, ++link.Sequence, [.. batch]), link.Destination))
-                {
-                    metrics.LinkSent(batch.Count);
-                }
-                else
-                {
-                    metrics.LinkDropped(batch.Count);
-                    Undelivered?.Invoke([.. batch]);
-                }
+                inFlight.Enqueue(DeliverAsync(link, new LinkBatch(gateway.Id, ++link.Sequence, [.. batch])));
                 batch.Clear();
             }
         }
@@ -95,34 +88,64 @@ internal sealed partial class GatewayLinks(
         {
             // shutting down
         }
+        await Task.WhenAll(inFlight);
         // Whatever is left at shutdown was never sent.
         while (reader.TryRead(out var left)) batch.Add(left);
-        if (batch.Count > 0) Undelivered?.Invoke(batch);
+        if (batch.Count > 0) losses.Undelivered(batch);
     }
 
-    private async Task<bool> TryPublishAsync(Orleans.Streams.IAsyncStream<GatewayEvent> stream, LinkBatch batch, string destination)
+    /// <summary>Delivers one batch, retrying, and tells its senders when it cannot. Never throws.</summary>
+    private async Task DeliverAsync(Link link, LinkBatch batch)
     {
-        for (var attempt = 0; ; attempt++)
+        var delivered = false;
+        try
         {
+            delivered = await TryDeliverAsync(link, batch);
+        }
+        catch (OperationCanceledException)
+        {
+            // shutting down: the batch is reported below
+        }
+        if (delivered) metrics.LinkSent(batch.Items.Length);
+        else losses.Undelivered(batch.Items);
+    }
+
+    private async Task<bool> TryDeliverAsync(Link link, LinkBatch batch)
+    {
+        // A destination that failed its last batch gets one attempt per batch until it takes one again, so that a
+        // gateway that is gone costs each later batch one failed call, not the whole retry schedule.
+        var attempts = link.Unreachable ? 1 : RetryDelays.Length + 1;
+        for (var attempt = 1; ; attempt++)
+        {
+            Exception? failure = null;
             try
             {
-                // A publish addressed to a queue on a silo that just died gets no answer before Orleans' response
-                // timeout (30 s), and the link sends nothing meanwhile; give it up sooner and send it again. If
-                // the first attempt did arrive after all, the receiver drops the copy by its sequence number.
-                await stream.OnNextAsync(batch).WaitAsync(PublishTimeout, _stopping.Token);
-                Log.Published(logger, batch.Sequence, batch.Items.Length, destination, attempt + 1);
-                return true;
+                var inbox = link.Inbox ??= await cluster.GetGrain<IGatewayGrain>(link.Destination).GetInbox()
+                    .WaitAsync(DeliveryTimeout, _stopping.Token);
+                if (inbox is not null)
+                {
+                    // A call that reached a silo which then died gets no answer before Orleans' response timeout;
+                    // give up sooner and send the batch again. If the first attempt did arrive after all, the
+                    // receiver drops the copy by its sequence number.
+                    await inbox.Deliver(batch).WaitAsync(DeliveryTimeout, _stopping.Token);
+                    link.Unreachable = false;
+                    Log.Delivered(logger, batch.Sequence, batch.Items.Length, link.Destination, attempt);
+                    return true;
+                }
             }
             catch (Exception ex) when (ex is not OutOfMemoryException && !_stopping.IsCancellationRequested)
             {
-                // A silo going down, or the stream queue being full: retry a few times, then report the batch.
-                if (attempt == RetryDelays.Length)
-                {
-                    Log.PublishFailed(logger, ex, destination, batch.Items.Length);
-                    return false;
-                }
-                await Task.Delay(RetryDelays[attempt], _stopping.Token);
+                // A silo going down, or the destination gateway gone: look its inbox up again before the next try.
+                failure = ex;
+                link.Inbox = null;
             }
+            if (attempt >= attempts)
+            {
+                Log.DeliveryFailed(logger, failure, link.Destination, batch.Items.Length);
+                link.Unreachable = true;
+                return false;
+            }
+            await Task.Delay(RetryDelays[attempt - 1], _stopping.Token);
         }
     }
 
@@ -136,15 +159,21 @@ internal sealed partial class GatewayLinks(
 
         public long Sequence;
 
-        public Task? Publisher { get; set; }
+        /// <summary>The destination's inbox, looked up once and again after a failed call. The link's calls in
+        /// flight share it; a lookup racing another is harmless (both find the same inbox).</summary>
+        public volatile IGatewayInbox? Inbox;
+
+        public volatile bool Unreachable;
+
+        public Task? Sender { get; set; }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1601, Level = LogLevel.Warning, Message = "Could not deliver {Items} item(s) to gateway {Gateway}; their senders are told")]
-        public static partial void PublishFailed(ILogger logger, Exception exception, string gateway, int items);
+        [LoggerMessage(EventId = 1601, Level = LogLevel.Warning, Message = "Could not deliver {Items} item(s) to gateway {Gateway} (gone, or no inbox registered); their senders are told")]
+        public static partial void DeliveryFailed(ILogger logger, Exception? exception, string gateway, int items);
 
-        [LoggerMessage(EventId = 1602, Level = LogLevel.Trace, Message = "Batch {Sequence} ({Items} item(s)) published to gateway {Gateway} at attempt {Attempt}")]
-        public static partial void Published(ILogger logger, long sequence, int items, string gateway, int attempt);
+        [LoggerMessage(EventId = 1602, Level = LogLevel.Trace, Message = "Batch {Sequence} ({Items} item(s)) delivered to gateway {Gateway} at attempt {Attempt}")]
+        public static partial void Delivered(ILogger logger, long sequence, int items, string gateway, int attempt);
     }
 }

@@ -34,12 +34,15 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddSingleton<GatewayIdentity>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<ConnectionAdmission>();
+        services.AddSingleton<LinkLossReporter>();
         services.AddSingleton<GatewayLinks>();
         services.AddSingleton<MeshRegistry>();
         services.AddSingleton<TransitionGates>();
         services.AddSingleton<EchoTypes>();
         services.AddSingleton<PeerMembership>();
         services.AddSingleton<RelayWebSocketHandler>();
+        services.AddSingleton<GatewayInbox>();
+        services.AddHostedService(sp => sp.GetRequiredService<GatewayInbox>());
         services.AddHostedService<GatewayEventListener>();
         services.AddSingleton<DrainState>();
         services.AddHostedService<ConnectionDrainer>();

@@ -42,22 +42,27 @@ internal sealed class ConnectionSession(
     private bool _ended;
     private CancellationToken _stop;
 
-    /// <summary>The receive buffer a connection holds while idle: enough for usual frames. A larger frame borrows a
-    /// bigger one, given back after that frame, so that idle connections stay small.</summary>
+    /// <summary>The receive buffer rented for each frame: enough for usual frames; a larger frame borrows a bigger one.
+    /// Nothing is held between frames: an idle connection waits with a zero-byte read.</summary>
     private const int ReceiveBufferBytes = 4096;
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferBytes);
+        byte[]? buffer = null;
         _stop = cancellationToken;
         ArmExpiry();
         try
         {
             while (!connection.IsClosing)
             {
+                // Waits for the next frame without a buffer (ManagedWebSocket reads the frame header into its own
+                // small buffer and returns no payload): thousands of idle connections then hold no receive buffer
+                // at all. The buffer is rented from the shared pool once a frame is there and given back after it.
+                var result = await socket.ReceiveAsync(Memory<byte>.Empty, cancellationToken);
+                if (result.MessageType == WebSocketMessageType.Close) return;
+                buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferBytes);
                 var length = 0;
-                ValueWebSocketReceiveResult result;
-                while (true)
+                while (!result.EndOfMessage && length <= options.MaxFrameBytes)
                 {
                     if (length == buffer.Length)
                     {
@@ -68,10 +73,9 @@ internal sealed class ConnectionSession(
                     }
                     result = await socket.ReceiveAsync(buffer.AsMemory(length), cancellationToken);
                     length += result.Count;
-                    if (result.EndOfMessage || result.MessageType == WebSocketMessageType.Close || length > options.MaxFrameBytes) break;
+                    if (result.MessageType == WebSocketMessageType.Close) return;
                 }
 
-                if (result.MessageType == WebSocketMessageType.Close) return;
                 if (length > options.MaxFrameBytes)
                 {
                     metrics.Disconnected("oversize");
@@ -84,14 +88,13 @@ internal sealed class ConnectionSession(
                 {
                     connection.Touch(time.GetTimestamp());
                     SendError(ErrorCodes.BinaryFrame, "binary frames are not supported; send UTF-8 JSON text frames", default);
-                    continue;
                 }
-                await HandleFrameAsync(buffer.AsMemory(0, length));
-                if (buffer.Length > ReceiveBufferBytes)
+                else
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferBytes);
+                    await HandleFrameAsync(buffer.AsMemory(0, length));
                 }
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = null;
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
@@ -100,7 +103,7 @@ internal sealed class ConnectionSession(
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
             lock (_expiryLock)
             {
                 _ended = true;

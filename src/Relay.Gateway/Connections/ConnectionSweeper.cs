@@ -13,7 +13,8 @@ namespace Relay.Gateway.Connections;
 /// <summary>
 /// Once per reap-check interval, looks at every connection of this node: reaps peers silent for the stale
 /// timeout (their sockets stay open), closes consumers that made no progress for as long (1013, or an abort
-/// when even the close frame cannot get through), and sends pending error summaries.
+/// when even the close frame cannot get through), sends pending error summaries, and trims send queues that a burst
+/// grew and that have drained since.
 /// </summary>
 internal sealed partial class ConnectionSweeper(
     ConnectionRegistry connections,
@@ -40,6 +41,7 @@ internal sealed partial class ConnectionSweeper(
                     await membership.LeaveAsync(connection, reaped: true);
                 }
                 if (connection.IsStalled(stale)) CloseStalled(connection, stale);
+                connection.TrimIdleQueue();
                 var suppressed = connection.Errors.TakeSummary(now);
                 if (suppressed > 0) ConnectionSession.SendSuppressedSummary(connection, suppressed, unixNow);
             }

@@ -128,6 +128,9 @@ internal sealed class RelayConnection : MeshMember
     /// <summary>Queues a frame the relay built for this one socket.</summary>
     public bool Send(byte[] frame, bool droppable) => Send(OutboundFrame.Wrap(frame), droppable);
 
+    /// <summary>Gives back the memory a burst made the send queue grow, when it has drained (see <see cref="SendQueue.TrimIfIdle"/>).</summary>
+    public void TrimIdleQueue() => _queue.TrimIfIdle();
+
     /// <summary>True when frames are waiting and none was written for <paramref name="stall"/>.</summary>
     public bool IsStalled(TimeSpan stall)
     {

@@ -44,6 +44,9 @@ internal sealed class SendQueue(long byteLimit)
 
     public int Count { get { lock (_lock) return _count; } }
 
+    /// <summary>Slots of the ring as allocated now (what the queue costs while empty).</summary>
+    internal int Slots { get { lock (_lock) return _ring.Length; } }
+
     /// <summary>Monotonic time (of the <see cref="TimeProvider"/> given to <see cref="TryEnqueue"/>) at which the queue last went from empty to
     /// holding a frame: a consumer that waits for nothing has made no progress only since then.</summary>
     public long NonEmptySince { get { lock (_lock) return _nonEmptySince; } }
@@ -103,6 +106,17 @@ internal sealed class SendQueue(long byteLimit)
             frame = null;
             receivedAt = 0;
             return false;
+        }
+    }
+
+    /// <summary>Gives back a ring that bursts grew (up to <see cref="ShrinkAbove"/> slots are kept when it drains, so that
+    /// a busy queue does not reallocate after every burst) once it is empty: called periodically, not per frame, so an
+    /// idle connection holds the initial ring only.</summary>
+    public void TrimIfIdle()
+    {
+        lock (_lock)
+        {
+            if (_count == 0 && _ring.Length > InitialSlots) ShrinkEmpty();
         }
     }
 

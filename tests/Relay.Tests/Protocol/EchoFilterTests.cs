@@ -72,6 +72,27 @@ public class EchoFilterTests
     }
 
     [Fact]
+    public void Growing_to_the_capacity_keeps_every_recorded_hash_then_overwrites_the_oldest()
+    {
+        // 20 is past two doublings of the first allocation (8, 16) and not a power of two.
+        var filter = new EchoFilter(20, Window);
+
+        for (ulong hash = 1; hash <= 20; hash++)
+        {
+            filter.RecordDelivered(hash, 100);
+        }
+        for (ulong hash = 1; hash <= 20; hash++)
+        {
+            Assert.True(filter.IsEcho(hash, 100));
+        }
+
+        filter.RecordDelivered(21, 100);
+        Assert.False(filter.IsEcho(1, 100));
+        Assert.True(filter.IsEcho(2, 100));
+        Assert.True(filter.IsEcho(21, 100));
+    }
+
+    [Fact]
     public void Zero_hash_in_an_unused_slot_does_not_match()
     {
         var filter = new EchoFilter(4, Window);

@@ -14,7 +14,7 @@ namespace Relay.Tests.Reliability;
 /// <param name="maxFrameBytes">The relay's <c>Relay:MaxFrameBytes</c>.</param>
 /// <param name="maxMetadataBytes">The relay's <c>Relay:MaxMetadataBytes</c>.</param>
 /// <param name="maxPeerIdLength">The relay's <c>Relay:MaxPeerIdLength</c>.</param>
-public sealed class FrameFuzzer(Random random, int maxFrameBytes, int maxMetadataBytes, int maxPeerIdLength)
+public sealed class FrameFuzzer(string name, Random random, int maxFrameBytes, int maxMetadataBytes, int maxPeerIdLength)
 {
     /// <summary>Prefix of ids nobody registers: directs to them are always <c>unknown_target</c>.</summary>
     public const string NobodyPrefix = "nobody-";
@@ -133,7 +133,9 @@ public sealed class FrameFuzzer(Random random, int maxFrameBytes, int maxMetadat
 
     /// <summary>A peer id with odd but allowed characters (quotes, backslashes, emoji, invisible and right-to-left
     /// marks), unique per call, never "relay".</summary>
-    public string NewOddId() => $"fz{_next++}-{OddId()}";
+    /// <summary>A peer id no other fuzzer hands out (its name is in it), odd characters after the prefix. Two fuzzers
+    /// handing out the same id would make one peer of two connections, and count its offline twice.</summary>
+    public string NewOddId() => $"fz{name}.{_next++}-{OddId()}";
 
     private string OddId()
     {

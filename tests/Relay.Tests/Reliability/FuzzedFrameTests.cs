@@ -103,7 +103,8 @@ public sealed class FuzzedFrameTests(ITestOutputHelper output) : EndToEndTest
     /// <summary>A seed for one generator of one round (deterministic: <see cref="HashCode"/> is randomized per process).</summary>
     private static int Derive(int seed, int round, int index) => unchecked((seed * 1_000_003) + (round * 7919) + index);
 
-    private static FrameFuzzer Fuzzer(int seed) => new(new Random(seed), MaxFrameBytes, MaxMetadataBytes, MaxPeerIdLength);
+    private static FrameFuzzer Fuzzer(int seed) =>
+        new(seed.ToString("x8", CultureInfo.InvariantCulture), new Random(seed), MaxFrameBytes, MaxMetadataBytes, MaxPeerIdLength);
 
     /// <summary>One connection sends <see cref="FramesPerFuzzer"/> bad frames (and one frame of exactly the maximum
     /// size) without waiting, then checks the relay's answers one by one. Returns a description of the first

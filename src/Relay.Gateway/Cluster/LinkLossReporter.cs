@@ -1,0 +1,57 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Relay.Gateway.Connections;
+using Relay.Gateway.Diagnostics;
+using Relay.Grains.Contracts;
+using Relay.Protocol;
+
+namespace Relay.Gateway.Cluster;
+
+/// <summary>
+/// Says what the links between gateways lost: to local senders, the frames their links could not deliver
+/// (<c>undelivered</c>); to local receivers, batches that never arrived from another gateway (<c>lost_in_transit</c>).
+/// </summary>
+internal sealed partial class LinkLossReporter(
+    ConnectionRegistry connections,
+    RelayMetrics metrics,
+    TimeProvider time,
+    ILogger<LinkLossReporter> logger)
+{
+    /// <summary>Frames local connections sent that a link could not deliver: each sender is told how many.</summary>
+    public void Undelivered(IReadOnlyList<LinkItem> items)
+    {
+        metrics.LinkDropped(items.Count);
+        foreach (var group in items.GroupBy(i => i.ConnectionId))
+        {
+            if (!connections.TryGet(group.Key, out var sender) || sender!.PeerId is null) continue;
+            sender.Send(CountedError(ErrorCodes.Undelivered, group.Count(), sender.PeerId,
+                "frame(s) you sent could not be delivered to another node of the relay"), droppable: false);
+        }
+    }
+
+    /// <summary>Batches from <paramref name="source"/> never arrived: every local member of a mesh that gateway
+    /// serves may have missed frames, and is told so.</summary>
+    public void Lost(string source, long batches)
+    {
+        Log.BatchesLost(logger, batches, source);
+        metrics.LinkLost(batches);
+        foreach (var connection in connections.All)
+        {
+            if (!connection.Registered) continue;
+            connection.Send(CountedError(ErrorCodes.LostInTransit, batches, connection.PeerId,
+                $"frames from another node of the relay ({source}) were lost in transit"), droppable: false);
+        }
+    }
+
+    private byte[] CountedError(string code, long count, string? to, string message) =>
+        RelayFrames.Error(code, string.Create(CultureInfo.InvariantCulture, $"{count} {message}"), to, default,
+            time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0,
+            Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"\"count\":{count}")));
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1903, Level = LogLevel.Warning, Message = "{Batches} batch(es) from gateway {Source} were lost in transit")]
+        public static partial void BatchesLost(ILogger logger, long batches, string source);
+    }
+}

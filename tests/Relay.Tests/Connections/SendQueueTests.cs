@@ -1,0 +1,63 @@
+using Relay.Gateway.Connections;
+using Relay.Protocol;
+using Xunit;
+
+namespace Relay.Tests.Connections;
+
+/// <summary>
+/// The send queue's memory: a burst grows its ring, a drained ring keeps a moderate size (so a busy queue does not
+/// reallocate after every burst), and the periodic trim gives the rest back once the queue is empty, frames in order
+/// throughout.
+/// </summary>
+public sealed class SendQueueTests
+{
+    [Fact]
+    public void A_drained_ring_grown_by_a_burst_is_trimmed_back_and_keeps_order()
+    {
+        var queue = new SendQueue(byteLimit: 1 << 20);
+        Enqueue(queue, 0, 40);
+        Assert.True(queue.Slots >= 40);
+
+        Assert.Equal(Enumerable.Range(0, 40), Drain(queue));
+        var drained = queue.Slots;
+        Assert.True(drained > 16, $"a ring of {drained} slots after 40 frames: the drained ring is meant to stay grown until the trim");
+
+        queue.TrimIfIdle();
+        Assert.Equal(16, queue.Slots);
+
+        Enqueue(queue, 100, 20);
+        Assert.Equal(Enumerable.Range(100, 20), Drain(queue));
+    }
+
+    [Fact]
+    public void A_queue_holding_frames_is_not_trimmed()
+    {
+        var queue = new SendQueue(byteLimit: 1 << 20);
+        Enqueue(queue, 0, 40);
+        var slots = queue.Slots;
+
+        queue.TrimIfIdle();
+
+        Assert.Equal(slots, queue.Slots);
+        Assert.Equal(Enumerable.Range(0, 40), Drain(queue));
+    }
+
+    private static void Enqueue(SendQueue queue, int first, int count)
+    {
+        for (var i = first; i < first + count; i++)
+        {
+            Assert.True(queue.TryEnqueue(OutboundFrame.Wrap(BitConverter.GetBytes(i)), droppable: false, TimeProvider.System, out _));
+        }
+    }
+
+    private static List<int> Drain(SendQueue queue)
+    {
+        var seen = new List<int>();
+        while (queue.TryDequeue(out var frame, out _))
+        {
+            seen.Add(BitConverter.ToInt32(frame.Span));
+            frame.Release();
+        }
+        return seen;
+    }
+}
