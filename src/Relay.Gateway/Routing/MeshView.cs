@@ -343,6 +343,10 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
                 case LinkItemKind.Joined:
                 case LinkItemKind.Updated:
                     if (IsDeparted(item.PeerId, item.Incarnation)) return;
+                    // The source serves this mesh. The mesh grain says so too (GatewayJoinedMesh), but on the gateway's
+                    // stream, which the link's direct call can overtake: without this, the newcomer could hear of this
+                    // node's members and miss their broadcasts until that event arrived.
+                    MergeGatewayLocked(source);
                     AddRemote(item.PeerId, item.Incarnation, key, item.Agents, item.Metadata ?? "{}"u8.ToArray(), item.LastSeen);
                     FanOut(item.PeerId, OutboundFrame.Wrap(item.Frame!), droppable: false, echoHash: 0);
                     return;
@@ -438,10 +442,12 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
 
     private void MergeGatewaysLocked(string[] gateways)
     {
-        foreach (var gateway in gateways)
-        {
-            if (gateway != gatewayId && Array.IndexOf(_gateways, gateway) < 0) _gateways = [.. _gateways, gateway];
-        }
+        foreach (var gateway in gateways) MergeGatewayLocked(gateway);
+    }
+
+    private void MergeGatewayLocked(string gateway)
+    {
+        if (gateway != gatewayId && Array.IndexOf(_gateways, gateway) < 0) _gateways = [.. _gateways, gateway];
     }
 
     private void ToGateways(LinkItem item)

@@ -44,7 +44,10 @@ public static class RelaySiloBuilderExtensions
         {
             streams.ConfigurePullingAgent(agent => agent.Configure(o =>
             {
-                o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(10);
+                // Orleans' default poll period (100 ms): the streams carry only grains' decisions (reaps, gateways
+                // joining and leaving meshes), not frames, so their latency is not on any frame's path; a shorter
+                // period woke every silo's 8 pulling agents 800 times a second, busy or idle.
+                o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(100);
                 // A gateway that died keeps its subscription; give up on its events quickly rather than holding
                 // them for the default minute.
                 o.MaxEventDeliveryTime = TimeSpan.FromSeconds(10);

@@ -72,6 +72,17 @@ public sealed class MeshViewTests
         Assert.Equal(afterOffline, observer.QueuedBytes);
     }
 
+    [Fact]
+    public void A_peer_joining_on_another_gateway_makes_that_gateway_a_broadcast_target()
+    {
+        // The link's item can arrive before the mesh grain's GatewayJoinedMesh event (which rides a stream): the
+        // gateway it came from must get this node's broadcasts from then on, or its newcomer would miss them.
+        Assert.Empty(_mesh.Gateways);
+        _mesh.Apply("gw-other", new LinkItem(LinkItemKind.Joined, "mesh", "remote", 1, 7,
+            RelayFrames.Presence("remote", "{}"u8.ToArray(), Now())), new ConnectionRegistry(), receivedAt: 0);
+        Assert.Equal(["gw-other"], _mesh.Gateways);
+    }
+
     private RelayConnection Join(string peerId, long incarnation)
     {
         var now = Stopwatch.GetTimestamp();
