@@ -21,8 +21,9 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 src=${MESHBENCH_SRC:-$repo/../shared/bench}
 kit=${MESHBENCH_DIR:-/tmp/relay-compare-$UID}
-say() { printf 'bench/compare.sh: %s\n' "$*" >&2; }
-die() { say "$*"; exit 2; }
+bench_name=bench/compare.sh
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 
 out=$kit/results.json
 args=()
@@ -44,17 +45,8 @@ cp -r --preserve=timestamps "$src/." "$kit/"
 chmod -R u+w "$kit"
 
 # Two free TCP ports for Orleans (silo-to-silo and client gateway), from a random start.
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-    local tries p
-    for ((tries = 0; tries < 200; tries++)); do
-        p=$((20000 + RANDOM % 20000))
-        port_in_use "$p" || [[ $p == "${1:-}" ]] || { echo "$p"; return 0; }
-    done
-    die "no free port found"
-}
-silo_port=$(free_port)
-gateway_port=$(free_port "$silo_port")
+free_ports 1; silo_port=$port
+free_ports 1; gateway_port=$port
 
 export OURS_CMD="cd '$silo_dir' && exec env Cluster__SiloPort=$silo_port Cluster__GatewayPort=$gateway_port \
 Relay__RateLimitPerSecond=1000000 Relay__RateLimitBurst=1000000 Relay__MaxConnections=1000000 Relay__MaxConnectionsPerAddress=1000000 Relay__MaxPeersPerMesh=1000000 dotnet Relay.Silo.dll --urls http://127.0.0.1:\$PORT"
@@ -64,8 +56,7 @@ say "ours: Relay.Silo (Release, single process), Orleans ports $silo_port/$gatew
 say "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # compare.sh's default ports (18700, 18701) may be in use by another run on the machine: pick two free ones.
 if [[ " ${args[*]} " != *" --port "* ]]; then
-    base=$(free_port)
-    while port_in_use $((base + 1)); do base=$(free_port); done
+    free_ports 2; base=$port
     args+=(--port "$base")
 fi
 rc=0

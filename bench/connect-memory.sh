@@ -20,8 +20,9 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 src=${MESHBENCH_SRC:-$repo/../shared/bench}
 kit=${MESHBENCH_DIR:-/tmp/relay-compare-$UID}
-say() { printf 'bench/connect-memory.sh: %s\n' "$*" >&2; }
-die() { say "$*"; exit 2; }
+bench_name=bench/connect-memory.sh
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 
 peers=1000 concurrency=64 runs=1 settle=5 servers=limit-hub,ours timeout=600 build=1
 while (($#)); do
@@ -56,16 +57,6 @@ if [[ ,$servers, == *,limit-hub,* && ! -f $hub_dll ]]; then
     dotnet build "$kit/baselines/limit-hub" -c Release --nologo -v q >/dev/null || die "limit-hub build failed"
 fi
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-    local tries p
-    for ((tries = 0; tries < 200; tries++)); do
-        p=$((20000 + RANDOM % 20000))
-        port_in_use "$p" || { echo "$p"; return 0; }
-    done
-    die "no free port found"
-}
-
 server_pid=""
 stop_server() { # the process group this script started, nothing else
     [[ -n $server_pid ]] || return 0
@@ -78,21 +69,21 @@ stop_server() { # the process group this script started, nothing else
 trap stop_server EXIT
 trap 'exit 143' INT TERM
 
-start_server() { # name port -> server_pid, ready_url
-    local name=$1 port=$2 log=$3
+start_server() { # name http-port log -> server_pid, ready_url
+    local name=$1 http=$2 log=$3 port
     case $name in
         limit-hub)
-            ready_url=http://127.0.0.1:$port/ping
-            PORT=$port setsid dotnet "$hub_dll" >"$log" 2>&1 </dev/null & ;;
+            ready_url=http://127.0.0.1:$http/ping
+            PORT=$http setsid dotnet "$hub_dll" >"$log" 2>&1 </dev/null & ;;
         ours)
-            ready_url=http://127.0.0.1:$port/healthz
+            ready_url=http://127.0.0.1:$http/healthz
             local silo_port gateway_port
-            silo_port=$(free_port); gateway_port=$(free_port)
+            free_ports 1; silo_port=$port; free_ports 1; gateway_port=$port
             # shellcheck disable=SC2086 # OURS_ENV is a list of NAME=value words
             (cd "$silo_dir" && exec setsid env Cluster__SiloPort="$silo_port" Cluster__GatewayPort="$gateway_port" \
                 Relay__RateLimitPerSecond=1000000 Relay__RateLimitBurst=1000000 Relay__MaxConnections=1000000 \
                 Relay__MaxConnectionsPerAddress=1000000 Relay__MaxPeersPerMesh=1000000 ${OURS_ENV:-} \
-                dotnet Relay.Silo.dll --urls "http://127.0.0.1:$port") >"$log" 2>&1 </dev/null & ;;
+                dotnet Relay.Silo.dll --urls "http://127.0.0.1:$http") >"$log" 2>&1 </dev/null & ;;
         *) die "unknown server: $name (limit-hub, ours)" ;;
     esac
     server_pid=$!
@@ -110,11 +101,11 @@ printf '|---|---:|---:|---:|---:|---:|---:|---|\n'
 IFS=, read -r -a names <<<"$servers"
 for ((run = 1; run <= runs; run++)); do
     for name in "${names[@]}"; do
-        port=$(free_port)
+        free_ports 1; http=$port
         log=$(mktemp "/tmp/connect-memory.$name.XXXXXX")
-        start_server "$name" "$port" "$log"
+        start_server "$name" "$http" "$log"
         load=$(cut -d' ' -f1-3 /proc/loadavg)
-        out=$(timeout $((timeout + 30)) node "$kit/meshbench.mjs" --json --proto agimesh --url "ws://127.0.0.1:$port/ws" \
+        out=$(timeout $((timeout + 30)) node "$kit/meshbench.mjs" --json --proto agimesh --url "ws://127.0.0.1:$http/ws" \
             --scenario connect --peers "$peers" --concurrency "$concurrency" --settle "$settle" --timeout "$timeout" \
             --pid "$server_pid" 2>>"$log" | tail -n 1) || true
         stop_server

@@ -18,7 +18,9 @@ scenario=${1:?usage: bench/profile.sh direct|broadcast|stream|connect [SECONDS]}
 seconds=${2:-8}
 shift $(($# >= 2 ? 2 : 1))
 [[ ${1:-} == -- ]] && shift
-say() { printf 'bench/profile.sh: %s\n' "$*" >&2; }
+bench_name=bench/profile.sh
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 [[ -d $kit/node_modules/ws ]] || { say "run bench/compare.sh once first (it prepares $kit)"; exit 2; }
 command -v perf >/dev/null || { say "perf is missing (Debian: linux-perf)"; exit 2; }
 
@@ -32,9 +34,7 @@ esac
 
 silo_dir=$(bash "$repo/bench/publish.sh")
 work=$(mktemp -d /tmp/relay-profile.XXXXXX)
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() { local p; while :; do p=$((20000 + RANDOM % 20000)); port_in_use "$p" || [[ " $* " == *" $p "* ]] || { echo "$p"; return; }; done; }
-http=$(free_port); silo=$(free_port "$http"); gw=$(free_port "$http" "$silo")
+free_ports 1; http=$port; free_ports 1; silo=$port; free_ports 1; gw=$port
 (
     cd "$silo_dir"
     exec setsid env DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 Cluster__SiloPort="$silo" Cluster__GatewayPort="$gw" \
