@@ -38,7 +38,7 @@ internal sealed partial class GatewayLinks(
     public void Send(string destination, LinkItem item)
     {
         var link = _links.GetOrAdd(destination, static (id, self) => self.Open(id), this);
-        var size = (item.Frame?.Length ?? 0) + 128;
+        var size = QueuedSize(item);
         if (Interlocked.Add(ref link.QueuedBytes, size) > MaxQueuedBytesPerLink)
         {
             Interlocked.Add(ref link.QueuedBytes, -size);
@@ -54,10 +54,13 @@ internal sealed partial class GatewayLinks(
         _stopping.Dispose();
     }
 
+    /// <summary>What an item counts against its link's byte bound (and a batch's): the frame plus the rest.</summary>
+    private static int QueuedSize(LinkItem item) => (item.Frame?.Length ?? 0) + 128;
+
     private Link Open(string destination)
     {
         var link = new Link(destination);
-        link.Sender = Task.Run(() => SendBatchesAsync(link));
+        _ = Task.Run(() => SendBatchesAsync(link)); // one loop per link, until the gateway stops
         return link;
     }
 
@@ -77,7 +80,7 @@ internal sealed partial class GatewayLinks(
                 while (batch.Count < MaxBatchItems && bytes < MaxBatchBytes && reader.TryRead(out var item))
                 {
                     batch.Add(item);
-                    bytes += (item.Frame?.Length ?? 0) + 128;
+                    bytes += QueuedSize(item);
                 }
                 Interlocked.Add(ref link.QueuedBytes, -bytes);
                 inFlight.Enqueue(DeliverAsync(link, new LinkBatch(gateway.Id, ++link.Sequence, [.. batch])));
@@ -164,8 +167,6 @@ internal sealed partial class GatewayLinks(
         public volatile IGatewayInbox? Inbox;
 
         public volatile bool Unreachable;
-
-        public Task? Sender { get; set; }
     }
 
     private static partial class Log
