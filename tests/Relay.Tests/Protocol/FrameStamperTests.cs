@@ -145,6 +145,18 @@ public class FrameStamperTests
     }
 
     [Fact]
+    public void A_type_that_spells_the_credential_is_redacted_like_any_string_value()
+    {
+        // Found by MutatedFrameProperties (replay 11730998163578486497,5222194395189687545,27).
+        var redactor = CredentialRedactor.Create(["the-secret-token"])!;
+
+        var stamped = Stamp("""{"type" : "the\u002dsecret-token","targetInstanceId" : ""}""", "p", redactor);
+
+        Assert.Equal("[redacted]", Parse(stamped).GetProperty("type").GetString());
+        Assert.DoesNotContain("secret", Text(stamped), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Redactor_that_finds_nothing_keeps_the_fast_path()
     {
         var redactor = CredentialRedactor.Create(["a-long-secret-value"])!;
