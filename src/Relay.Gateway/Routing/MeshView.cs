@@ -229,13 +229,17 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
                 ToGateways(new LinkItem(LinkItemKind.Left, Name, peerId, leave.Incarnation, connection.Id, null));
                 return;
             }
-            if (_peers.TryRemove(peerId, out var entry))
+            if (_peers.TryGetValue(peerId, out var entry))
             {
-                if (entry.Local.Length > 0)
+                if (entry.Local.Length > 0) return; // registered here again meanwhile: nothing departed
+                if (entry.Incarnation > leave.Incarnation)
                 {
-                    _peers[peerId] = entry; // registered here again meanwhile: nothing departed
+                    // Registered again on another gateway while the peer grain answered: its link's Joined of the newer
+                    // incarnation came first. Nothing departed; the others only forget this connection.
+                    ToGateways(new LinkItem(LinkItemKind.Left, Name, peerId, leave.Incarnation, connection.Id, null));
                     return;
                 }
+                _peers.TryRemove(peerId, out _);
                 foreach (var member in entry.Remote) _remoteMembers = Without(_remoteMembers, member);
             }
             else if (IsDeparted(peerId, leave.Incarnation))
@@ -415,7 +419,13 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
     {
         if (_peers.TryGetValue(peerId, out var entry))
         {
-            if (entry.Incarnation > incarnation || entry.Local.Length > 0) return; // it came back since
+            if (entry.Incarnation > incarnation || entry.Local.Length > 0)
+            {
+                // It came back since; connections of the incarnation that ended are gone all the same.
+                ForgetRemoteUpTo(entry, incarnation);
+                if (entry.IsEmpty) _peers.TryRemove(peerId, out _);
+                return;
+            }
             foreach (var member in entry.Remote) _remoteMembers = Without(_remoteMembers, member);
             _peers.TryRemove(peerId, out _);
             MarkDeparted(peerId, incarnation);
@@ -428,6 +438,16 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
         if (IsDeparted(peerId, incarnation)) return;
         MarkDeparted(peerId, incarnation);
         FanOut(peerId, OutboundFrame.Wrap(offline), droppable: false, echoHash: 0);
+    }
+
+    private void ForgetRemoteUpTo(PeerEntry entry, long incarnation)
+    {
+        foreach (var member in entry.Remote)
+        {
+            if (member.Incarnation > incarnation) continue;
+            entry.Remote = Without(entry.Remote, member);
+            _remoteMembers = Without(_remoteMembers, member);
+        }
     }
 
     private bool IsDeparted(string peerId, long incarnation) =>

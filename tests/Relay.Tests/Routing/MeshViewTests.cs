@@ -1,6 +1,12 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Net.WebSockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+using Relay.Gateway.Cluster;
 using Relay.Gateway.Connections;
+using Relay.Gateway.Diagnostics;
 using Relay.Gateway.Routing;
 using Relay.Grains.Contracts;
 using Relay.Protocol;
@@ -9,13 +15,13 @@ using Xunit;
 namespace Relay.Tests.Routing;
 
 /// <summary>
-/// A gateway's mesh view on its own (one node, no other gateway, so nothing goes on links): the orders in which
-/// a peer's leaving can reach it, each announcing offline exactly once.
+/// A gateway's mesh view on its own (its links never send: what they would carry is not looked at here): the orders in
+/// which a peer's leaving can reach it, each announcing offline exactly once, and never for a peer that came back.
 /// </summary>
 public sealed class MeshViewTests
 {
     private const string GatewayId = "gw-test";
-    private readonly MeshView _mesh = new("mesh", GatewayId, links: null!);
+    private readonly MeshView _mesh = new("mesh", GatewayId, StoppedLinks());
     private long _nextId;
 
     [Fact]
@@ -81,6 +87,65 @@ public sealed class MeshViewTests
         _mesh.Apply("gw-other", new LinkItem(LinkItemKind.Joined, "mesh", "remote", 1, 7,
             RelayFrames.Presence("remote", "{}"u8.ToArray(), Now())), new ConnectionRegistry(), receivedAt: 0);
         Assert.Equal(["gw-other"], _mesh.Gateways);
+    }
+
+    [Fact]
+    public void A_leave_whose_peer_came_back_on_another_gateway_meanwhile_announces_no_offline()
+    {
+        // Found by ClusterStormTests: this node's connection of "tab" closes; while the peer grain answers "offline,
+        // incarnation 1", the peer registers again on gw-other as incarnation 2, and that link's Joined gets here first.
+        var observer = Join("observer", incarnation: 1);
+        var leaver = Join("tab", incarnation: 1);
+        _mesh.Remove(leaver);
+        _mesh.Apply("gw-other", Joined("tab", incarnation: 2, connectionId: 7, agents: null), new ConnectionRegistry(), receivedAt: 0);
+        var before = observer.QueuedBytes;
+
+        _mesh.Left(leaver, new PeerLeave(WentOffline: true, Incarnation: 1, []), Now());
+
+        Assert.Equal(before, observer.QueuedBytes);
+        Assert.True(_mesh.IsOnlinePeer("tab"));
+    }
+
+    [Fact]
+    public void An_offline_of_an_ended_incarnation_forgets_its_remote_connections_but_not_the_peer()
+    {
+        // The other side of the same race: gw-other's connection (incarnation 1) is known here, the peer registers here
+        // as incarnation 2, then gw-other's offline of incarnation 1 arrives.
+        var observer = Join("observer", incarnation: 1);
+        _mesh.Apply("gw-other", Joined("tab", incarnation: 1, connectionId: 7, agents: ["old-agent"]), new ConnectionRegistry(), receivedAt: 0);
+        Join("tab", incarnation: 2);
+        var before = observer.QueuedBytes;
+
+        _mesh.Apply("gw-other", new LinkItem(LinkItemKind.Offline, "mesh", "tab", 1, 7, RelayFrames.Offline("tab", Now())),
+            new ConnectionRegistry(), receivedAt: 0);
+
+        Assert.Equal(before, observer.QueuedBytes);
+        Assert.True(_mesh.IsOnlinePeer("tab"));
+        Assert.DoesNotContain("old-agent", _mesh.ActiveAgents());
+    }
+
+    private static LinkItem Joined(string peerId, long incarnation, long connectionId, string[]? agents) =>
+        new(LinkItemKind.Joined, "mesh", peerId, incarnation, connectionId, RelayFrames.Presence(peerId, "{}"u8.ToArray(), Now()), Agents: agents);
+
+    /// <summary>Links of a gateway that has already stopped: whatever is put on them is dropped, never sent.</summary>
+    private static GatewayLinks StoppedLinks()
+    {
+        var metrics = new RelayMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
+        var losses = new LinkLossReporter(new ConnectionRegistry(), metrics, TimeProvider.System, NullLogger<LinkLossReporter>.Instance);
+        return new GatewayLinks(cluster: null!, new GatewayIdentity(), losses, metrics, new StoppedLifetime(), NullLogger<GatewayLinks>.Instance);
+    }
+
+    private sealed class StoppedLifetime : IHostApplicationLifetime
+    {
+        public CancellationToken ApplicationStarted => new(canceled: true);
+
+        public CancellationToken ApplicationStopping => new(canceled: true);
+
+        public CancellationToken ApplicationStopped => new(canceled: true);
+
+        public void StopApplication()
+        {
+        }
     }
 
     private RelayConnection Join(string peerId, long incarnation)
