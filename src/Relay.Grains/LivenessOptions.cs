@@ -15,8 +15,9 @@ public sealed class LivenessOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.200", "01:00:00")]
     public TimeSpan StaleTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How often gateways and grains look for silent peers. Offline goes out at most this long after
-    /// the stale timeout.</summary>
+    /// <summary>How often gateways look for silent peers: offline goes out at most this long after the stale timeout.
+    /// Peer grains reap when a lease runs out, not on this period; they use it only to retry a reminder that could
+    /// not be registered.</summary>
     [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
     public TimeSpan ReapCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
 

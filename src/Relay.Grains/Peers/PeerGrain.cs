@@ -12,6 +12,9 @@ internal sealed partial class PeerGrain(
     ILogger<PeerGrain> logger) : Grain, IPeerGrain, IRemindable
 {
     private const string ReminderName = "reap";
+
+    // Lets a burst of expiries (a gateway's connections, all reported at the same moment) reap in one turn.
+    private static readonly TimeSpan MinimumReapDue = TimeSpan.FromMilliseconds(10);
     private readonly LivenessOptions _options = options.Value;
     private IGrainTimer? _reapTimer;
     private bool _reminderRegistered;
@@ -25,7 +28,7 @@ internal sealed partial class PeerGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         (_mesh, _peerId) = GrainKeys.SplitPeer(this.GetPrimaryKeyString());
-        if (State.Connections.Count > 0) StartReapTimer();
+        ArmReapTimer();
         return Task.CompletedTask;
     }
 
@@ -55,6 +58,7 @@ internal sealed partial class PeerGrain(
         var upsert = Mesh.Upsert(Entry());
         var reaping = cameOnline ? StartReaping() : Task.CompletedTask;
         await Task.WhenAll(write, upsert, reaping);
+        ArmReapTimer();
         _lastLeaseWrite = now;
         return new PeerJoin(State.Incarnation, cameOnline, await upsert);
     }
@@ -108,7 +112,7 @@ internal sealed partial class PeerGrain(
     {
         if (State.Connections.Count == 0) return StopReaping();
         _reminderRegistered = true;
-        StartReapTimer();
+        ArmReapTimer();
         return ReapExpired();
     }
 
@@ -119,7 +123,7 @@ internal sealed partial class PeerGrain(
     private async Task ReapExpired()
     {
         if (State.Connections.Count == 0) return;
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
+        var now = UnixNow();
         var lease = _options.LeaseDuration.TotalSeconds;
         var expired = State.Connections.FindAll(c => c.LastFrame + lease <= now);
         if (expired.Count == 0) return;
@@ -134,19 +138,56 @@ internal sealed partial class PeerGrain(
 
     private async Task StartReaping()
     {
-        StartReapTimer();
+        ArmReapTimer();
         await EnsureReminder();
     }
 
-    private void StartReapTimer() =>
-        _reapTimer ??= this.RegisterGrainTimer(
-            static async (grain, _) =>
-            {
-                await grain.EnsureReminder();
-                await grain.ReapExpired();
-            },
-            this,
-            new GrainTimerCreationOptions(_options.ReapCheckInterval, _options.ReapCheckInterval) { KeepAlive = true });
+    /// <summary>
+    /// Arms the one-shot reap timer for the moment the earliest lease runs out. Leases only ever move later (renewals,
+    /// new connections), so a timer armed for the earliest one is never late: when it fires early it reaps nothing and
+    /// is armed again. An idle peer's grain so wakes once per lease, not once per reap check: at thousands of peers
+    /// a timer per peer ticking every second was thousands of grain turns a second on a silo doing nothing.
+    /// </summary>
+    private void ArmReapTimer()
+    {
+        if (State.Connections.Count == 0) return;
+        var due = NextReapDue();
+        if (_reapTimer is null)
+        {
+            _reapTimer = this.RegisterGrainTimer(
+                static async (grain, _) =>
+                {
+                    await grain.EnsureReminder();
+                    await grain.ReapExpired();
+                    grain.ArmReapTimer();
+                },
+                this,
+                new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+        }
+        else
+        {
+            // Inside the timer's own tick, Orleans applies the change once the tick completes.
+            _reapTimer.Change(due, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private TimeSpan NextReapDue()
+    {
+        var earliest = double.MaxValue;
+        foreach (var connection in State.Connections)
+        {
+            earliest = Math.Min(earliest, connection.LastFrame);
+        }
+
+        // Leases are compared at millisecond precision: one more millisecond, so the tick finds the lease run out.
+        var due = TimeSpan.FromSeconds(earliest + _options.LeaseDuration.TotalSeconds - UnixNow()) + TimeSpan.FromMilliseconds(1);
+
+        // A reminder that could not be registered is tried again at the next reap check.
+        if (!_reminderRegistered && due > _options.ReapCheckInterval) due = _options.ReapCheckInterval;
+        return due < MinimumReapDue ? MinimumReapDue : due;
+    }
+
+    private double UnixNow() => time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
 
     /// <summary>The reminder is a backstop for a lost activation; the timer reaps while this one lives. So a reminder
     /// store that is slow or not ready (a silo just joined, Redis under load) must not fail the peer's join: the timer
