@@ -32,6 +32,16 @@ public sealed class LivenessOptions : IValidatableObject
     public TimeSpan ReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
+    /// Whether peer grains hold leases on their connections: gateways renew them, grains persist them and keep a
+    /// reminder, and a grain reaps the connections of a gateway that stopped reporting. That is what lets peers of a
+    /// dead gateway go offline in a cluster. The single process turns it off (<see
+    /// cref="LivenessServiceCollectionExtensions.UseSingleProcessLiveness"/>): its gateway, grains and in-memory
+    /// reminders live and die together, so leases would cost a grain call per active peer every few seconds, a reminder
+    /// and a timer per peer, and guard against nothing. Not bound from configuration: the topology decides it.
+    /// </summary>
+    public bool LeaseBackstop { get; internal set; } = true;
+
+    /// <summary>
     /// When a grain gives up on a connection whose gateway stopped reporting: its last reported frame plus
     /// the stale timeout plus two report intervals, so a live gateway (which reaps at exactly the stale
     /// timeout) always acts first and the grain only cleans up after dead ones.

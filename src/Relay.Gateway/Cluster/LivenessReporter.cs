@@ -24,6 +24,7 @@ internal sealed partial class LivenessReporter(
 {
     protected override async Task TickAsync()
     {
+        if (!liveness.Value.LeaseBackstop) return; // the single process: nothing outlives this gateway to use them
         var utcNow = Time.GetUtcNow();
         var byPeer = new Dictionary<string, (List<long> Ids, double LastFrame)>(StringComparer.Ordinal);
         foreach (var connection in connections.All)

@@ -58,6 +58,11 @@ internal sealed class RelayConnection : MeshMember
     /// peer's transition gate; read without a lock by the fan-out, which tolerates a stale answer.</summary>
     public volatile bool Registered;
 
+    /// <summary>A peer grain call about this connection (its registration or its leaving) failed, so the grain may
+    /// hold it while this node does not: it is told again (<see cref="Routing.PeerMembership"/>). Written under the
+    /// peer's transition gate.</summary>
+    public bool GrainMayHold { get; set; }
+
     /// <summary>This connection's latest presence <c>data</c>, raw JSON.</summary>
     public byte[] Metadata { get; set; } = "{}"u8.ToArray();
 

@@ -30,6 +30,8 @@ internal sealed partial class PeerMembership(
 {
     public enum Outcome { Registered, Updated, Unavailable, Refused, MeshFull }
 
+    private static readonly TimeSpan[] ForgetRetryDelays = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(25)];
+
     /// <summary>Handles a presence of <paramref name="connection"/>, already validated and bound to its peer id.
     /// <see cref="Outcome.Refused"/>: auth on, and the peer id is online under another principal (the peer grain
     /// decides, for the whole cluster); <see cref="Outcome.MeshFull"/>: a new peer id in a mesh that holds
@@ -63,6 +65,7 @@ internal sealed partial class PeerMembership(
                         Log.Refused(logger, mesh.Name, connection.Id);
                         return Outcome.Refused;
                     }
+                    connection.GrainMayHold = false;
                     connection.Incarnation = join.Incarnation;
                     connection.Metadata = metadata;
                     mesh.MergeGateways(join.Gateways);
@@ -86,6 +89,9 @@ internal sealed partial class PeerMembership(
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             Log.GrainCallFailed(logger, ex, mesh.Name, connection.Id);
+            // The call may have reached the grain after all (a timeout): if the connection goes without registering,
+            // the grain is told it left.
+            if (!connection.Registered) connection.GrainMayHold = true;
             return Outcome.Unavailable;
         }
     }
@@ -103,7 +109,11 @@ internal sealed partial class PeerMembership(
         if (connection.PeerId is not { } peerId) return;
         var mesh = connection.Mesh;
         using var _ = await gates.EnterAsync(mesh.Name, peerId);
-        if (!connection.Registered) return;
+        if (!connection.Registered)
+        {
+            if (connection.GrainMayHold && !reaped) ForgetLater(connection);
+            return;
+        }
         // A frame that arrived while this reap waited for the gate keeps the connection.
         if (reaped && !IsSilent(connection)) return;
 
@@ -121,9 +131,11 @@ internal sealed partial class PeerMembership(
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // Without an answer, this node's own view is the best evidence there is.
+            // Without an answer, this node's own view is the best evidence there is; the grain is told again later.
             Log.GrainCallFailed(logger, ex, mesh.Name, connection.Id);
             leave = new PeerLeave(lastHere && !mesh.IsOnlinePeer(peerId), connection.Incarnation, []);
+            connection.GrainMayHold = true;
+            ForgetLater(connection);
         }
         Log.Left(logger, mesh.Name, connection.Id, reaped, leave.WentOffline);
         if (reaped) disconnects.Reaped(mesh.Name, peerId);
@@ -141,6 +153,38 @@ internal sealed partial class PeerMembership(
             if (connection!.Registered && connection.Incarnation == reaped.Incarnation) mesh.Remove(connection);
         }
         mesh.ApplyExpired(reaped, UnixNow());
+    }
+
+    /// <summary>
+    /// Tells the peer grain, in the background and a few times at most, that a connection it may hold has left: a
+    /// failed call must not leave it there (in a cluster its lease would end it in about 34 s; in the single process,
+    /// which keeps no leases, nothing else would, and the grain would refuse the id to other principals for good).
+    /// Each try takes the peer's gate and stops once the connection registered again (its registration replaced what
+    /// the grain held).
+    /// </summary>
+    private void ForgetLater(RelayConnection connection) => _ = ForgetAsync(connection);
+
+    private async Task ForgetAsync(RelayConnection connection)
+    {
+        var mesh = connection.Mesh.Name;
+        var peerId = connection.PeerId!;
+        foreach (var delay in ForgetRetryDelays)
+        {
+            await Task.Delay(delay, time);
+            using var _ = await gates.EnterAsync(mesh, peerId);
+            if (connection.Registered || !connection.GrainMayHold) return;
+            try
+            {
+                await Peer(mesh, peerId).Disconnect(Key(connection));
+                connection.GrainMayHold = false;
+                Log.Forgotten(logger, mesh, connection.Id);
+                return;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                Log.GrainCallFailed(logger, ex, mesh, connection.Id);
+            }
+        }
     }
 
     public bool IsSilent(RelayConnection connection) =>
@@ -168,6 +212,9 @@ internal sealed partial class PeerMembership(
 
         [LoggerMessage(EventId = 1104, Level = LogLevel.Information, Message = "Mesh {Mesh}: connection {ConnectionId} refused a peer id that is online under another principal")]
         public static partial void Refused(ILogger logger, string mesh, long connectionId);
+
+        [LoggerMessage(EventId = 1107, Level = LogLevel.Information, Message = "Mesh {Mesh}: the peer grain was told again that connection {ConnectionId} left")]
+        public static partial void Forgotten(ILogger logger, string mesh, long connectionId);
 
         [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Mesh {Mesh}: peer grain call for connection {ConnectionId} failed")]
         public static partial void GrainCallFailed(ILogger logger, Exception exception, string mesh, long connectionId);

@@ -17,6 +17,11 @@ public static class LivenessServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         return services;
     }
+
+    /// <summary>The relay runs as one process (one silo, its gateway beside it, in-memory providers): no lease
+    /// backstop (<see cref="LivenessOptions.LeaseBackstop"/>); the gateway alone decides when a peer leaves.</summary>
+    public static IServiceCollection UseSingleProcessLiveness(this IServiceCollection services) =>
+        services.PostConfigure<LivenessOptions>(o => o.LeaseBackstop = false);
 }
 
 /// <summary>Start-up validation of <see cref="LivenessOptions"/>.</summary>

@@ -89,6 +89,7 @@ internal sealed partial class PeerGrain(
 
     public async Task Renew(string gatewayId, long[] connectionIds, double lastFrame)
     {
+        if (!_options.LeaseBackstop) return;
         foreach (var id in connectionIds)
         {
             if (State.Find(new ConnectionKey(gatewayId, id)) is { } lease && lease.LastFrame < lastFrame)
@@ -138,6 +139,7 @@ internal sealed partial class PeerGrain(
 
     private async Task StartReaping()
     {
+        if (!_options.LeaseBackstop) return;
         ArmReapTimer();
         await EnsureReminder();
     }
@@ -150,7 +152,7 @@ internal sealed partial class PeerGrain(
     /// </summary>
     private void ArmReapTimer()
     {
-        if (State.Connections.Count == 0) return;
+        if (State.Connections.Count == 0 || !_options.LeaseBackstop) return;
         var due = NextReapDue();
         if (_reapTimer is null)
         {
@@ -211,6 +213,7 @@ internal sealed partial class PeerGrain(
         _reapTimer?.Dispose();
         _reapTimer = null;
         _reminderRegistered = false;
+        if (!_options.LeaseBackstop) return;
         try
         {
             var reminder = await this.GetReminder(ReminderName);

@@ -3,6 +3,7 @@ using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
 using Relay.Gateway.Endpoints;
 using Relay.Gateway.Hosting;
+using Relay.Grains;
 
 namespace Relay.Silo.Hosting;
 
@@ -31,6 +32,8 @@ public static class RelayHost
         builder.UseOrleans(silo => silo.UseRelayCluster(builder.Configuration).AddRelayGrains(builder.Configuration));
         builder.Services.AddRelayClusterOptions(builder.Configuration);
         builder.Services.AddRelayNode(cluster.Role);
+        // Without Redis this is the only silo, and its gateway shares its fate: no lease backstop to keep.
+        if (cluster.Role == RelayRole.Combined && !cluster.UsesRedis) builder.Services.UseSingleProcessLiveness();
         if (cluster.Role == RelayRole.Combined) builder.Services.AddRelayGateway(builder.Configuration);
         configure?.Invoke(builder);
 
