@@ -116,7 +116,8 @@ for ((run = 1; run <= runs; run++)); do
             const bad = r ? (r.failures || []).concat(r.errors || []).join("; ") : "meshbench printed no result";
             const f = (v) => v == null ? "n/a" : v;
             console.log(`| ${name} | ${peers} | ${run} | ${f(m.register_s)} | ${f(m.rss_before_kb)} | ${f(m.rss_after_kb)} | ${f(m.rss_per_conn_kb)}${bad ? " ✗ " + bad : ""} | ${load} |`);
-        ' "$name" "$peers" "$run" "$load" "$out"
-        rm -f "$log"
+            if (bad) for (const note of (r && r.notes) || []) console.error(`  meshbench: ${note}`);
+            process.exitCode = bad ? 1 : 0;
+        ' "$name" "$peers" "$run" "$load" "$out" && rm -f "$log" || say "run failed: server log kept in $log"
     done
 done

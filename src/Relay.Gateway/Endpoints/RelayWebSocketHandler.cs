@@ -107,7 +107,12 @@ internal sealed partial class RelayWebSocketHandler(
             var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
             {
                 KeepAliveInterval = _options.PingInterval,
-                KeepAliveTimeout = livenessOptions.Value.StaleTimeout,
+                // .NET aborts a socket whose pong is late even while the client's frames keep arriving, and a pong
+                // waits behind whatever was queued for the client before the ping: a client slowly reading a large
+                // snapshot, but sending presence all along, was aborted (1006) at 10,000 peers. Give the pong a
+                // second stale timeout. A dead transport's peer still goes offline at the stale timeout (its
+                // silence is reaped); only its socket is closed that much later.
+                KeepAliveTimeout = livenessOptions.Value.StaleTimeout * 2,
             });
             if (firstFrameAuth)
             {

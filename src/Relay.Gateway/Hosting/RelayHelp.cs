@@ -55,7 +55,7 @@ public static class RelayHelp
         ["Relay:MaxPeersPerMesh"] = "peer ids per mesh (a new one beyond: error mesh_full)",
         ["Relay:RetryAfter"] = "Retry-After of a 503 refused upgrade (limits, draining)",
         ["Relay:DrainWindow"] = "on shutdown, the 1012 closes are spread evenly over this window (0: all at once)",
-        ["Relay:StaleTimeout"] = "a peer silent this long is reaped; also the pong timeout of a socket",
+        ["Relay:StaleTimeout"] = "a peer silent this long is reaped; twice this is the pong timeout of a socket",
         ["Relay:ReapCheckInterval"] = "how often silent peers are looked for",
         ["Relay:LivenessReportInterval"] = "how often gateways renew peer grains' leases",
         ["Relay:ReminderPeriod"] = "grain reminder period (backstop after a lost activation)",
