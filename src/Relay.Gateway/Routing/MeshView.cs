@@ -224,21 +224,19 @@ internal sealed class MeshView(string name, string gatewayId, GatewayLinks links
         lock (_lock)
         {
             MergeGatewaysLocked(leave.Gateways);
-            if (!leave.WentOffline)
+            _peers.TryGetValue(peerId, out var entry);
+            // A newer incarnation with no connection here: the peer registered again on another gateway while the peer
+            // grain answered, and that link's Joined came first. Nothing departed then either.
+            var cameBackElsewhere = entry is { Local.Length: 0 } && entry.Incarnation > leave.Incarnation;
+            if (!leave.WentOffline || cameBackElsewhere)
             {
+                // The others only forget this connection.
                 ToGateways(new LinkItem(LinkItemKind.Left, Name, peerId, leave.Incarnation, connection.Id, null));
                 return;
             }
-            if (_peers.TryGetValue(peerId, out var entry))
+            if (entry is not null)
             {
                 if (entry.Local.Length > 0) return; // registered here again meanwhile: nothing departed
-                if (entry.Incarnation > leave.Incarnation)
-                {
-                    // Registered again on another gateway while the peer grain answered: its link's Joined of the newer
-                    // incarnation came first. Nothing departed; the others only forget this connection.
-                    ToGateways(new LinkItem(LinkItemKind.Left, Name, peerId, leave.Incarnation, connection.Id, null));
-                    return;
-                }
                 _peers.TryRemove(peerId, out _);
                 foreach (var member in entry.Remote) _remoteMembers = Without(_remoteMembers, member);
             }
