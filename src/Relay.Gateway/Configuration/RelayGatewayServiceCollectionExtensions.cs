@@ -91,6 +91,7 @@ public static class RelayGatewayServiceCollectionExtensions
     public static WebApplication UseRelay(this WebApplication app)
     {
         app.Services.GetRequiredService<RelayGauges>(); // its observable gauges exist from now on
+        WriteCoalescingUpgrade.UseWriteCoalescingUpgrade(app);
         app.UseWebSockets();
         app.MapRelay();
         app.MapRelayHealth();

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net.WebSockets;
 using System.Threading.Channels;
 using Relay.Gateway.Authentication;
@@ -15,6 +16,7 @@ namespace Relay.Gateway.Connections;
 internal sealed class RelayConnection : MeshMember
 {
     private readonly WebSocket _socket;
+    private readonly WriteCoalescingStream? _transport;
     private readonly SendQueue _queue;
     private readonly TimeProvider _time;
 
@@ -35,12 +37,15 @@ internal sealed class RelayConnection : MeshMember
     private readonly CredentialRedactor? _upgradeRedactor;
     private ConnectionPrincipal? _principal;
 
-    public RelayConnection(long id, MeshView mesh, WebSocket socket, long sendQueueBytes, TimeProvider time,
+    /// <param name="transport">The socket's transport when it can hold a write back (<see cref="WriteCoalescingStream"/>):
+    /// the writer then sends a burst of queued frames as one write. Null sends every frame on its own.</param>
+    public RelayConnection(long id, MeshView mesh, WebSocket socket, WriteCoalescingStream? transport, long sendQueueBytes, TimeProvider time,
         EchoFilter? echo, CredentialRedactor? redactor, TokenBucket inboundLimit, ErrorGate errors)
     {
         Id = id;
         Mesh = mesh;
         _socket = socket;
+        _transport = transport;
         _queue = new SendQueue(sendQueueBytes);
         _time = time;
         Echo = echo;
@@ -51,6 +56,9 @@ internal sealed class RelayConnection : MeshMember
     }
 
     public long Id { get; }
+
+    /// <summary>True when the writer can send a burst of frames as one write (see <see cref="WriteCoalescingStream"/>).</summary>
+    public bool CoalescesWrites => _transport is not null;
 
     public MeshView Mesh { get; }
 
@@ -176,23 +184,39 @@ internal sealed class RelayConnection : MeshMember
             while (await _doorbell.Reader.WaitToReadAsync(cancellationToken))
             {
                 _doorbell.Reader.TryRead(out _);
-                while ((!IsClosing || _drainBeforeClose) && _queue.TryDequeue(out var frame, out var receivedAt))
+                // One frame of look-ahead: a frame is held back in the transport only when the next one is already in
+                // hand, so whatever is held always goes out with a write that follows at once.
+                var have = TryTake(out var next, out var nextReceivedAt);
+                try
                 {
-                    var length = frame.Length;
-                    try
+                    while (have)
                     {
-                        await _socket.SendAsync(frame.Memory, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+                        if (IsClosing && !_drainBeforeClose) break; // the frame in hand is given back below
+                        var frame = next!;
+                        var receivedAt = nextReceivedAt;
+                        have = TryTake(out next, out nextReceivedAt);
+                        var length = frame.Length;
+                        if (have) _transport?.HoldNextWrite();
+                        try
+                        {
+                            await _socket.SendAsync(frame.Memory, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+                        }
+                        finally
+                        {
+                            _transport?.CancelHold();
+                            // The WebSocket has copied the bytes into its own buffer (or failed): the queue's reference
+                            // is done with.
+                            frame.Release();
+                        }
+                        var written = _time.GetTimestamp();
+                        Volatile.Write(ref _lastProgress, written);
+                        sent.Add(length);
+                        if (receivedAt != 0) metrics?.Delivered(_time.GetElapsedTime(receivedAt, written));
                     }
-                    finally
-                    {
-                        // The WebSocket has copied the bytes into its own buffer (or failed): the queue's reference
-                        // is done with.
-                        frame.Release();
-                    }
-                    var written = _time.GetTimestamp();
-                    Volatile.Write(ref _lastProgress, written);
-                    sent.Add(length);
-                    if (receivedAt != 0) metrics?.Delivered(_time.GetElapsedTime(receivedAt, written));
+                }
+                finally
+                {
+                    if (have) next!.Release();
                 }
                 sent.Flush();
                 if (IsClosing)
@@ -219,6 +243,14 @@ internal sealed class RelayConnection : MeshMember
         {
             sent.Flush();
         }
+    }
+
+    private bool TryTake([NotNullWhen(true)] out OutboundFrame? frame, out long receivedAt)
+    {
+        if (!IsClosing || _drainBeforeClose) return _queue.TryDequeue(out frame, out receivedAt);
+        frame = null;
+        receivedAt = 0;
+        return false;
     }
 
     /// <summary>Ends the writer loop (after the reader finished).</summary>

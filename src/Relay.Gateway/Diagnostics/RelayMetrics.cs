@@ -23,6 +23,7 @@ internal sealed class RelayMetrics
     private readonly UpDownCounter<long> _connections;
     private readonly Counter<long> _reaped;
     private readonly Counter<long> _linkSent;
+    private readonly Counter<long> _linkBatches;
     private readonly Counter<long> _linkReceived;
     private readonly Counter<long> _linkDropped;
     private readonly Counter<long> _linkLost;
@@ -47,6 +48,7 @@ internal sealed class RelayMetrics
         _disconnects = meter.CreateCounter<long>("relay.disconnects", "{connection}", "Connections closed, by reason");
         _reaped = meter.CreateCounter<long>("relay.connections.reaped", "{connection}", "Connections unregistered after the stale timeout (socket kept open)");
         _linkSent = meter.CreateCounter<long>("relay.cluster.items.sent", "{item}", "Frames and membership changes sent to other gateways");
+        _linkBatches = meter.CreateCounter<long>("relay.cluster.batches.sent", "{batch}", "Link batches delivered to other gateways (items sent / batches sent is the mean batch size)");
         _linkReceived = meter.CreateCounter<long>("relay.cluster.items.received", "{item}", "Frames and membership changes received from other gateways");
         _linkDropped = meter.CreateCounter<long>("relay.cluster.items.undelivered", "{item}", "Items for other gateways that could not be delivered (reported to their senders)");
         _linkLost = meter.CreateCounter<long>("relay.cluster.batches.lost", "{batch}", "Batches from other gateways that never arrived (sequence gaps)");
@@ -99,7 +101,11 @@ internal sealed class RelayMetrics
 
     public void Reaped() => _reaped.Add(1);
 
-    public void LinkSent(int items) => _linkSent.Add(items);
+    public void LinkSent(int items)
+    {
+        _linkSent.Add(items);
+        _linkBatches.Add(1);
+    }
 
     public void LinkReceived(int items) => _linkReceived.Add(items);
 

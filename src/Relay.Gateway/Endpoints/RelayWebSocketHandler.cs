@@ -182,7 +182,7 @@ internal sealed partial class RelayWebSocketHandler(
             ? new EchoFilter(capacity: 128, windowTicks: (long)(_options.EchoWindow.TotalSeconds * Stopwatch.Frequency))
             : null;
         return new RelayConnection(
-            connections.NextId(), mesh, socket, _options.SendQueueBytes, time, echo,
+            connections.NextId(), mesh, socket, WriteCoalescingUpgrade.TransportOf(context), _options.SendQueueBytes, time, echo,
             CredentialRedactor.FromQueryString(context.Request.QueryString.Value, BearerToken.FromHeader(context.Request)),
             new TokenBucket(_options.RateLimitPerSecond, _options.RateLimitBurst, now, Stopwatch.Frequency),
             new ErrorGate(new TokenBucket(_options.ErrorsPerSecond, _options.ErrorBurst, now, Stopwatch.Frequency)));

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Relay.Gateway.Connections;
 using Relay.Tests.Infrastructure;
 using Xunit;
 
@@ -72,5 +74,8 @@ public sealed class OrderingTests : EndToEndTest
             }
             Assert.DoesNotContain(receiver.Received, Frame.IsRelayError);
         }
+
+        // The order held with bursts written as one write each: every socket of the relay coalesces its writes.
+        Assert.All(Relay.Services.GetRequiredService<ConnectionRegistry>().All, c => Assert.True(c.CoalescesWrites));
     }
 }

@@ -1,15 +1,9 @@
-using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using System.Net.WebSockets;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging.Abstractions;
-using Relay.Gateway.Cluster;
 using Relay.Gateway.Connections;
-using Relay.Gateway.Diagnostics;
 using Relay.Gateway.Routing;
 using Relay.Grains.Contracts;
 using Relay.Protocol;
+using Relay.Tests.Infrastructure;
 using Xunit;
 
 namespace Relay.Tests.Routing;
@@ -21,7 +15,7 @@ namespace Relay.Tests.Routing;
 public sealed class MeshViewTests
 {
     private const string GatewayId = "gw-test";
-    private readonly MeshView _mesh = new("mesh", GatewayId, StoppedLinks());
+    private readonly MeshView _mesh = new("mesh", GatewayId, TestConnections.StoppedLinks());
     private long _nextId;
 
     [Fact]
@@ -127,37 +121,11 @@ public sealed class MeshViewTests
     private static LinkItem Joined(string peerId, long incarnation, long connectionId, string[]? agents) =>
         new(LinkItemKind.Joined, "mesh", peerId, incarnation, connectionId, RelayFrames.Presence(peerId, "{}"u8.ToArray(), Now()), Agents: agents);
 
-    /// <summary>Links of a gateway that has already stopped: whatever is put on them is dropped, never sent.</summary>
-    private static GatewayLinks StoppedLinks()
-    {
-        var metrics = new RelayMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
-        var losses = new LinkLossReporter(new ConnectionRegistry(), metrics, TimeProvider.System, NullLogger<LinkLossReporter>.Instance);
-        return new GatewayLinks(cluster: null!, new GatewayIdentity(), losses, metrics, new StoppedLifetime(), NullLogger<GatewayLinks>.Instance);
-    }
-
-    private sealed class StoppedLifetime : IHostApplicationLifetime
-    {
-        public CancellationToken ApplicationStarted => new(canceled: true);
-
-        public CancellationToken ApplicationStopping => new(canceled: true);
-
-        public CancellationToken ApplicationStopped => new(canceled: true);
-
-        public void StopApplication()
-        {
-        }
-    }
-
     private RelayConnection Join(string peerId, long incarnation)
     {
-        var now = Stopwatch.GetTimestamp();
-        var connection = new RelayConnection(
-            ++_nextId, _mesh, WebSocket.CreateFromStream(Stream.Null, new WebSocketCreationOptions { IsServer = true }),
-            sendQueueBytes: 1 << 20, TimeProvider.System, echo: null, redactor: null,
-            new TokenBucket(100, 100, now, Stopwatch.Frequency), new ErrorGate(new TokenBucket(10, 10, now, Stopwatch.Frequency)))
-        {
-            PeerId = peerId, Incarnation = incarnation,
-        };
+        var connection = TestConnections.Create(++_nextId, _mesh, WebSocket.CreateFromStream(Stream.Null, new WebSocketCreationOptions { IsServer = true }));
+        connection.PeerId = peerId;
+        connection.Incarnation = incarnation;
         _mesh.Register(connection, "{}"u8.ToArray(), Now(), incarnation, RelayFrames.Presence(peerId, "{}"u8.ToArray(), Now()));
         return connection;
     }

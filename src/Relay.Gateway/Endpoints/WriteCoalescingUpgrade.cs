@@ -1,0 +1,36 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Relay.Gateway.Connections;
+
+namespace Relay.Gateway.Endpoints;
+
+/// <summary>
+/// Hands ASP.NET Core's WebSocket middleware the upgraded stream wrapped in a <see cref="WriteCoalescingStream"/>, so
+/// that a connection's writer can send a burst of frames as one write. The WebSocket itself (framing, pings, close
+/// handshake) stays ASP.NET Core's; only the transport under it changes.
+/// </summary>
+internal sealed class WriteCoalescingUpgrade(IHttpUpgradeFeature inner) : IHttpUpgradeFeature
+{
+    /// <summary>The wrapped transport, once the request was upgraded.</summary>
+    public WriteCoalescingStream? Transport { get; private set; }
+
+    public bool IsUpgradableRequest => inner.IsUpgradableRequest;
+
+    public async Task<Stream> UpgradeAsync() => Transport = new WriteCoalescingStream(await inner.UpgradeAsync());
+
+    /// <summary>The transport of an upgraded request, when this feature wrapped it.</summary>
+    public static WriteCoalescingStream? TransportOf(HttpContext context) =>
+        (context.Features.Get<IHttpUpgradeFeature>() as WriteCoalescingUpgrade)?.Transport;
+
+    /// <summary>Wraps the upgrade feature of upgradable requests. Must run before <c>UseWebSockets</c>, which takes the
+    /// feature as it finds it.</summary>
+    public static IApplicationBuilder UseWriteCoalescingUpgrade(IApplicationBuilder app) => app.Use(static (context, next) =>
+    {
+        if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
+        {
+            context.Features.Set<IHttpUpgradeFeature>(new WriteCoalescingUpgrade(upgrade));
+        }
+        return next(context);
+    });
+}
