@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Cluster benchmark: the same meshbench load against the single-process relay and against a 2-gateway/2-silo
-# process cluster (scripts/cluster.sh), in one run, printed side by side as one markdown table.
+# Cluster benchmark: the same meshbench load against the single-process relay, a 2-gateway/2-silo process cluster
+# and 2 co-hosted nodes (each a silo and a gateway) (scripts/cluster.sh), in one run, side by side in one markdown table.
 #
 #   bench/cluster.sh [--quick] [--keep]
 #
@@ -13,15 +13,17 @@
 #      /tmp/relay-meshbench-$UID) and runs `npm ci` there when node_modules is missing or stale
 #   3. single node: dotnet src/Relay.Silo/bin/Release/net10.0/Relay.Silo.dll --urls http://127.0.0.1:PORT with
 #      Cluster:SiloPort/GatewayPort on free ports; a discarded 3 s warm-up, then direct, broadcast, stream; stopped
-#   4. cluster: scripts/cluster.sh up --silos 2 --gateways 2 --no-build --configuration Release on free ports with
-#      its own CLUSTER_DIR; the same warm-up and scenarios with --url ws://gw1/ws,ws://gw2/ws (meshbench spreads
-#      peers round-robin, so every direct pair crosses nodes and every broadcast reaches both gateways); then down
+#   4. split roles: scripts/cluster.sh up --silos 2 --gateways 2 --no-build --configuration Release on free ports
+#      with its own CLUSTER_DIR; the same warm-up and scenarios with --url ws://gw1/ws,ws://gw2/ws (meshbench spreads
+#      peers round-robin, so every direct pair crosses nodes and every broadcast reaches both gateways); then down.
+#      Then co-hosted: the same with scripts/cluster.sh up --silos 2 --gateways 0 --combined (cross-node frames go
+#      silo to silo instead of gateway -> silo -> gateway)
 #   5. prints the table (markdown) on stdout; progress goes to stderr
 #
 # Every relay process gets Relay__RateLimitPerSecond=1000000 and Relay__RateLimitBurst=1000000: the default
 # per-connection limit (200 frames/s, bursts of 1000) would otherwise throttle the senders.
-# Server CPU is sampled here from /proc/PID/stat (utime+stime) of every relay process (cluster: 2 silos,
-# 2 gateways and redis) before and after each meshbench run, so it covers setup too, the same way on both sides.
+# Server CPU is sampled here from /proc/PID/stat (utime+stime) of every relay process (split: 2 silos,
+# 2 gateways and redis; co-hosted: 2 nodes and redis) before and after each meshbench run, so it covers setup too, the same way on both sides.
 # Exit status: 0 when every run passed meshbench's checks, 1 when one failed (the table still prints), 2 on error.
 set -euo pipefail
 
@@ -34,7 +36,7 @@ while (($#)); do
     case $1 in
         --quick) duration=2; shift ;;
         --keep) keep=1; shift ;;
-        -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+        -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
         *) echo "bench/cluster.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -163,24 +165,32 @@ kill -TERM "$single_pid"
 timeout 30 tail --pid="$single_pid" -f /dev/null || kill -KILL "$single_pid" 2>/dev/null || true
 single_pid=""
 
-# --- 4. cluster -------------------------------------------------------------------------------------------
-free_ports 4; base=$port; free_ports 1; redis=$port; free_ports 2; sport=$port; free_ports 2; gport=$port
-say "cluster: gateways on $base-$((base + 1)), silo HTTP $((base + 2))-$((base + 3)), redis $redis, CLUSTER_DIR $CLUSTER_DIR"
-cluster_started=1
-urls=$(timeout 180 "$repo/scripts/cluster.sh" up --silos 2 --gateways 2 --no-build --configuration Release \
-    --base-port "$base" --redis-port "$redis" --silo-port "$sport" --gateway-port "$gport" --timeout 120 | tail -n 1) \
-    || die "cluster.sh up failed"
-[[ $urls == ws://*,ws://* ]] || die "unexpected URLs from cluster.sh up: $urls"
-mapfile -t cpids < <(awk '{print $2}' "$CLUSTER_DIR/pids")
-say "cluster up: $urls (pids ${cpids[*]})"
-warm_up "$urls"
-for s in "${scenarios[@]}"; do run_bench cluster "$s" "$urls" "${cpids[@]}"; done
-timeout 120 "$repo/scripts/cluster.sh" down >&2 || say "cluster.sh down reported a problem"
-cluster_started=0
+# --- 4. clusters -----------------------------------------------------------------------------------------
+# run_cluster SIDE cluster.sh-options...: brings the topology up on free ports, warms up, runs the scenarios, stops it.
+run_cluster() {
+    local side=$1; shift
+    free_ports 4; local base=$port; free_ports 1; local redis=$port; free_ports 2; local sport=$port; free_ports 2; local gport=$port
+    say "$side: HTTP from $base, redis $redis, CLUSTER_DIR $CLUSTER_DIR"
+    cluster_started=1
+    local urls
+    urls=$(timeout 180 "$repo/scripts/cluster.sh" up "$@" --no-build --configuration Release \
+        --base-port "$base" --redis-port "$redis" --silo-port "$sport" --gateway-port "$gport" --timeout 120 | tail -n 1) \
+        || die "cluster.sh up $* failed"
+    [[ $urls == ws://*,ws://* ]] || die "unexpected URLs from cluster.sh up: $urls"
+    local cpids
+    mapfile -t cpids < <(awk '{print $2}' "$CLUSTER_DIR/pids")
+    say "$side up: $urls (pids ${cpids[*]})"
+    warm_up "$urls"
+    for s in "${scenarios[@]}"; do run_bench "$side" "$s" "$urls" "${cpids[@]}"; done
+    timeout 120 "$repo/scripts/cluster.sh" down >&2 || say "cluster.sh down reported a problem"
+    cluster_started=0
+}
+run_cluster cluster --silos 2 --gateways 2
+run_cluster cohosted --silos 2 --gateways 0 --combined
 
 # --- 5. table ---------------------------------------------------------------------------------------------
 cat <<EOF
-Relay: single node vs 2 gateways + 2 silos (\`bench/cluster.sh\`), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))
+Relay: single node vs 2 gateways + 2 silos, and vs 2 co-hosted nodes (each a silo and a gateway) (\`bench/cluster.sh\`), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))
 Relay__RateLimitPerSecond=1000000, Relay__RateLimitBurst=1000000 on every relay process (the default 200/s would throttle the load).
 Client (one Node process) and all servers share the machine's $(nproc) cores. Load average (1/5/15 min) before the build: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg).
 meshbench ${duration} s per scenario (after a discarded 3 s warm-up on each side):
@@ -200,31 +210,30 @@ const load = (side, sc) => {
 const fmt = (v, d = 0) => v == null || Number.isNaN(v) ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const rows = [], notes = [];
 const figure = { direct: ['msgs/s', m => m.msgs_per_s], broadcast: ['deliveries/s', m => m.deliveries_per_s], stream: ['msgs/s', m => m.msgs_per_s] };
-rows.push('| scenario | figure | single node | 2 gateways + 2 silos | ratio (cluster ÷ single) | lost (single / cluster) | reordered (single / cluster) | client CPU % (single / cluster) | server CPU % (single / cluster) | server µs/delivery (single / cluster) |');
-rows.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+rows.push('| scenario | figure | single node | 2 gateways + 2 silos | ratio (÷ single) | 2 co-hosted nodes | ratio (÷ single) | lost (single / split / co-hosted) | reordered (single / split / co-hosted) | client CPU % (single / split / co-hosted) | server CPU % (single / split / co-hosted) | server µs/delivery (single / split / co-hosted) |');
+rows.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const sc of ['direct', 'broadcast', 'stream']) {
-  const a = load('single', sc), b = load('cluster', sc);
+  const sides = [['single', load('single', sc)], ['cluster', load('cluster', sc)], ['cohosted', load('cohosted', sc)]];
   const mark = x => !x.r ? ' ✗' : (x.r.status === 'ok' ? '' : ' ✗');
-  for (const x of [['single', a], ['cluster', b]]) {
-    const [side, v] = x;
+  for (const [side, v] of sides) {
     if (!v.r) notes.push(`${side} ${sc}: no result (meshbench exit ${v.cpu ? v.cpu.rc : '?'})`);
     else if (v.r.status !== 'ok') notes.push(`${side} ${sc}: ${v.r.status}: ${[...(v.r.failures || []), ...(v.r.errors || [])].join('; ')}`);
   }
-  const ma = a.r && a.r.metrics, mb = b.r && b.r.metrics;
   const [fname, f] = figure[sc];
-  const va = ma ? f(ma) : null, vb = mb ? f(mb) : null;
-  const pa = ma ? ma.latency_ms.p99 : null, pb = mb ? mb.latency_ms.p99 : null;
-  const both = (g, d = 0) => `${fmt(a.r ? g(a) : null, d)} / ${fmt(b.r ? g(b) : null, d)}`;
-  const lost = both(x => x.r.metrics.lost), reo = both(x => x.r.metrics.reordered);
-  const ccpu = both(x => x.r.client && x.r.client.cpu_pct);
-  const scpu = both(x => x.cpu && 100 * x.cpu.s / (x.cpu.ms / 1000));
-  const delivered = x => x.r.metrics.delivered;
-  const sus = both(x => x.cpu && delivered(x) ? 1e6 * x.cpu.s / delivered(x) : null, 1);
-  rows.push(`| ${sc} | ${fname} | ${fmt(va)}${mark(a)} | ${fmt(vb)}${mark(b)} | ${va && vb ? fmt(vb / va, 2) : '–'} | ${lost} | ${reo} | ${ccpu} | ${scpu} | ${sus} |`);
-  rows.push(`| ${sc} | p99 latency ms | ${fmt(pa, 1)} | ${fmt(pb, 1)} | ${pa && pb ? fmt(pb / pa, 2) : '–'} | | | | | |`);
+  const value = x => x.r ? f(x.r.metrics) : null;
+  const p99 = x => x.r ? x.r.metrics.latency_ms.p99 : null;
+  const [a, b, c] = sides.map(([, v]) => v);
+  const ratio = (g, x, d) => g(a) && g(x) ? fmt(g(x) / g(a), d) : '–';
+  const all = (g, d = 0) => sides.map(([, x]) => fmt(x.r ? g(x) : null, d)).join(' / ');
+  const lost = all(x => x.r.metrics.lost), reo = all(x => x.r.metrics.reordered);
+  const ccpu = all(x => x.r.client && x.r.client.cpu_pct);
+  const scpu = all(x => x.cpu && 100 * x.cpu.s / (x.cpu.ms / 1000));
+  const sus = all(x => x.cpu && x.r.metrics.delivered ? 1e6 * x.cpu.s / x.r.metrics.delivered : null, 1);
+  rows.push(`| ${sc} | ${fname} | ${fmt(value(a))}${mark(a)} | ${fmt(value(b))}${mark(b)} | ${ratio(value, b, 2)} | ${fmt(value(c))}${mark(c)} | ${ratio(value, c, 2)} | ${lost} | ${reo} | ${ccpu} | ${scpu} | ${sus} |`);
+  rows.push(`| ${sc} | p99 latency ms | ${fmt(p99(a), 1)} | ${fmt(p99(b), 1)} | ${ratio(p99, b, 2)} | ${fmt(p99(c), 1)} | ${ratio(p99, c, 2)} | | | | | |`);
 }
 console.log(rows.join('\n'));
-console.log('\nCPU % is of one core (the machine has ' + require('os').cpus().length + '); server CPU sums every relay process (cluster: 2 silos, 2 gateways, redis) over the whole meshbench run, setup included.');
+console.log('\nCPU % is of one core (the machine has ' + require('os').cpus().length + '); server CPU sums every relay process (split: 2 silos, 2 gateways, redis; co-hosted: 2 nodes, redis) over the whole meshbench run, setup included.');
 if (notes.length) console.log('\nFailed checks:\n' + notes.map(n => '- ' + n).join('\n'));
 EOF
 exit "$failed"

@@ -2,18 +2,20 @@
 # The docker-compose.yml topology as plain processes on 127.0.0.1 (no container engine needed):
 # a private redis-server, N silos (Relay.Silo, Cluster:Role=Silo) and M gateway-only nodes (Relay.Gateway).
 #
-#   scripts/cluster.sh up [--silos N] [--gateways M] [--base-port P] [--redis-port R]
+#   scripts/cluster.sh up [--silos N] [--gateways M] [--combined] [--base-port P] [--redis-port R]
 #                         [--silo-port S] [--gateway-port G] [--configuration C] [--no-build] [--timeout SECONDS]
 #   scripts/cluster.sh down      stops exactly what `up` started (recorded PIDs), gateways first
 #   scripts/cluster.sh status    what runs, and the gateways' URLs
 #   scripts/cluster.sh env [same options as up]   prints "<process> KEY=VALUE" lines: the settings `up` gives
 #                                                 each process (a test compares them with docker-compose.yml)
 #
+# --combined: every silo is a whole relay node (Cluster:Role=Combined: silo and WebSocket gateway in one process), so
+# its clients' frames reach other nodes silo to silo; `--silos 2 --gateways 0 --combined` is two such nodes.
 # Ports (k = 1, 2, ...): gateway k serves HTTP and WebSockets on P+k-1 (default P=8080: 8080, 8081, ...);
 # silo k has Orleans ports S+k-1 / G+k-1 (defaults 11111 / 30000) and answers /ping and /healthz over HTTP on
-# P+M+k-1; redis listens on R (default 6379). Every process inherits the caller's environment, so extra settings
+# P+M+k-1 (with --combined, /ws too); redis listens on R (default 6379). Every process inherits the caller's environment, so extra settings
 # pass straight through (e.g. Relay__StaleTimeout=00:00:05 scripts/cluster.sh up); the cluster settings this script sets win.
-# Progress goes to stderr; the last line on stdout is the gateways' WebSocket URLs, comma-separated.
+# Progress goes to stderr; the last line on stdout is the WebSocket URLs (gateways', then combined nodes'), comma-separated.
 # State (PIDs, logs, redis dir) lives in $CLUSTER_DIR (default .cluster/ in the repository, ignored by git).
 set -euo pipefail
 
@@ -23,6 +25,7 @@ pids_file=$state/pids
 
 silos=2
 gateways=2
+combined=0
 base_port=8080
 redis_port=6379
 silo_port=11111
@@ -44,7 +47,7 @@ say() { printf 'cluster: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 usage() {
-    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -53,6 +56,7 @@ parse_options() {
         case $1 in
             --silos) silos=$2; shift 2 ;;
             --gateways) gateways=$2; shift 2 ;;
+            --combined) combined=1; shift ;;
             --base-port) base_port=$2; shift 2 ;;
             --redis-port) redis_port=$2; shift 2 ;;
             --silo-port) silo_port=$2; shift 2 ;;
@@ -68,6 +72,7 @@ parse_options() {
         [[ $n =~ ^[0-9]+$ ]] || die "not a number: $n"
     done
     ((silos >= 1)) || die "--silos must be at least 1"
+    ((gateways >= 1 || combined)) || die "no process would serve WebSockets: --gateways 0 needs --combined"
     ((base_port + gateways + silos - 1 <= 65535 && silo_port + silos - 1 <= 65535 && gateway_port + silos - 1 <= 65535)) \
         || die "ports out of range"
 }
@@ -88,7 +93,7 @@ common_env() {
 }
 silo_env() {
     common_env
-    echo "Cluster__Role=Silo"
+    if ((combined)); then echo "Cluster__Role=Combined"; else echo "Cluster__Role=Silo"; fi
     echo "Cluster__AdvertisedIPAddress=127.0.0.1"
     echo "Cluster__SiloPort=$((silo_port + $1 - 1))"
     echo "Cluster__GatewayPort=$((gateway_port + $1 - 1))"
@@ -103,6 +108,9 @@ gateway_env() {
 ws_urls() {
     local urls=() k
     for ((k = 1; k <= gateways; k++)); do urls+=("ws://127.0.0.1:$(gateway_http_port "$k")/ws"); done
+    if ((combined)); then
+        for ((k = 1; k <= silos; k++)); do urls+=("ws://127.0.0.1:$(silo_http_port "$k")/ws"); done
+    fi
     (IFS=,; echo "${urls[*]}")
 }
 
@@ -244,7 +252,7 @@ cmd_up() {
         say "gateway$k ready on http://127.0.0.1:$(gateway_http_port "$k")"
     done
     trap - EXIT
-    say "up: $silos silo(s), $gateways gateway(s), redis on 127.0.0.1:$redis_port, in $((SECONDS - began)) s"
+    say "up: $silos $( ((combined)) && echo "combined node(s)" || echo "silo(s)"), $gateways gateway(s), redis on 127.0.0.1:$redis_port, in $((SECONDS - began)) s"
     ws_urls
 }
 

@@ -26,20 +26,32 @@ public sealed class ProcessCluster : IAsyncDisposable
 
     /// <summary>Starts a cluster. <paramref name="settings"/> are environment variables for every node, such as
     /// <c>Relay__StaleTimeout=00:00:03</c>.</summary>
-    public static async Task<ProcessCluster> StartAsync(int silos, int gateways, params string[] settings)
+    public static Task<ProcessCluster> StartAsync(int silos, int gateways, params string[] settings) =>
+        StartAsync(silos, gateways, combined: false, settings);
+
+    /// <summary>Starts <paramref name="nodes"/> co-hosted nodes (<c>cluster.sh up --gateways 0 --combined</c>): each is
+    /// a silo and a gateway in one process; <see cref="Gateways"/> lists their WebSocket URLs.</summary>
+    public static Task<ProcessCluster> StartCoHostedAsync(int nodes, params string[] settings) =>
+        StartAsync(nodes, 0, combined: true, settings);
+
+    private static async Task<ProcessCluster> StartAsync(int silos, int gateways, bool combined, string[] settings)
     {
         var state = Directory.CreateTempSubdirectory("relay-cluster-").FullName;
         var environment = settings.Select(s => s.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
         environment["CLUSTER_DIR"] = state;
         Console.WriteLine($"process cluster state: {state}");
         var taken = new HashSet<int>();
-        var result = await ClusterScript.RunAsync(StartTimeout, environment,
+        string[] up =
+        [
             "up", "--silos", $"{silos}", "--gateways", $"{gateways}",
             "--base-port", $"{ClusterScript.FreePortBlock(gateways + silos, taken)}",
             "--redis-port", $"{ClusterScript.FreePortBlock(1, taken)}",
             "--silo-port", $"{ClusterScript.FreePortBlock(silos, taken)}",
             "--gateway-port", $"{ClusterScript.FreePortBlock(silos, taken)}",
-            "--configuration", ClusterScript.Configuration, "--no-build", "--timeout", "150");
+            "--configuration", ClusterScript.Configuration, "--no-build", "--timeout", "150",
+            .. combined ? ["--combined"] : Array.Empty<string>(),
+        ];
+        var result = await ClusterScript.RunAsync(StartTimeout, environment, up);
         if (result.ExitCode != 0) throw new InvalidOperationException($"cluster.sh up failed: {result}");
         var urls = result.OutputLines[^1].Split(',').Select(u => new Uri(u)).ToArray();
         return new ProcessCluster(state, environment, urls);
