@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using System.Net.WebSockets;
 using System.Threading.Channels;
 using Relay.Gateway.Authentication;
@@ -186,15 +185,16 @@ internal sealed class RelayConnection : MeshMember
                 _doorbell.Reader.TryRead(out _);
                 // One frame of look-ahead: a frame is held back in the transport only when the next one is already in
                 // hand, so whatever is held always goes out with a write that follows at once.
-                var have = TryTake(out var next, out var nextReceivedAt);
+                var have = _queue.TryDequeue(out var next, out var nextReceivedAt);
                 try
                 {
                     while (have)
                     {
-                        if (IsClosing && !_drainBeforeClose) break; // the frame in hand is given back below
+                        // A close that skips the queue: the frame in hand is given back below, unsent.
+                        if (IsClosing && !_drainBeforeClose) break;
                         var frame = next!;
                         var receivedAt = nextReceivedAt;
-                        have = TryTake(out next, out nextReceivedAt);
+                        have = _queue.TryDequeue(out next, out nextReceivedAt);
                         var length = frame.Length;
                         if (have) _transport?.HoldNextWrite();
                         try
@@ -243,14 +243,6 @@ internal sealed class RelayConnection : MeshMember
         {
             sent.Flush();
         }
-    }
-
-    private bool TryTake([NotNullWhen(true)] out OutboundFrame? frame, out long receivedAt)
-    {
-        if (!IsClosing || _drainBeforeClose) return _queue.TryDequeue(out frame, out receivedAt);
-        frame = null;
-        receivedAt = 0;
-        return false;
     }
 
     /// <summary>Ends the writer loop (after the reader finished).</summary>

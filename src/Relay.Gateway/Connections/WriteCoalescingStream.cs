@@ -80,9 +80,9 @@ internal sealed class WriteCoalescingStream(Stream inner) : Stream
         WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
     /// <summary>The WebSocket flushes after every frame it writes: a flush after a held write is left to the write that
-    /// follows it.</summary>
+    /// follows it. Any other write passes on whatever was held, so nothing is held when a flush goes through.</summary>
     public override Task FlushAsync(CancellationToken cancellationToken) =>
-        _lastWriteHeld ? Task.CompletedTask : FlushAllAsync(cancellationToken);
+        _lastWriteHeld ? Task.CompletedTask : inner.FlushAsync(cancellationToken);
 
     public override void Flush() => FlushAsync(CancellationToken.None).GetAwaiter().GetResult();
 
@@ -96,12 +96,6 @@ internal sealed class WriteCoalescingStream(Stream inner) : Stream
         // disposes the stream from another thread), and a buffer given back while in use would corrupt its next user.
         if (disposing) inner.Dispose();
         base.Dispose(disposing);
-    }
-
-    private async Task FlushAllAsync(CancellationToken cancellationToken)
-    {
-        if (_heldLength > 0) await WriteHeldAsync(cancellationToken);
-        await inner.FlushAsync(cancellationToken);
     }
 
     private void Append(ReadOnlySpan<byte> bytes)
