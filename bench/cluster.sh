@@ -185,7 +185,7 @@ run_cluster() {
     timeout 120 "$repo/scripts/cluster.sh" down >&2 || say "cluster.sh down reported a problem"
     cluster_started=0
 }
-run_cluster cluster --silos 2 --gateways 2
+run_cluster split --silos 2 --gateways 2
 run_cluster cohosted --silos 2 --gateways 0 --combined
 
 # --- 5. table ---------------------------------------------------------------------------------------------
@@ -213,7 +213,7 @@ const figure = { direct: ['msgs/s', m => m.msgs_per_s], broadcast: ['deliveries/
 rows.push('| scenario | figure | single node | 2 gateways + 2 silos | ratio (÷ single) | 2 co-hosted nodes | ratio (÷ single) | lost (single / split / co-hosted) | reordered (single / split / co-hosted) | client CPU % (single / split / co-hosted) | server CPU % (single / split / co-hosted) | server µs/delivery (single / split / co-hosted) |');
 rows.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const sc of ['direct', 'broadcast', 'stream']) {
-  const sides = [['single', load('single', sc)], ['cluster', load('cluster', sc)], ['cohosted', load('cohosted', sc)]];
+  const sides = [['single', load('single', sc)], ['split', load('split', sc)], ['cohosted', load('cohosted', sc)]];
   const mark = x => !x.r ? ' ✗' : (x.r.status === 'ok' ? '' : ' ✗');
   for (const [side, v] of sides) {
     if (!v.r) notes.push(`${side} ${sc}: no result (meshbench exit ${v.cpu ? v.cpu.rc : '?'})`);
