@@ -11,6 +11,7 @@ ARG TARGETARCH
 WORKDIR /src
 # Restore first, from the project files alone, so the package layer is cached across source changes.
 COPY Directory.Build.props Directory.Packages.props ./
+COPY src/RuntimeTuning.props src/
 COPY src/Relay.Protocol/Relay.Protocol.csproj src/Relay.Protocol/
 COPY src/Relay.Grains/Relay.Grains.csproj src/Relay.Grains/
 COPY src/Relay.Gateway/Relay.Gateway.csproj src/Relay.Gateway/

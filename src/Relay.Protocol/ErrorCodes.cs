@@ -74,4 +74,13 @@ public static class ErrorCodes
     /// the connection's); <c>data.error</c> says why, never echoing the token. The connection keeps the
     /// authentication it had.</summary>
     public const string Unauthorized = "unauthorized";
+
+    /// <summary>The code of the error frame that answers a frame <see cref="FrameParser.Parse"/> rejected.</summary>
+    public static string ForParseError(ParseError error) => error switch
+    {
+        ParseError.NotAnObject => NotAnObject,
+        ParseError.MissingType => MissingType,
+        ParseError.InvalidField => InvalidField,
+        _ => InvalidJson,
+    };
 }

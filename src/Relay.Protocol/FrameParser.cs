@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
 
@@ -15,23 +16,8 @@ namespace Relay.Protocol;
 /// </remarks>
 public static class FrameParser
 {
-    private static readonly byte[][] WellKnownUtf8 =
-    [
-        "stream"u8.ToArray(), "presence"u8.ToArray(), "broadcast"u8.ToArray(), "direct"u8.ToArray(),
-        "invoke"u8.ToArray(), "ring-update"u8.ToArray(), "ack"u8.ToArray(), "turn_end"u8.ToArray(),
-        "heartbeat"u8.ToArray(), "capabilities"u8.ToArray(), "capabilities_request"u8.ToArray(),
-        "auth"u8.ToArray(), "error"u8.ToArray(), "relay-log"u8.ToArray(), "relay-connected"u8.ToArray(),
-        "relay-config-updated"u8.ToArray(), "capabilities_response"u8.ToArray(),
-    ];
-
-    private static readonly string[] WellKnown =
-    [
-        FrameTypes.Stream, FrameTypes.Presence, FrameTypes.Broadcast, FrameTypes.Direct,
-        FrameTypes.Invoke, FrameTypes.RingUpdate, FrameTypes.Ack, FrameTypes.TurnEnd,
-        FrameTypes.Heartbeat, FrameTypes.Capabilities, FrameTypes.CapabilitiesRequest,
-        FrameTypes.Auth, FrameTypes.Error, FrameTypes.RelayLog, FrameTypes.RelayConnected,
-        FrameTypes.RelayConfigUpdated, FrameTypes.CapabilitiesResponse,
-    ];
+    // The UTF-8 bytes of FrameTypes.WellKnown, index for index.
+    private static readonly byte[][] WellKnownUtf8 = Array.ConvertAll(FrameTypes.WellKnown, Encoding.UTF8.GetBytes);
 
     private enum Field
     {
@@ -235,7 +221,7 @@ public static class FrameParser
         {
             if (JsonText.TextEquals(ref reader, WellKnownUtf8[i]))
             {
-                return WellKnown[i];
+                return FrameTypes.WellKnown[i];
             }
         }
 

@@ -24,6 +24,14 @@ public static class FrameTypes
     public const string RelayConnected = "relay-connected";
     public const string RelayConfigUpdated = "relay-config-updated";
 
+    /// <summary>Every name above, the most frequent first: the parser compares a frame's type against them in this
+    /// order.</summary>
+    internal static readonly string[] WellKnown =
+    [
+        Stream, Presence, Broadcast, Direct, Invoke, RingUpdate, Ack, TurnEnd, Heartbeat, Capabilities,
+        CapabilitiesRequest, Auth, Error, RelayLog, RelayConnected, RelayConfigUpdated, CapabilitiesResponse,
+    ];
+
     /// <summary>Routing class of a type name; unknown names route like <c>broadcast</c>.</summary>
     public static FrameKind KindOf(string type) => type switch
     {

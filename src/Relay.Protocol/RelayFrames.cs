@@ -1,3 +1,8 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
 namespace Relay.Protocol;
 
 /// <summary>Frames the relay itself sends. Each call returns a fresh UTF-8 JSON byte array.</summary>
@@ -45,6 +50,30 @@ public static class RelayFrames
         frame.UnixSeconds(now);
         frame.Raw("}"u8);
         return frame.ToArrayAndRelease();
+    }
+
+    /// <summary>
+    /// An error that counts something (frames dropped, errors withheld, batches lost): <c>data.error</c> is
+    /// "<paramref name="count"/> <paramref name="message"/>" and <c>data.count</c> the count, for clients to read.
+    /// </summary>
+    public static byte[] CountedError(string code, long count, string message, string? to, double now) =>
+        Error(code, string.Create(CultureInfo.InvariantCulture, $"{count} {message}"), to, default, now,
+            Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"\"count\":{count}")));
+
+    /// <summary>The <c>data</c> property of an <c>ambiguous_target</c> error: <c>"candidates":["peer", …]</c>.</summary>
+    public static byte[] CandidatesProperty(IReadOnlyList<string> candidates)
+    {
+        ArgumentNullException.ThrowIfNull(candidates);
+        var json = new ArrayBufferWriter<byte>(64);
+        json.Write("\"candidates\":"u8);
+        // Escaped as System.Text.Json escapes by default, like the relay's other JSON.
+        using (var writer = new Utf8JsonWriter(json))
+        {
+            writer.WriteStartArray();
+            foreach (var candidate in candidates) writer.WriteStringValue(candidate);
+            writer.WriteEndArray();
+        }
+        return json.WrittenSpan.ToArray();
     }
 
     /// <summary>

@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Relay.Gateway.Connections;
 using Relay.Gateway.Diagnostics;
@@ -25,8 +23,8 @@ internal sealed partial class LinkLossReporter(
         foreach (var group in items.GroupBy(i => i.ConnectionId))
         {
             if (!connections.TryGet(group.Key, out var sender) || sender!.PeerId is null) continue;
-            sender.Send(CountedError(ErrorCodes.Undelivered, group.Count(), sender.PeerId,
-                "frame(s) you sent could not be delivered to another node of the relay"), droppable: false);
+            sender.Send(RelayFrames.CountedError(ErrorCodes.Undelivered, group.Count(),
+                "frame(s) you sent could not be delivered to another node of the relay", sender.PeerId, UnixTime.Now(time)), droppable: false);
         }
     }
 
@@ -39,15 +37,10 @@ internal sealed partial class LinkLossReporter(
         foreach (var connection in connections.All)
         {
             if (!connection.Registered) continue;
-            connection.Send(CountedError(ErrorCodes.LostInTransit, batches, connection.PeerId,
-                $"frames from another node of the relay ({source}) were lost in transit"), droppable: false);
+            connection.Send(RelayFrames.CountedError(ErrorCodes.LostInTransit, batches,
+                $"frames from another node of the relay ({source}) were lost in transit", connection.PeerId, UnixTime.Now(time)), droppable: false);
         }
     }
-
-    private byte[] CountedError(string code, long count, string? to, string message) =>
-        RelayFrames.Error(code, string.Create(CultureInfo.InvariantCulture, $"{count} {message}"), to, default,
-            time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0,
-            Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"\"count\":{count}")));
 
     private static partial class Log
     {

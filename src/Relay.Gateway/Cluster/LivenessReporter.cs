@@ -2,10 +2,10 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Relay.Gateway.Connections;
+using Relay.Gateway.Shared;
 using Relay.Grains;
 using Relay.Grains.Contracts;
-
-using Relay.Gateway.Hosting;
+using Relay.Protocol;
 
 namespace Relay.Gateway.Cluster;
 
@@ -32,7 +32,7 @@ internal sealed partial class LivenessReporter(
             var lastFrame = connection.LastFrame;
             if (!connection.Registered || lastFrame == connection.LastReportedFrame) continue;
             connection.LastReportedFrame = lastFrame;
-            var unix = (utcNow - Time.GetElapsedTime(lastFrame)).ToUnixTimeMilliseconds() / 1000.0;
+            var unix = UnixTime.ToUnixSeconds(utcNow - Time.GetElapsedTime(lastFrame));
             var key = GrainKeys.Peer(connection.Mesh.Name, connection.PeerId!);
             if (!byPeer.TryGetValue(key, out var entry)) entry = ([], 0);
             entry.Ids.Add(connection.Id);

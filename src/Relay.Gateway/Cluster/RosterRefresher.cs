@@ -1,9 +1,8 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Relay.Gateway.Routing;
+using Relay.Gateway.Shared;
 using Relay.Grains.Contracts;
-
-using Relay.Gateway.Hosting;
 
 namespace Relay.Gateway.Cluster;
 

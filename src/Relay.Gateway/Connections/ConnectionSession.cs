@@ -1,8 +1,6 @@
 using System.Buffers;
 using System.Globalization;
 using System.Net.WebSockets;
-using System.Text;
-using System.Text.Json;
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
 using Relay.Gateway.Diagnostics;
@@ -128,7 +126,7 @@ internal sealed class ConnectionSession(
         }
         if (parsed.Error != ParseError.None)
         {
-            SendError(CodeOf(parsed.Error), parsed.ErrorDetail ?? "invalid frame", TurnIdOf(frame, parsed));
+            SendError(ErrorCodes.ForParseError(parsed.Error), parsed.ErrorDetail ?? "invalid frame", TurnIdOf(frame, parsed));
             return;
         }
 
@@ -158,36 +156,15 @@ internal sealed class ConnectionSession(
 
     private async ValueTask HandlePresenceAsync(ReadOnlyMemory<byte> frame, ParsedFrame parsed)
     {
-        if (!PeerIds.IsValid(parsed.From, options.MaxPeerIdLength, out var problem))
+        if (PresenceRules.Check(parsed, frame.Length, connection.PeerId, options.MaxPeerIdLength, options.MaxMetadataBytes) is { } refused)
         {
-            var reserved = string.Equals(parsed.From, RelayFrames.RelayId, StringComparison.Ordinal);
-            SendError(reserved ? ErrorCodes.ReservedId : ErrorCodes.InvalidPresence,
-                reserved ? "\"relay\" is reserved for the relay itself" : $"presence needs a valid string from: {problem}",
-                TurnIdOf(frame, parsed));
+            SendError(refused.Code, refused.Message, TurnIdOf(frame, parsed));
             return;
         }
         var peerId = parsed.From!;
-        if (connection.PeerId is { } bound && !string.Equals(bound, peerId, StringComparison.Ordinal))
-        {
-            SendError(ErrorCodes.IdChange, $"this connection is bound to peer id \"{bound}\"; open a new connection for another id",
-                TurnIdOf(frame, parsed));
-            return;
-        }
-        if (parsed.DataKind is not (JsonValueKind.Undefined or JsonValueKind.Object))
-        {
-            // Clients read data.agents and friends from every presence; anything but an object would break them.
-            SendError(ErrorCodes.InvalidPresence, "presence data must be a JSON object", TurnIdOf(frame, parsed));
-            return;
-        }
-        if (parsed.Data.GetOffsetAndLength(frame.Length).Length > options.MaxMetadataBytes)
-        {
-            SendError(ErrorCodes.MetadataTooLarge, $"presence data is larger than {options.MaxMetadataBytes} bytes", TurnIdOf(frame, parsed));
-            return;
-        }
-
         connection.PeerId = peerId;
         connection.Agents = parsed.Agents;
-        var announcement = FrameStamper.Stamp(frame.Span, parsed, peerId, UnixNow(), connection.Redactor);
+        var announcement = FrameStamper.Stamp(frame.Span, parsed, peerId, UnixTime.Now(time), connection.Redactor);
         var metadata = MetadataOf(frame.Span, parsed, announcement);
         var outcome = await membership.PresenceAsync(connection, metadata, announcement);
         if (outcome == PeerMembership.Outcome.Unavailable)
@@ -316,7 +293,7 @@ internal sealed class ConnectionSession(
             case DirectRoute.Ambiguous:
                 SendError(ErrorCodes.AmbiguousTarget,
                     $"several peers list agent \"{parsed.To}\"; add targetInstanceId with the peer id you mean",
-                    TurnIdOf(frame, parsed), CandidatesJson(route.Candidates!));
+                    TurnIdOf(frame, parsed), RelayFrames.CandidatesProperty(route.Candidates!));
                 break;
             default:
                 SendError(ErrorCodes.UnknownTarget, $"no peer or agent \"{parsed.To}\" in this mesh", TurnIdOf(frame, parsed));
@@ -342,13 +319,13 @@ internal sealed class ConnectionSession(
     {
         var mesh = connection.Mesh;
         connection.Send(RelayFrames.CapabilitiesResponse(connection.PeerId, mesh.ActiveAgents(), mesh.Name, mesh.PeerCount,
-            RelayVersion.Value, UnixNow()), droppable: false);
+            RelayVersion.Value, UnixTime.Now(time)), droppable: false);
     }
 
     /// <summary>The frame to forward, in a pooled buffer: every queue that takes it holds its own reference, and the
     /// caller releases the one it gets here once the frame has been handed out.</summary>
     private OutboundFrame Stamp(ReadOnlyMemory<byte> frame, in ParsedFrame parsed) =>
-        FrameStamper.StampForForwarding(frame.Span, parsed, connection.PeerId!, UnixNow(), connection.Redactor);
+        FrameStamper.StampForForwarding(frame.Span, parsed, connection.PeerId!, UnixTime.Now(time), connection.Redactor);
 
     /// <summary>Answers the sender with a relay error frame, within the connection's error rate limit.</summary>
     private void SendError(string code, string message, ReadOnlySpan<byte> turnId, ReadOnlySpan<byte> extra = default)
@@ -356,32 +333,18 @@ internal sealed class ConnectionSession(
         metrics.Error(code);
         var now = time.GetTimestamp();
         var suppressed = connection.Errors.TakeSummary(now);
-        if (suppressed > 0) SendSuppressedSummary(connection, suppressed, UnixNow());
+        if (suppressed > 0) SendSuppressedSummary(connection, suppressed, UnixTime.Now(time));
         if (!connection.Errors.TryPass(now)) return;
-        connection.Send(RelayFrames.Error(code, message, connection.PeerId, turnId, UnixNow(), extra), droppable: false);
+        connection.Send(RelayFrames.Error(code, message, connection.PeerId, turnId, UnixTime.Now(time), extra), droppable: false);
     }
 
     internal static void SendSuppressedSummary(RelayConnection connection, long count, double now) =>
-        connection.Send(RelayFrames.Error(ErrorCodes.ErrorsSuppressed,
-            string.Create(CultureInfo.InvariantCulture, $"{count} further error(s) were not sent (error rate limit)"),
-            connection.PeerId, default, now, Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"\"count\":{count}"))),
-            droppable: false);
+        connection.Send(RelayFrames.CountedError(ErrorCodes.ErrorsSuppressed, count, "further error(s) were not sent (error rate limit)",
+            connection.PeerId, now), droppable: false);
 
     private string RateLimitText => string.Create(CultureInfo.InvariantCulture,
         $"rate limit exceeded ({options.RateLimitPerSecond} frames/s, bursts of {options.RateLimitBurst}); frame dropped");
 
     private static ReadOnlySpan<byte> TurnIdOf(ReadOnlyMemory<byte> frame, in ParsedFrame parsed) => frame.Span[parsed.TurnId];
 
-    private static byte[] CandidatesJson(string[] candidates) =>
-        Encoding.UTF8.GetBytes("\"candidates\":" + System.Text.Json.JsonSerializer.Serialize(candidates, Endpoints.RelayJsonContext.Default.StringArray));
-
-    private static string CodeOf(ParseError error) => error switch
-    {
-        ParseError.NotAnObject => ErrorCodes.NotAnObject,
-        ParseError.MissingType => ErrorCodes.MissingType,
-        ParseError.InvalidField => ErrorCodes.InvalidField,
-        _ => ErrorCodes.InvalidJson,
-    };
-
-    private double UnixNow() => time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
 }

@@ -3,10 +3,9 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Relay.Gateway.Diagnostics;
 using Relay.Gateway.Routing;
+using Relay.Gateway.Shared;
 using Relay.Grains;
 using Relay.Protocol;
-
-using Relay.Gateway.Hosting;
 
 namespace Relay.Gateway.Connections;
 
@@ -30,7 +29,7 @@ internal sealed partial class ConnectionSweeper(
     {
         var stale = liveness.Value.StaleTimeout;
         var now = Time.GetTimestamp();
-        var unixNow = Time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
+        var unixNow = UnixTime.Now(Time);
         foreach (var connection in connections.All)
         {
             try

@@ -1,4 +1,4 @@
-using Relay.Gateway.Hosting;
+using Relay.Gateway.Shared;
 
 namespace Relay.Gateway.Dashboard;
 

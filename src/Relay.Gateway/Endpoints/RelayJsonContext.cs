@@ -14,5 +14,4 @@ internal sealed record InvocationsResponse(
 
 [JsonSerializable(typeof(PingResponse))]
 [JsonSerializable(typeof(InvocationsResponse))]
-[JsonSerializable(typeof(string[]))]
 internal sealed partial class RelayJsonContext : JsonSerializerContext;

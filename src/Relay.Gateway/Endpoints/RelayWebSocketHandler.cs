@@ -1,8 +1,6 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using System.Net.WebSockets;
-using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -191,10 +189,8 @@ internal sealed partial class RelayWebSocketHandler(
     private byte[] DroppedNotice(RelayConnection connection, long count)
     {
         metrics.Error(ErrorCodes.Dropped);
-        return RelayFrames.Error(ErrorCodes.Dropped,
-            string.Create(CultureInfo.InvariantCulture, $"{count} frame(s) for this connection were dropped because it reads too slowly"),
-            connection.PeerId, default, time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0,
-            Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"\"count\":{count}")));
+        return RelayFrames.CountedError(ErrorCodes.Dropped, count, "frame(s) for this connection were dropped because it reads too slowly",
+            connection.PeerId, UnixTime.Now(time));
     }
 
     private static partial class Log

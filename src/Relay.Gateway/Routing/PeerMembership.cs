@@ -41,7 +41,7 @@ internal sealed partial class PeerMembership(
     {
         var mesh = connection.Mesh;
         var peerId = connection.PeerId!;
-        var now = UnixNow();
+        var now = UnixTime.Now(time);
         using var _ = await gates.EnterAsync(mesh.Name, peerId);
         var grain = Peer(mesh.Name, peerId);
         var member = new MemberConnection(Key(connection), connection.Agents);
@@ -139,7 +139,7 @@ internal sealed partial class PeerMembership(
         }
         Log.Left(logger, mesh.Name, connection.Id, reaped, leave.WentOffline);
         if (reaped) disconnects.Reaped(mesh.Name, peerId);
-        mesh.Left(connection, leave, UnixNow());
+        mesh.Left(connection, leave, UnixTime.Now(time));
     }
 
     /// <summary>A peer grain expired connections of a peer because their gateways stopped reporting.</summary>
@@ -152,7 +152,7 @@ internal sealed partial class PeerMembership(
             if (key.GatewayId != gateway.Id || !connections.TryGet(key.ConnectionId, out var connection)) continue;
             if (connection!.Registered && connection.Incarnation == reaped.Incarnation) mesh.Remove(connection);
         }
-        mesh.ApplyExpired(reaped, UnixNow());
+        mesh.ApplyExpired(reaped, UnixTime.Now(time));
     }
 
     /// <summary>
@@ -193,8 +193,6 @@ internal sealed partial class PeerMembership(
     private IPeerGrain Peer(string mesh, string peerId) => grains.GetGrain<IPeerGrain>(GrainKeys.Peer(mesh, peerId));
 
     private ConnectionKey Key(RelayConnection connection) => new(gateway.Id, connection.Id);
-
-    private double UnixNow() => time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
 
     private static partial class Log
     {

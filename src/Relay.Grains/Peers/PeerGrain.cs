@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Relay.Grains.Contracts;
+using Relay.Protocol;
 
 namespace Relay.Grains.Peers;
 
@@ -124,7 +125,7 @@ internal sealed partial class PeerGrain(
     private async Task ReapExpired()
     {
         if (State.Connections.Count == 0) return;
-        var now = UnixNow();
+        var now = UnixTime.Now(time);
         var lease = _options.LeaseDuration.TotalSeconds;
         var expired = State.Connections.FindAll(c => c.LastFrame + lease <= now);
         if (expired.Count == 0) return;
@@ -182,14 +183,12 @@ internal sealed partial class PeerGrain(
         }
 
         // Leases are compared at millisecond precision: one more millisecond, so the tick finds the lease run out.
-        var due = TimeSpan.FromSeconds(earliest + _options.LeaseDuration.TotalSeconds - UnixNow()) + TimeSpan.FromMilliseconds(1);
+        var due = TimeSpan.FromSeconds(earliest + _options.LeaseDuration.TotalSeconds - UnixTime.Now(time)) + TimeSpan.FromMilliseconds(1);
 
         // A reminder that could not be registered is tried again at the next reap check.
         if (!_reminderRegistered && due > _options.ReapCheckInterval) due = _options.ReapCheckInterval;
         return due < MinimumReapDue ? MinimumReapDue : due;
     }
-
-    private double UnixNow() => time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
 
     /// <summary>The reminder is a backstop for a lost activation; the timer reaps while this one lives. So a reminder
     /// store that is slow or not ready (a silo just joined, Redis under load) must not fail the peer's join: the timer

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
+using Relay.Gateway.Hosting;
 using Xunit;
 
 namespace Relay.Tests.Auth;

@@ -34,6 +34,24 @@ public class RelayFramesTests
     }
 
     [Fact]
+    public void Counted_error_says_the_count_in_its_text_and_its_data()
+    {
+        var frame = RelayFrames.CountedError(ErrorCodes.Dropped, 3, "frame(s) were dropped", "peer-1", Now);
+
+        Assert.Equal("""{"type":"error","from":"relay","to":"peer-1","data":{"code":"dropped","error":"3 frame(s) were dropped","count":3},"timestamp":1764049300.123}""", Text(frame));
+    }
+
+    [Fact]
+    public void Candidates_are_escaped_as_System_Text_Json_escapes_them()
+    {
+        string[][] cases = [["a"], ["peer-1", "<b>&'+\"", "caf\u00e9 \ud83d\ude00", "line\nbreak"]];
+        foreach (var candidates in cases)
+        {
+            Assert.Equal("\"candidates\":" + JsonSerializer.Serialize(candidates), Text(RelayFrames.CandidatesProperty(candidates)));
+        }
+    }
+
+    [Fact]
     public void Error_copies_the_turn_id_parsed_from_the_offending_frame()
     {
         var offending = Utf8("""{"type":"direct","to":"nobody","turnId":42.0}""");

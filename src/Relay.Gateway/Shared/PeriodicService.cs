@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Hosting;
 
-namespace Relay.Gateway.Hosting;
+namespace Relay.Gateway.Shared;
 
 /// <summary>A hosted service that does one piece of work per period until the host stops (the gateway's sweeps,
 /// liveness reports and roster restatements). A tick runs to its end before the next one is awaited.</summary>

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using Relay.Gateway.Connections;
+using Relay.Gateway.Configuration;
 
-namespace Relay.Gateway.Configuration;
+namespace Relay.Gateway.Connections;
 
 /// <summary>Start-up check that a drain can finish before the host gives up on stopping: the spread closes
 /// (<see cref="RelayOptions.DrainWindow"/>) plus the time the last clients get to answer their close frames must fit

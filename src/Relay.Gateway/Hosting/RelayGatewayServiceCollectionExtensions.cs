@@ -5,15 +5,15 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Cluster;
+using Relay.Gateway.Configuration;
 using Relay.Gateway.Connections;
 using Relay.Gateway.Dashboard;
 using Relay.Gateway.Diagnostics;
 using Relay.Gateway.Endpoints;
-using Relay.Gateway.Hosting;
 using Relay.Gateway.Routing;
 using Relay.Grains;
 
-namespace Relay.Gateway.Configuration;
+namespace Relay.Gateway.Hosting;
 
 /// <summary>Registers the WebSocket gateway. It needs an Orleans <c>IClusterClient</c>/<c>IGrainFactory</c>: the
 /// co-hosted silo's, or an external client's.</summary>
