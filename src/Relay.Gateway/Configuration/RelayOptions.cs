@@ -60,9 +60,11 @@ public sealed class RelayOptions : IValidatableObject
     [Range(256, 16 * 1024 * 1024)]
     public int MaxMetadataBytes { get; set; } = 64 * 1024;
 
-    /// <summary>Open WebSockets this node holds at most; further upgrades get HTTP 503 with Retry-After.</summary>
+    /// <summary>Open WebSockets this node holds at most; further upgrades get HTTP 503 with Retry-After. Unset: what the
+    /// process's open-file limit allows (<c>RLIMIT_NOFILE</c> less 1,024 descriptors kept aside), which also caps a value
+    /// set here (<see cref="Connections.ConnectionBudget"/>).</summary>
     [Range(1, 10_000_000)]
-    public int MaxConnections { get; set; } = 10_000;
+    public int? MaxConnections { get; set; }
 
     /// <summary>Open WebSockets one client address may hold on this node, so that no single client can take the
     /// node's whole <see cref="MaxConnections"/> (nor, with the defaults, a whole mesh or the mesh table).</summary>
@@ -100,7 +102,7 @@ public sealed class RelayOptions : IValidatableObject
         {
             yield return new ValidationResult("RateLimitBurst must be at least RateLimitPerSecond.", [nameof(RateLimitBurst)]);
         }
-        if (MaxConnectionsPerAddress > MaxConnections)
+        if (MaxConnections is { } max && MaxConnectionsPerAddress > max)
         {
             yield return new ValidationResult("MaxConnectionsPerAddress must not exceed MaxConnections.", [nameof(MaxConnectionsPerAddress)]);
         }

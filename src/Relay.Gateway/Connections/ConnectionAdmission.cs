@@ -6,10 +6,10 @@ namespace Relay.Gateway.Connections;
 
 /// <summary>
 /// Counts the WebSockets this node holds, in total and per client address, and refuses an upgrade that would go
-/// over <see cref="RelayOptions.MaxConnections"/> or <see cref="RelayOptions.MaxConnectionsPerAddress"/>. A slot is
+/// over <see cref="ConnectionBudget.MaxConnections"/> or <see cref="RelayOptions.MaxConnectionsPerAddress"/>. A slot is
 /// taken before the upgrade is accepted and given back exactly once when the request ends, however it ends.
 /// </summary>
-internal sealed class ConnectionAdmission(IOptions<RelayOptions> options)
+internal sealed class ConnectionAdmission(IOptions<RelayOptions> options, ConnectionBudget budget)
 {
     public enum Refusal { None, NodeFull, AddressFull }
 
@@ -37,7 +37,7 @@ internal sealed class ConnectionAdmission(IOptions<RelayOptions> options)
         lock (_lock)
         {
             var mine = _perAddress.GetValueOrDefault(address);
-            refusal = _total >= _options.MaxConnections ? Refusal.NodeFull
+            refusal = _total >= budget.MaxConnections ? Refusal.NodeFull
                 : mine >= _options.MaxConnectionsPerAddress ? Refusal.AddressFull
                 : Refusal.None;
             if (refusal != Refusal.None) return null;

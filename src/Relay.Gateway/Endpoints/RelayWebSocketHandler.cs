@@ -25,6 +25,7 @@ internal sealed partial class RelayWebSocketHandler(
     PeerMembership membership,
     EchoTypes echoTypes,
     ConnectionAdmission admission,
+    ConnectionBudget budget,
     DrainState drain,
     TokenValidator tokens,
     FirstFrameAuthenticator firstFrame,
@@ -64,7 +65,7 @@ internal sealed partial class RelayWebSocketHandler(
         if (slot is null)
         {
             await (refusal == ConnectionAdmission.Refusal.NodeFull
-                ? RefuseAsync(context, "node_limit", $"this relay node holds its maximum of {_options.MaxConnections} connections; try again later")
+                ? RefuseAsync(context, "node_limit", $"this relay node holds its maximum of {budget.MaxConnections} connections; try again later")
                 : RefuseAsync(context, "address_limit", $"this address holds its maximum of {_options.MaxConnectionsPerAddress} connections to this relay node"));
             return;
         }

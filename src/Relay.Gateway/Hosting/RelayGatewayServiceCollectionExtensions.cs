@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -33,7 +34,11 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddSingleton<RelayGauges>();
         services.AddSingleton<GatewayIdentity>();
         services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<ConnectionBudget>();
+        services.AddHostedService(sp => sp.GetRequiredService<ConnectionBudget>());
         services.AddSingleton<ConnectionAdmission>();
+        // After Kestrel's own socket transport, so that Kestrel binds with this one.
+        services.AddSingleton<IConnectionListenerFactory, SheddingSocketTransport>();
         services.AddSingleton<LinkLossReporter>();
         services.AddSingleton<GatewayLinks>();
         services.AddSingleton<MeshRegistry>();

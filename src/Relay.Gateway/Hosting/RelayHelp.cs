@@ -49,7 +49,7 @@ public static class RelayHelp
         ["Relay:EchoWindow"] = "how long a delivered frame is remembered for echo suppression (0 turns it off)",
         ["Relay:MaxPeerIdLength"] = "longest peer id",
         ["Relay:MaxMetadataBytes"] = "largest presence data (larger: error metadata_too_large)",
-        ["Relay:MaxConnections"] = "open WebSockets per node (more: HTTP 503 with Retry-After)",
+        ["Relay:MaxConnections"] = "open WebSockets per node (more: HTTP 503 with Retry-After); unset, and at most: the open-file limit less 1024",
         ["Relay:MaxConnectionsPerAddress"] = "open WebSockets per client address and node (more: HTTP 503 with Retry-After)",
         ["Relay:MaxMeshes"] = "meshes one node serves at once (a new one beyond: HTTP 503 with Retry-After)",
         ["Relay:MaxPeersPerMesh"] = "peer ids per mesh (a new one beyond: error mesh_full)",

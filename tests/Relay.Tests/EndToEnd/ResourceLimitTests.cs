@@ -163,15 +163,15 @@ public sealed class ResourceLimitTests : EndToEndTest
     }
 
     [Theory]
-    [InlineData("Relay:MaxConnectionsPerAddress=20000", "MaxConnectionsPerAddress")] // more than MaxConnections (10000)
+    [InlineData("Relay:MaxConnections=100 Relay:MaxConnectionsPerAddress=200", "MaxConnectionsPerAddress")] // more than MaxConnections
     [InlineData("Relay:MaxConnections=0", "MaxConnections")]
     [InlineData("Relay:MaxMeshes=0", "MaxMeshes")]
     [InlineData("Relay:MaxPeersPerMesh=0", "MaxPeersPerMesh")]
     [InlineData("Relay:RetryAfter=00:00:00", "RetryAfter")]
     [InlineData("Relay:DrainWindow=00:00:25", "DrainWindow")] // plus 10 s of close handshakes: over the host's 30 s
-    public async Task Bad_limits_stop_the_relay_at_start_with_a_message(string setting, string member)
+    public async Task Bad_limits_stop_the_relay_at_start_with_a_message(string settings, string member)
     {
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => RelayServer.StartAsync(setting));
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => RelayServer.StartAsync(settings.Split(' ')));
         Assert.Contains(member, error.Message, StringComparison.Ordinal);
     }
 
