@@ -1,9 +1,10 @@
-# syntax=docker/dockerfile:1
 # The relay in one image for every role: Relay.Silo (single process by default, or Cluster__Role=Silo) and
 # Relay.Gateway (Cluster__Role=Gateway, or the argument "gateway"). Builds for linux/amd64 and linux/arm64:
 #   docker buildx build --platform linux/amd64,linux/arm64 -t relay .
 # The SDK stage runs on the build machine's platform and cross-publishes (framework-dependent, no native code
 # of ours), so no emulation is needed.
+# No `# syntax=` line: the Dockerfile frontend built into BuildKit (Docker 20.10 and later) handles everything
+# here, and naming one makes the build fetch it from a registry first.
 ARG DOTNET_VERSION=10.0
 
 FROM --platform=$BUILDPLATFORM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION} AS build

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Relay.Tests.Infrastructure;
 
 namespace Relay.Tests.Cluster;
 
@@ -19,47 +19,9 @@ internal static class ClusterScript
 
     public static string Path => System.IO.Path.Combine(RepositoryRoot, "scripts", "cluster.sh");
 
-    public sealed record Result(int ExitCode, string StandardOutput, string StandardError)
-    {
-        public string[] OutputLines => StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-
-        public override string ToString() => $"exit {ExitCode}\n--- stdout\n{StandardOutput}\n--- stderr\n{StandardError}";
-    }
-
     /// <summary>Runs <c>bash scripts/cluster.sh args...</c>; kills it (and fails) after <paramref name="timeout"/>.</summary>
-    public static async Task<Result> RunAsync(TimeSpan timeout, IReadOnlyDictionary<string, string>? environment, params string[] args)
-    {
-        var start = new ProcessStartInfo("bash")
-        {
-            WorkingDirectory = RepositoryRoot,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path);
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        if (environment is not null)
-        {
-            foreach (var (key, value) in environment) start.Environment[key] = value;
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("bash did not start");
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"cluster.sh {string.Join(' ', args)} did not finish within {timeout}");
-        }
-        return new Result(process.ExitCode, await stdout, await stderr);
-    }
+    public static Task<ChildProcess.Result> RunAsync(TimeSpan timeout, IReadOnlyDictionary<string, string>? environment, params string[] args) =>
+        ChildProcess.RunAsync("bash", args.Prepend(Path), timeout, RepositoryRoot, environment);
 
     /// <summary><paramref name="count"/> consecutive ports on 127.0.0.1 that nothing listens on right now, from a
     /// range that the kernel does not hand out as ephemeral ports (so none appears meanwhile by chance).</summary>
@@ -76,7 +38,8 @@ internal static class ClusterScript
         throw new InvalidOperationException($"no block of {count} free ports found");
     }
 
-    private static bool IsFree(int port)
+    /// <summary>True when nothing listens on 127.0.0.1:<paramref name="port"/>.</summary>
+    public static bool IsFree(int port)
     {
         try
         {

@@ -108,12 +108,13 @@ public class ComposeMatchesScriptTests
     }
 
     [Fact]
-    public async Task Gateways_are_on_host_ports_8080_and_8081_in_both()
+    public async Task Gateways_are_on_loopback_ports_8080_and_8081_in_both()
     {
         var compose = Compose();
         var script = await ScriptEnvironmentAsync();
-        Assert.Equal(["8080:8080"], compose.Services["gateway1"].Ports);
-        Assert.Equal(["8081:8080"], compose.Services["gateway2"].Ports);
+        // Compose publishes on 127.0.0.1 only, as the script listens; a variable may choose another host port.
+        Assert.Equal(["127.0.0.1:${RELAY_GATEWAY1_PORT:-8080}:8080"], compose.Services["gateway1"].Ports);
+        Assert.Equal(["127.0.0.1:${RELAY_GATEWAY2_PORT:-8081}:8080"], compose.Services["gateway2"].Ports);
         Assert.Equal("http://127.0.0.1:8080", script["gateway1"]["ASPNETCORE_URLS"]);
         Assert.Equal("http://127.0.0.1:8081", script["gateway2"]["ASPNETCORE_URLS"]);
         Assert.Empty(compose.Services["silo1"].Ports);
