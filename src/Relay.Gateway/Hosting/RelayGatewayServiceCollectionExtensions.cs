@@ -35,11 +35,14 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<ConnectionAdmission>();
         services.AddSingleton<LinkLossReporter>();
-        services.AddSingleton<GatewayLinks>();
+        services.AddSingleton<IGatewayLinks, GatewayLinks>();
         services.AddSingleton<MeshRegistry>();
         services.AddSingleton<TransitionGates>();
         services.AddSingleton<EchoTypes>();
         services.AddSingleton<PeerMembership>();
+        services.AddSingleton<ErrorReplies>();
+        services.AddSingleton<PresenceHandler>();
+        services.AddSingleton<RemoteMeshUpdates>();
         services.AddSingleton<RelayWebSocketHandler>();
         services.AddSingleton<GatewayInbox>();
         services.AddHostedService(sp => sp.GetRequiredService<GatewayInbox>());
@@ -62,6 +65,7 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<DashboardOptions>, DashboardOptionsValidator>();
         services.AddSingleton<DashboardAccess>();
         services.AddSingleton<DisconnectLog>();
+        services.AddSingleton<IMembershipListener>(sp => sp.GetRequiredService<DisconnectLog>());
         services.AddSingleton<MessageRates>();
         services.AddSingleton<ClusterNodes>();
         services.AddSingleton<DashboardViews>();
