@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Relay.Gateway.Connections;
 using Relay.Gateway.Diagnostics;
 using Relay.Gateway.Routing;
 using Relay.Grains.Contracts;
@@ -18,7 +17,7 @@ internal sealed partial class GatewayInbox(
     IClusterClient cluster,
     GatewayIdentity gateway,
     MeshRegistry meshes,
-    ConnectionRegistry connections,
+    RemoteMeshUpdates remote,
     LinkLossReporter losses,
     RelayMetrics metrics,
     TimeProvider time,
@@ -87,7 +86,7 @@ internal sealed partial class GatewayInbox(
         var receivedAt = time.GetTimestamp();
         foreach (var item in batch.Items)
         {
-            meshes.Find(item.Mesh)?.Apply(batch.SourceGateway, item, connections, receivedAt);
+            if (meshes.Find(item.Mesh) is { } mesh) remote.Apply(mesh, batch.SourceGateway, item, receivedAt);
         }
     }
 

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Relay.Gateway.Diagnostics;
+using Relay.Gateway.Routing;
 using Relay.Grains.Contracts;
 
 namespace Relay.Gateway.Cluster;
@@ -20,7 +21,7 @@ internal sealed partial class GatewayLinks(
     LinkLossReporter losses,
     RelayMetrics metrics,
     IHostApplicationLifetime lifetime,
-    ILogger<GatewayLinks> logger) : IDisposable
+    ILogger<GatewayLinks> logger) : IGatewayLinks, IDisposable
 {
     private const int MaxBatchItems = 256;
     private const int MaxBatchBytes = 1024 * 1024;

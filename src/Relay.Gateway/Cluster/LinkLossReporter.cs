@@ -12,8 +12,8 @@ namespace Relay.Gateway.Cluster;
 /// </summary>
 internal sealed partial class LinkLossReporter(
     ConnectionRegistry connections,
+    ErrorReplies errors,
     RelayMetrics metrics,
-    TimeProvider time,
     ILogger<LinkLossReporter> logger)
 {
     /// <summary>Frames local connections sent that a link could not deliver: each sender is told how many.</summary>
@@ -23,8 +23,7 @@ internal sealed partial class LinkLossReporter(
         foreach (var group in items.GroupBy(i => i.ConnectionId))
         {
             if (!connections.TryGet(group.Key, out var sender) || sender!.PeerId is null) continue;
-            sender.Send(RelayFrames.CountedError(ErrorCodes.Undelivered, group.Count(),
-                "frame(s) you sent could not be delivered to another node of the relay", sender.PeerId, UnixTime.Now(time)), droppable: false);
+            errors.SendUndelivered(sender, group.Count());
         }
     }
 
@@ -37,8 +36,7 @@ internal sealed partial class LinkLossReporter(
         foreach (var connection in connections.All)
         {
             if (!connection.Registered) continue;
-            connection.Send(RelayFrames.CountedError(ErrorCodes.LostInTransit, batches,
-                $"frames from another node of the relay ({source}) were lost in transit", connection.PeerId, UnixTime.Now(time)), droppable: false);
+            errors.SendLostInTransit(connection, batches, source);
         }
     }
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Relay.Gateway.Connections;
+using Relay.Gateway.Routing;
 using Relay.Gateway.Shared;
 using Relay.Grains;
 using Relay.Grains.Contracts;
@@ -33,7 +34,7 @@ internal sealed partial class LivenessReporter(
             if (!connection.Registered || lastFrame == connection.LastReportedFrame) continue;
             connection.LastReportedFrame = lastFrame;
             var unix = UnixTime.ToUnixSeconds(utcNow - Time.GetElapsedTime(lastFrame));
-            var key = GrainKeys.Peer(connection.Mesh.Name, connection.PeerId!);
+            var key = GrainKeys.Peer(connection.MeshName, connection.PeerId!);
             if (!byPeer.TryGetValue(key, out var entry)) entry = ([], 0);
             entry.Ids.Add(connection.Id);
             byPeer[key] = (entry.Ids, Math.Max(entry.LastFrame, unix));

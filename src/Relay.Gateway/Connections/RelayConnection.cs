@@ -2,7 +2,6 @@ using System.Net.WebSockets;
 using System.Threading.Channels;
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Diagnostics;
-using Relay.Gateway.Routing;
 using Relay.Protocol;
 
 namespace Relay.Gateway.Connections;
@@ -10,9 +9,10 @@ namespace Relay.Gateway.Connections;
 /// <summary>
 /// One accepted WebSocket: who it is (mesh, bound peer id, latest presence), its liveness, and its outgoing
 /// side (a byte-bounded <see cref="SendQueue"/> drained by its own writer loop, so a slow socket only ever
-/// delays itself). The reader side lives in <see cref="ConnectionSession"/>.
+/// delays itself). The reader side is a <see cref="ConnectionReader"/>; what the connection's frames mean is decided
+/// above this layer (routing).
 /// </summary>
-internal sealed class RelayConnection : MeshMember
+internal sealed class RelayConnection : MeshMember, IAuthenticatedConnection
 {
     private readonly WebSocket _socket;
     private readonly WriteCoalescingStream? _transport;
@@ -38,11 +38,11 @@ internal sealed class RelayConnection : MeshMember
 
     /// <param name="transport">The socket's transport when it can hold a write back (<see cref="WriteCoalescingStream"/>):
     /// the writer then sends a burst of queued frames as one write. Null sends every frame on its own.</param>
-    public RelayConnection(long id, MeshView mesh, WebSocket socket, WriteCoalescingStream? transport, long sendQueueBytes, TimeProvider time,
+    public RelayConnection(long id, string meshName, WebSocket socket, WriteCoalescingStream? transport, long sendQueueBytes, TimeProvider time,
         EchoFilter? echo, CredentialRedactor? redactor, TokenBucket inboundLimit, ErrorGate errors)
     {
         Id = id;
-        Mesh = mesh;
+        MeshName = meshName;
         _socket = socket;
         _transport = transport;
         _queue = new SendQueue(sendQueueBytes);
@@ -59,7 +59,8 @@ internal sealed class RelayConnection : MeshMember
     /// <summary>True when the writer can send a burst of frames as one write (see <see cref="WriteCoalescingStream"/>).</summary>
     public bool CoalescesWrites => _transport is not null;
 
-    public MeshView Mesh { get; }
+    /// <summary>The mesh this connection was opened in (it never changes).</summary>
+    public string MeshName { get; }
 
     /// <summary>True between registration (a presence) and the connection's close or reap. Written under the
     /// peer's transition gate; read without a lock by the fan-out, which tolerates a stale answer.</summary>

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Relay.Gateway.Cluster;
 using Relay.Gateway.Routing;
 
 namespace Relay.Gateway.Dashboard;
@@ -31,7 +30,7 @@ internal sealed partial class ClusterNodes(
     {
         await RefreshSilosAsync(cancellationToken);
         var gateways = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (var mesh in meshes.Snapshot()) gateways.UnionWith(mesh.Gateways);
+        foreach (var mesh in meshes.Snapshot()) gateways.UnionWith(mesh.Membership.Gateways);
         gateways.Remove(gateway.Id);
         NodeInfo[] nodes =
         [

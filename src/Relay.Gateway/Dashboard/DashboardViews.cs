@@ -1,6 +1,5 @@
 using System.Text;
 using Microsoft.Extensions.Options;
-using Relay.Gateway.Cluster;
 using Relay.Gateway.Connections;
 using Relay.Gateway.Routing;
 
@@ -71,7 +70,7 @@ internal sealed class DashboardViews(
 
     private static MeshInfo Describe(MeshView mesh)
     {
-        var peers = mesh.Peers().ToList();
+        var peers = mesh.Membership.Summaries().ToList();
         peers.Sort((a, b) => string.CompareOrdinal(a.PeerId, b.PeerId));
         return new MeshInfo(mesh.Name, peers.Count, [.. peers.Take(MaxPeersPerMesh).Select(Describe)]);
     }

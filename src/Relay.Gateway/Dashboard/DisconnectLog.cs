@@ -1,13 +1,14 @@
 using System.Net.WebSockets;
+using Relay.Gateway.Routing;
 
 namespace Relay.Gateway.Dashboard;
 
 /// <summary>
 /// The last <see cref="Capacity"/> connections that closed on this node, and peers reaped for silence, with why, for
 /// the dashboard. Reasons are the relay's own texts (the close it asked for) or "closed by client" / "connection
-/// lost": never a client's close description, which is client data.
+/// lost": never a client's close description, which is client data. It hears of reaps as a membership listener.
 /// </summary>
-internal sealed class DisconnectLog(TimeProvider time)
+internal sealed class DisconnectLog(TimeProvider time) : IMembershipListener
 {
     public const int Capacity = 50;
 

@@ -23,7 +23,9 @@ internal sealed partial class RelayWebSocketHandler(
     ConnectionRegistry connections,
     MeshRegistry meshes,
     PeerMembership membership,
+    PresenceHandler presence,
     EchoTypes echoTypes,
+    ErrorReplies errors,
     ConnectionAdmission admission,
     ConnectionBudget budget,
     DrainState drain,
@@ -145,16 +147,20 @@ internal sealed partial class RelayWebSocketHandler(
         // Not tied to ApplicationStopping: on shutdown the ConnectionDrainer closes sockets with 1012 after their
         // queues drained, and sessions end through the close handshake.
         var stop = context.RequestAborted;
-        var writer = connection.RunWriterAsync(count => DroppedNotice(connection, count), metrics, stop);
-        var session = new ConnectionSession(connection, socket, _options, membership, echoTypes, metrics, time, tokens.Enabled ? tokens : null);
+        var writer = connection.RunWriterAsync(count => errors.DroppedNotice(connection, count), metrics, stop);
+        var connectionTokens = tokens.Enabled ? new ConnectionTokens(connection, tokens, metrics, time) : null;
+        var frames = new FrameHandler(connection, mesh, _options, presence, echoTypes, errors, metrics, time, connectionTokens);
+        var reader = new ConnectionReader(connection, socket, _options.MaxFrameBytes, frames, errors, metrics, time);
+        connectionTokens?.ArmExpiry();
         try
         {
-            await session.RunAsync(stop);
+            await reader.RunAsync(stop);
         }
         finally
         {
+            connectionTokens?.Stop();
             var requested = connection.RequestedClose; // before the normal close below: why the session ended
-            await membership.LeaveAsync(connection, reaped: false);
+            await membership.LeaveAsync(mesh, connection, reaped: false);
             connection.RequestClose(CloseCodes.Normal, "");
             if (await Task.WhenAny(writer, Task.Delay(CloseGrace, time, CancellationToken.None)) != writer) connection.Abort();
             connection.CompleteWriter();
@@ -181,17 +187,10 @@ internal sealed partial class RelayWebSocketHandler(
             ? new EchoFilter(capacity: 128, windowTicks: (long)(_options.EchoWindow.TotalSeconds * Stopwatch.Frequency))
             : null;
         return new RelayConnection(
-            connections.NextId(), mesh, socket, WriteCoalescingUpgrade.TransportOf(context), _options.SendQueueBytes, time, echo,
+            connections.NextId(), mesh.Name, socket, WriteCoalescingUpgrade.TransportOf(context), _options.SendQueueBytes, time, echo,
             CredentialRedactor.FromQueryString(context.Request.QueryString.Value, BearerToken.FromHeader(context.Request)),
             new TokenBucket(_options.RateLimitPerSecond, _options.RateLimitBurst, now, Stopwatch.Frequency),
             new ErrorGate(new TokenBucket(_options.ErrorsPerSecond, _options.ErrorBurst, now, Stopwatch.Frequency)));
-    }
-
-    private byte[] DroppedNotice(RelayConnection connection, long count)
-    {
-        metrics.Error(ErrorCodes.Dropped);
-        return RelayFrames.CountedError(ErrorCodes.Dropped, count, "frame(s) for this connection were dropped because it reads too slowly",
-            connection.PeerId, UnixTime.Now(time));
     }
 
     private static partial class Log

@@ -40,11 +40,14 @@ public static class RelayGatewayServiceCollectionExtensions
         // After Kestrel's own socket transport, so that Kestrel binds with this one.
         services.AddSingleton<IConnectionListenerFactory, SheddingSocketTransport>();
         services.AddSingleton<LinkLossReporter>();
-        services.AddSingleton<GatewayLinks>();
+        services.AddSingleton<IGatewayLinks, GatewayLinks>();
         services.AddSingleton<MeshRegistry>();
         services.AddSingleton<TransitionGates>();
         services.AddSingleton<EchoTypes>();
         services.AddSingleton<PeerMembership>();
+        services.AddSingleton<ErrorReplies>();
+        services.AddSingleton<PresenceHandler>();
+        services.AddSingleton<RemoteMeshUpdates>();
         services.AddSingleton<RelayWebSocketHandler>();
         services.AddSingleton<GatewayInbox>();
         services.AddHostedService(sp => sp.GetRequiredService<GatewayInbox>());
@@ -67,6 +70,7 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<DashboardOptions>, DashboardOptionsValidator>();
         services.AddSingleton<DashboardAccess>();
         services.AddSingleton<DisconnectLog>();
+        services.AddSingleton<IMembershipListener>(sp => sp.GetRequiredService<DisconnectLog>());
         services.AddSingleton<MessageRates>();
         services.AddSingleton<ClusterNodes>();
         services.AddSingleton<DashboardViews>();

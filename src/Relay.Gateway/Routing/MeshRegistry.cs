@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Relay.Gateway.Configuration;
-using Relay.Gateway.Cluster;
 using Relay.Grains.Contracts;
 
 namespace Relay.Gateway.Routing;
@@ -11,7 +10,7 @@ namespace Relay.Gateway.Routing;
 /// <see cref="RelayOptions.MaxMeshes"/>.</summary>
 internal sealed partial class MeshRegistry(
     GatewayIdentity gateway,
-    GatewayLinks links,
+    IGatewayLinks links,
     IGrainFactory grains,
     IOptions<RelayOptions> options,
     ILogger<MeshRegistry> logger)

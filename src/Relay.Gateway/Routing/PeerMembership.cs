@@ -2,10 +2,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Relay.Grains;
-using Relay.Gateway.Cluster;
 using Relay.Gateway.Configuration;
 using Relay.Gateway.Connections;
-using Relay.Gateway.Dashboard;
 using Relay.Grains.Contracts;
 using Relay.Protocol;
 
@@ -25,9 +23,11 @@ internal sealed partial class PeerMembership(
     TimeProvider time,
     IOptions<LivenessOptions> liveness,
     IOptions<RelayOptions> options,
-    DisconnectLog disconnects,
+    IEnumerable<IMembershipListener> listeners,
     ILogger<PeerMembership> logger)
 {
+    private readonly IMembershipListener[] _listeners = [.. listeners];
+
     public enum Outcome { Registered, Updated, Unavailable, Refused, MeshFull }
 
     private static readonly TimeSpan[] ForgetRetryDelays = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(25)];
@@ -37,9 +37,8 @@ internal sealed partial class PeerMembership(
     /// decides, for the whole cluster); <see cref="Outcome.MeshFull"/>: a new peer id in a mesh that holds
     /// <see cref="RelayOptions.MaxPeersPerMesh"/> (as this node sees it, other gateways' peers included). Nothing
     /// changed in either case.</summary>
-    public async ValueTask<Outcome> PresenceAsync(RelayConnection connection, byte[] metadata, byte[] announcement)
+    public async ValueTask<Outcome> PresenceAsync(MeshView mesh, RelayConnection connection, byte[] metadata, byte[] announcement)
     {
-        var mesh = connection.Mesh;
         var peerId = connection.PeerId!;
         var now = UnixTime.Now(time);
         using var _ = await gates.EnterAsync(mesh.Name, peerId);
@@ -104,10 +103,9 @@ internal sealed partial class PeerMembership(
     /// node within it is a second connection of an online peer (no offline, no newcomer for the others), and the
     /// old lease then simply expires. A client that does not come back goes offline when the lease runs out, once,
     /// announced by the peer grain as for a gateway that died.</remarks>
-    public async ValueTask LeaveAsync(RelayConnection connection, bool reaped)
+    public async ValueTask LeaveAsync(MeshView mesh, RelayConnection connection, bool reaped)
     {
         if (connection.PeerId is not { } peerId) return;
-        var mesh = connection.Mesh;
         using var _ = await gates.EnterAsync(mesh.Name, peerId);
         if (!connection.Registered)
         {
@@ -133,12 +131,15 @@ internal sealed partial class PeerMembership(
         {
             // Without an answer, this node's own view is the best evidence there is; the grain is told again later.
             Log.GrainCallFailed(logger, ex, mesh.Name, connection.Id);
-            leave = new PeerLeave(lastHere && !mesh.IsOnlinePeer(peerId), connection.Incarnation, []);
+            leave = new PeerLeave(lastHere && !mesh.Membership.IsOnlinePeer(peerId), connection.Incarnation, []);
             connection.GrainMayHold = true;
             ForgetLater(connection);
         }
         Log.Left(logger, mesh.Name, connection.Id, reaped, leave.WentOffline);
-        if (reaped) disconnects.Reaped(mesh.Name, peerId);
+        if (reaped)
+        {
+            foreach (var listener in _listeners) listener.Reaped(mesh.Name, peerId);
+        }
         mesh.Left(connection, leave, UnixTime.Now(time));
     }
 
@@ -152,7 +153,7 @@ internal sealed partial class PeerMembership(
             if (key.GatewayId != gateway.Id || !connections.TryGet(key.ConnectionId, out var connection)) continue;
             if (connection!.Registered && connection.Incarnation == reaped.Incarnation) mesh.Remove(connection);
         }
-        mesh.ApplyExpired(reaped, UnixTime.Now(time));
+        RemoteMeshUpdates.ApplyExpired(mesh, reaped, UnixTime.Now(time));
     }
 
     /// <summary>
@@ -166,7 +167,7 @@ internal sealed partial class PeerMembership(
 
     private async Task ForgetAsync(RelayConnection connection)
     {
-        var mesh = connection.Mesh.Name;
+        var mesh = connection.MeshName;
         var peerId = connection.PeerId!;
         foreach (var delay in ForgetRetryDelays)
         {

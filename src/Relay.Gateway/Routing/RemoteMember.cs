@@ -1,3 +1,4 @@
+using Relay.Gateway.Connections;
 using Relay.Grains.Contracts;
 
 namespace Relay.Gateway.Routing;

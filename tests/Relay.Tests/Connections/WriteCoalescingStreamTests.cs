@@ -86,7 +86,7 @@ public sealed class WriteCoalescingStreamTests
         var inner = new RecordingStream();
         var transport = new WriteCoalescingStream(inner);
         var socket = WebSocket.CreateFromStream(transport, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
-        var connection = TestConnections.Create(1, new MeshView("mesh", "gw-test", TestConnections.StoppedLinks()), socket, transport);
+        var connection = TestConnections.Create(1, "mesh", socket, transport);
         string[] frames = [.. Enumerable.Range(0, 5).Select(i => $$"""{"type":"direct","n":{{i}}}""")];
 
         foreach (var frame in frames) Assert.True(connection.Send(Encoding.UTF8.GetBytes(frame), droppable: false));
@@ -102,7 +102,7 @@ public sealed class WriteCoalescingStreamTests
     {
         var inner = new RecordingStream();
         var socket = WebSocket.CreateFromStream(inner, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
-        var connection = TestConnections.Create(1, new MeshView("mesh", "gw-test", TestConnections.StoppedLinks()), socket);
+        var connection = TestConnections.Create(1, "mesh", socket);
 
         for (var i = 0; i < 3; i++) connection.Send(Encoding.UTF8.GetBytes($$"""{"n":{{i}}}"""), droppable: false);
         connection.CompleteWriter();

@@ -163,7 +163,7 @@ public abstract class EndToEndTest : IAsyncLifetime
     private protected IReadOnlyList<RelayConnection> ConnectionsOfMesh(string? mesh = null)
     {
         var name = mesh ?? Mesh;
-        return [.. Relay.Services.GetRequiredService<ConnectionRegistry>().All.Where(c => c.Mesh.Name == name)];
+        return [.. Relay.Services.GetRequiredService<ConnectionRegistry>().All.Where(c => c.MeshName == name)];
     }
 
     /// <summary>Waits (bounded) until the relay holds <paramref name="count"/> connections in the mesh: a closed

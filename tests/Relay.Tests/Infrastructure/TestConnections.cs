@@ -16,7 +16,7 @@ namespace Relay.Tests.Infrastructure;
 internal static class TestConnections
 {
     /// <summary>A connection over <paramref name="socket"/> with generous limits (1 MiB send queue).</summary>
-    public static RelayConnection Create(long id, MeshView mesh, WebSocket socket, WriteCoalescingStream? transport = null)
+    public static RelayConnection Create(long id, string mesh, WebSocket socket, WriteCoalescingStream? transport = null)
     {
         var now = Stopwatch.GetTimestamp();
         return new RelayConnection(
@@ -28,7 +28,7 @@ internal static class TestConnections
     public static GatewayLinks StoppedLinks()
     {
         var metrics = new RelayMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
-        var losses = new LinkLossReporter(new ConnectionRegistry(), metrics, TimeProvider.System, NullLogger<LinkLossReporter>.Instance);
+        var losses = new LinkLossReporter(new ConnectionRegistry(), new ErrorReplies(metrics, TimeProvider.System), metrics, NullLogger<LinkLossReporter>.Instance);
         return new GatewayLinks(cluster: null!, new GatewayIdentity(), losses, metrics, new StoppedLifetime(), NullLogger<GatewayLinks>.Instance);
     }
 

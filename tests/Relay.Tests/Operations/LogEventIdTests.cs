@@ -12,7 +12,7 @@ public class LogEventIdTests
     {
         Assembly[] relay =
         [
-            typeof(Relay.Gateway.Cluster.GatewayIdentity).Assembly,
+            typeof(Relay.Gateway.Routing.GatewayIdentity).Assembly,
             typeof(Relay.Grains.LivenessOptions).Assembly,
             typeof(Relay.Silo.Hosting.RelaySiloBuilderExtensions).Assembly,
         ];

@@ -16,6 +16,7 @@ public sealed class MeshViewTests
 {
     private const string GatewayId = "gw-test";
     private readonly MeshView _mesh = new("mesh", GatewayId, TestConnections.StoppedLinks());
+    private readonly RemoteMeshUpdates _remote = new(new ConnectionRegistry());
     private long _nextId;
 
     [Fact]
@@ -31,13 +32,13 @@ public sealed class MeshViewTests
         Assert.Equal(before, observer.QueuedBytes);
 
         // Then the grain's announcement arrives.
-        _mesh.ApplyExpired(new PeerReaped("mesh", "silent", 1, [new ConnectionKey(GatewayId, silent.Id)]), Now());
+        RemoteMeshUpdates.ApplyExpired(_mesh, new PeerReaped("mesh", "silent", 1, [new ConnectionKey(GatewayId, silent.Id)]), Now());
         var offline = RelayFrames.Offline("silent", Now()).Length;
         Assert.Equal(before + offline, observer.QueuedBytes);
 
-        _mesh.ApplyExpired(new PeerReaped("mesh", "silent", 1, [new ConnectionKey(GatewayId, silent.Id)]), Now());
+        RemoteMeshUpdates.ApplyExpired(_mesh, new PeerReaped("mesh", "silent", 1, [new ConnectionKey(GatewayId, silent.Id)]), Now());
         Assert.Equal(before + offline, observer.QueuedBytes);
-        Assert.False(_mesh.IsOnlinePeer("silent"));
+        Assert.False(_mesh.Membership.IsOnlinePeer("silent"));
     }
 
     [Fact]
@@ -52,7 +53,7 @@ public sealed class MeshViewTests
         var afterOffline = observer.QueuedBytes;
         Assert.True(afterOffline > before);
 
-        _mesh.ApplyExpired(new PeerReaped("mesh", "leaver", 3, [new ConnectionKey(GatewayId, leaver.Id)]), Now());
+        RemoteMeshUpdates.ApplyExpired(_mesh, new PeerReaped("mesh", "leaver", 3, [new ConnectionKey(GatewayId, leaver.Id)]), Now());
         Assert.Equal(afterOffline, observer.QueuedBytes);
     }
 
@@ -64,7 +65,7 @@ public sealed class MeshViewTests
         var before = observer.QueuedBytes;
 
         _mesh.Remove(silent);
-        _mesh.ApplyExpired(new PeerReaped("mesh", "silent", 2, [new ConnectionKey(GatewayId, silent.Id)]), Now());
+        RemoteMeshUpdates.ApplyExpired(_mesh, new PeerReaped("mesh", "silent", 2, [new ConnectionKey(GatewayId, silent.Id)]), Now());
         var afterOffline = observer.QueuedBytes;
         Assert.True(afterOffline > before);
 
@@ -77,10 +78,10 @@ public sealed class MeshViewTests
     {
         // The link's item can arrive before the mesh grain's GatewayJoinedMesh event (which rides a stream): the
         // gateway it came from must get this node's broadcasts from then on, or its newcomer would miss them.
-        Assert.Empty(_mesh.Gateways);
-        _mesh.Apply("gw-other", new LinkItem(LinkItemKind.Joined, "mesh", "remote", 1, 7,
-            RelayFrames.Presence("remote", "{}"u8.ToArray(), Now())), new ConnectionRegistry(), receivedAt: 0);
-        Assert.Equal(["gw-other"], _mesh.Gateways);
+        Assert.Empty(_mesh.Membership.Gateways);
+        _remote.Apply(_mesh, "gw-other", new LinkItem(LinkItemKind.Joined, "mesh", "remote", 1, 7,
+            RelayFrames.Presence("remote", "{}"u8.ToArray(), Now())), receivedAt: 0);
+        Assert.Equal(["gw-other"], _mesh.Membership.Gateways);
     }
 
     [Fact]
@@ -91,13 +92,13 @@ public sealed class MeshViewTests
         var observer = Join("observer", incarnation: 1);
         var leaver = Join("tab", incarnation: 1);
         _mesh.Remove(leaver);
-        _mesh.Apply("gw-other", Joined("tab", incarnation: 2, connectionId: 7, agents: null), new ConnectionRegistry(), receivedAt: 0);
+        _remote.Apply(_mesh, "gw-other", Joined("tab", incarnation: 2, connectionId: 7, agents: null), receivedAt: 0);
         var before = observer.QueuedBytes;
 
         _mesh.Left(leaver, new PeerLeave(WentOffline: true, Incarnation: 1, []), Now());
 
         Assert.Equal(before, observer.QueuedBytes);
-        Assert.True(_mesh.IsOnlinePeer("tab"));
+        Assert.True(_mesh.Membership.IsOnlinePeer("tab"));
     }
 
     [Fact]
@@ -106,16 +107,15 @@ public sealed class MeshViewTests
         // The other side of the same race: gw-other's connection (incarnation 1) is known here, the peer registers here
         // as incarnation 2, then gw-other's offline of incarnation 1 arrives.
         var observer = Join("observer", incarnation: 1);
-        _mesh.Apply("gw-other", Joined("tab", incarnation: 1, connectionId: 7, agents: ["old-agent"]), new ConnectionRegistry(), receivedAt: 0);
+        _remote.Apply(_mesh, "gw-other", Joined("tab", incarnation: 1, connectionId: 7, agents: ["old-agent"]), receivedAt: 0);
         Join("tab", incarnation: 2);
         var before = observer.QueuedBytes;
 
-        _mesh.Apply("gw-other", new LinkItem(LinkItemKind.Offline, "mesh", "tab", 1, 7, RelayFrames.Offline("tab", Now())),
-            new ConnectionRegistry(), receivedAt: 0);
+        _remote.Apply(_mesh, "gw-other", new LinkItem(LinkItemKind.Offline, "mesh", "tab", 1, 7, RelayFrames.Offline("tab", Now())), receivedAt: 0);
 
         Assert.Equal(before, observer.QueuedBytes);
-        Assert.True(_mesh.IsOnlinePeer("tab"));
-        Assert.DoesNotContain("old-agent", _mesh.ActiveAgents());
+        Assert.True(_mesh.Membership.IsOnlinePeer("tab"));
+        Assert.DoesNotContain("old-agent", _mesh.Membership.ActiveAgents());
     }
 
     private static LinkItem Joined(string peerId, long incarnation, long connectionId, string[]? agents) =>
@@ -123,7 +123,7 @@ public sealed class MeshViewTests
 
     private RelayConnection Join(string peerId, long incarnation)
     {
-        var connection = TestConnections.Create(++_nextId, _mesh, WebSocket.CreateFromStream(Stream.Null, new WebSocketCreationOptions { IsServer = true }));
+        var connection = TestConnections.Create(++_nextId, "mesh", WebSocket.CreateFromStream(Stream.Null, new WebSocketCreationOptions { IsServer = true }));
         connection.PeerId = peerId;
         connection.Incarnation = incarnation;
         _mesh.Register(connection, "{}"u8.ToArray(), Now(), incarnation, RelayFrames.Presence(peerId, "{}"u8.ToArray(), Now()));

@@ -1,4 +1,4 @@
-namespace Relay.Gateway.Cluster;
+namespace Relay.Gateway.Routing;
 
 /// <summary>This gateway's id in the cluster: peer grains record which gateway holds each connection, and the
 /// gateway listens for cluster events on the stream of this id. New per process: a restarted gateway is a new

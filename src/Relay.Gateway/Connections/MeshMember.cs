@@ -1,7 +1,7 @@
-namespace Relay.Gateway.Routing;
+namespace Relay.Gateway.Connections;
 
-/// <summary>A registered connection of a mesh, on this node (<see cref="Connections.RelayConnection"/>) or on
-/// another gateway (<see cref="RemoteMember"/>): what direct addressing needs to know about it.</summary>
+/// <summary>A connection that can be registered in a mesh, on this node (<see cref="RelayConnection"/>) or on
+/// another gateway (<see cref="Routing.RemoteMember"/>): what direct addressing needs to know about it.</summary>
 internal abstract class MeshMember
 {
     /// <summary>The peer id of the connection's first presence; never changes afterwards.</summary>

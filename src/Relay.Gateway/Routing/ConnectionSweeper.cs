@@ -1,23 +1,25 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Relay.Gateway.Connections;
 using Relay.Gateway.Diagnostics;
-using Relay.Gateway.Routing;
 using Relay.Gateway.Shared;
 using Relay.Grains;
 using Relay.Protocol;
 
-namespace Relay.Gateway.Connections;
+namespace Relay.Gateway.Routing;
 
 /// <summary>
 /// Once per reap-check interval, looks at every connection of this node: reaps peers silent for the stale
 /// timeout (their sockets stay open), closes consumers that made no progress for as long (1013, or an abort
 /// when even the close frame cannot get through), sends pending error summaries, and trims send queues that a burst
-/// grew and that have drained since.
+/// grew and that have drained since. (Here, above the connections, because a reap is a membership transition.)
 /// </summary>
 internal sealed partial class ConnectionSweeper(
     ConnectionRegistry connections,
+    MeshRegistry meshes,
     PeerMembership membership,
+    ErrorReplies errors,
     RelayMetrics metrics,
     IOptions<LivenessOptions> liveness,
     TimeProvider time,
@@ -29,20 +31,19 @@ internal sealed partial class ConnectionSweeper(
     {
         var stale = liveness.Value.StaleTimeout;
         var now = Time.GetTimestamp();
-        var unixNow = UnixTime.Now(Time);
         foreach (var connection in connections.All)
         {
             try
             {
-                if (connection.Registered && membership.IsSilent(connection))
+                // A registered connection's mesh is served here until the connection has left it.
+                if (connection.Registered && membership.IsSilent(connection) && meshes.Find(connection.MeshName) is { } mesh)
                 {
                     metrics.Reaped();
-                    await membership.LeaveAsync(connection, reaped: true);
+                    await membership.LeaveAsync(mesh, connection, reaped: true);
                 }
                 if (connection.IsStalled(stale)) CloseStalled(connection, stale);
                 connection.TrimIdleQueue();
-                var suppressed = connection.Errors.TakeSummary(now);
-                if (suppressed > 0) ConnectionSession.SendSuppressedSummary(connection, suppressed, unixNow);
+                errors.SendSuppressedSummary(connection, now);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {

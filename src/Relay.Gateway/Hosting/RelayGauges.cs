@@ -1,8 +1,9 @@
 using System.Diagnostics.Metrics;
 using Relay.Gateway.Connections;
+using Relay.Gateway.Diagnostics;
 using Relay.Gateway.Routing;
 
-namespace Relay.Gateway.Diagnostics;
+namespace Relay.Gateway.Hosting;
 
 /// <summary>
 /// Observable gauges of meter "Relay", read at collection time (a scrape), so they cost nothing per frame:
@@ -25,7 +26,7 @@ internal sealed class RelayGauges
     private static long PeerCount(MeshRegistry meshes)
     {
         long total = 0;
-        foreach (var mesh in meshes.Snapshot()) total += mesh.PeerCount;
+        foreach (var mesh in meshes.Snapshot()) total += mesh.Membership.PeerCount;
         return total;
     }
 
