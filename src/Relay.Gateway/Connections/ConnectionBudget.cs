@@ -2,7 +2,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Relay.Gateway.Configuration;
-using Relay.Gateway.Hosting;
 
 namespace Relay.Gateway.Connections;
 
@@ -28,7 +27,7 @@ internal sealed partial class ConnectionBudget : IHostedService
     private readonly ILogger<ConnectionBudget> _logger;
 
     public ConnectionBudget(IOptions<RelayOptions> options, ILogger<ConnectionBudget> logger)
-        : this(options.Value.MaxConnections, Hosting.OpenFileLimit.Current, logger)
+        : this(options.Value.MaxConnections, Relay.Gateway.Connections.OpenFileLimit.Current, logger)
     {
     }
 

@@ -6,7 +6,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Relay.Gateway.Configuration;
 using Relay.Gateway.Diagnostics;
-using Relay.Gateway.Endpoints;
 
 namespace Relay.Gateway.Connections;
 

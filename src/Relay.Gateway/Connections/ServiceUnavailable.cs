@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 
-namespace Relay.Gateway.Endpoints;
+namespace Relay.Gateway.Connections;
 
 /// <summary>The answer to an upgrade this node cannot take now (a limit is reached, or it is draining): HTTP 503 with
 /// <c>Retry-After</c>, before anything is accepted, so the client (or a load balancer) tries again later or elsewhere.

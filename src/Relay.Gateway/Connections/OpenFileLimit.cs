@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Relay.Gateway.Hosting;
+namespace Relay.Gateway.Connections;
 
 /// <summary>
 /// The process's limit on open file descriptors (<c>RLIMIT_NOFILE</c>), which every socket counts against on Linux and
