@@ -1,8 +1,6 @@
 using System.Net.WebSockets;
 using System.Text;
 using Relay.Gateway.Connections;
-using Relay.Gateway.Routing;
-using Relay.Protocol;
 using Relay.Tests.Infrastructure;
 using Xunit;
 

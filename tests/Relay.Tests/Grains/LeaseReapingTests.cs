@@ -1,5 +1,6 @@
 using Orleans.Concurrency;
 using Relay.Grains.Contracts;
+using Relay.Tests.Infrastructure;
 using Xunit;
 
 namespace Relay.Tests.Grains;

@@ -1,6 +1,7 @@
 using Orleans.Concurrency;
 using Orleans.Core.Internal;
 using Relay.Grains.Contracts;
+using Relay.Tests.Infrastructure;
 using Xunit;
 
 namespace Relay.Tests.Grains;

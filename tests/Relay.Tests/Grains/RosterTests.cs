@@ -1,6 +1,7 @@
 using System.Text;
 using Orleans.Concurrency;
 using Relay.Grains.Contracts;
+using Relay.Tests.Infrastructure;
 using Xunit;
 
 namespace Relay.Tests.Grains;

@@ -1,16 +1,14 @@
 using System.Text;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 using Orleans.Configuration;
-using Orleans.Hosting;
-using Orleans.Runtime;
 using Orleans.Serialization;
 using Orleans.Storage;
 using Orleans.TestingHost;
 using Relay.Grains.Contracts;
 using Relay.Silo.Hosting;
+using Relay.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
 

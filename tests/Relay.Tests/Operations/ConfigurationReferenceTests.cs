@@ -4,7 +4,7 @@ using System.Reflection;
 using Relay.Gateway.Configuration;
 using Relay.Gateway.Hosting;
 using Relay.Grains;
-using Relay.Tests.Cluster;
+using Relay.Tests.Infrastructure;
 using Xunit;
 
 namespace Relay.Tests.Operations;
@@ -107,7 +107,7 @@ public sealed class ConfigurationReferenceTests
     /// <summary>The rows of the table under "## Configuration" (up to the next section).</summary>
     private static List<Row> ReadmeRows()
     {
-        var lines = File.ReadAllLines(Path.Combine(ClusterScript.RepositoryRoot, "README.md"));
+        var lines = File.ReadAllLines(Path.Combine(RepositoryFiles.Root, "README.md"));
         var rows = new List<Row>();
         var inSection = false;
         foreach (var line in lines)

@@ -1,6 +1,6 @@
 using Relay.Protocol;
 using Xunit;
-using static Relay.Tests.Protocol.Json;
+using static Relay.Tests.Infrastructure.Json;
 
 namespace Relay.Tests.Protocol;
 

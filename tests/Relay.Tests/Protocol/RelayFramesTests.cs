@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Relay.Protocol;
 using Xunit;
-using static Relay.Tests.Protocol.Json;
+using static Relay.Tests.Infrastructure.Json;
 
 namespace Relay.Tests.Protocol;
 
