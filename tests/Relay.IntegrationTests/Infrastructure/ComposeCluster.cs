@@ -59,7 +59,7 @@ public sealed class ComposeCluster : IAsyncDisposable
     public static async Task<ComposeCluster> UpAsync(ITestOutputHelper output)
     {
         ArgumentNullException.ThrowIfNull(output);
-        Assert.True(DockerEngine.Unavailable is null, $"{DockerEngine.Unavailable}: this test needs a Docker engine (.ci/run installs docker.io and starts dockerd)");
+        Assert.True(DockerEngine.Unavailable is null, $"{DockerEngine.Unavailable}: this test needs a Docker engine (scripts/test.sh installs docker.io and starts dockerd)");
         var prepared = await Prepared.Value;
         output.WriteLine(prepared.StandardError.TrimEnd());
         Assert.True(prepared.ExitCode == 0, $"scripts/docker-standins.sh failed:\n{prepared}");

@@ -4,7 +4,7 @@ namespace Relay.IntegrationTests.Infrastructure;
 
 /// <summary>
 /// A test that needs a Docker engine. Where none answers it is skipped, with the reason, except under CI: there it
-/// runs and fails, so that a CI machine without Docker cannot pass it silently (.ci/run installs docker.io and
+/// runs and fails, so that a CI machine without Docker cannot pass it silently (scripts/test.sh installs docker.io and
 /// starts dockerd).
 /// </summary>
 [AttributeUsage(AttributeTargets.Method)]

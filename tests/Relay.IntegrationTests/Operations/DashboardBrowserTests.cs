@@ -7,7 +7,7 @@ namespace Relay.IntegrationTests.Operations;
 
 /// <summary>
 /// Issue 7: the dashboard in a real browser. Debian's Chromium, driven by playwright-core from
-/// <c>tests/dashboard/dashboard-check.mjs</c> (both installed by <c>.ci/run</c>), opens the page of a real relay while
+/// <c>tests/dashboard/dashboard-check.mjs</c> (both prepared by <c>scripts/test.sh</c>), opens the page of a real relay while
 /// two WebSocket peers are online, sees both, and sees one vanish (and show among the disconnects) when it closes.
 /// </summary>
 public sealed class DashboardBrowserTests : EndToEndTest
@@ -20,9 +20,9 @@ public sealed class DashboardBrowserTests : EndToEndTest
     [Fact]
     public async Task Chromium_sees_both_peers_then_the_one_that_disconnects_vanish()
     {
-        Assert.True(File.Exists("/usr/bin/chromium"), "Debian's chromium is needed (.ci/run installs it: apt-get install chromium)");
+        Assert.True(File.Exists("/usr/bin/chromium"), "Debian's chromium is needed (scripts/test.sh installs it: apt-get install chromium)");
         Assert.True(Directory.Exists(Path.Combine(ScriptFolder, "node_modules", "playwright-core")),
-            "playwright-core is needed (.ci/run installs it: npm ci in tests/dashboard)");
+            "playwright-core is needed (scripts/test.sh prepares it: npm ci in tests/dashboard)");
 
         // Peers stay registered however long the browser takes to start on a loaded machine.
         await StartRelayAsync("Relay:StaleTimeout=00:05:00");
