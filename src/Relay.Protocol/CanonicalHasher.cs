@@ -19,7 +19,7 @@ internal readonly struct CanonicalHasher
     // Its instance is a few hundred bytes, so each thread keeps a spare instead of allocating per frame;
     // taking it out while in use keeps a re-entrant call (e.g. from a predicate) from sharing state.
     [ThreadStatic]
-    private static XxHash3? t_spare;
+    private static XxHash3? _threadSpare;
 
     private const int StackLimit = 256;
     private const int MaxExactDigits = 15;
@@ -32,8 +32,8 @@ internal readonly struct CanonicalHasher
 
     public static CanonicalHasher Start()
     {
-        var state = t_spare;
-        t_spare = null;
+        var state = _threadSpare;
+        _threadSpare = null;
         if (state is null)
         {
             state = new XxHash3();
@@ -79,7 +79,7 @@ internal readonly struct CanonicalHasher
         }
 
         var hash = _state.GetCurrentHashAsUInt64();
-        t_spare = _state;
+        _threadSpare = _state;
         return hash;
     }
 

@@ -49,7 +49,10 @@ internal sealed partial class PeerGrain(
         if (State.Find(connection.Key) is { } known) State.Connections.Remove(known);
         State.Connections.Add(new ConnectionLease
         {
-            GatewayId = connection.Key.GatewayId, ConnectionId = connection.Key.ConnectionId, LastFrame = now, Agents = connection.Agents,
+            GatewayId = connection.Key.GatewayId,
+            ConnectionId = connection.Key.ConnectionId,
+            LastFrame = now,
+            Agents = connection.Agents,
         });
         State.Metadata = metadata.Value;
         State.LastSeen = now;

@@ -139,7 +139,9 @@ public class CloseOnExpiryTests(CloseOnExpiryFixture fixture) : IClassFixture<Cl
 
         var bad = fixture.Issuer.Token(new TokenSpec
         {
-            ClientId = "cognito-app", Audience = null, Claims = new Dictionary<string, object> { ["tenant"] = "not a mesh/name" },
+            ClientId = "cognito-app",
+            Audience = null,
+            Claims = new Dictionary<string, object> { ["tenant"] = "not a mesh/name" },
         });
         var (client, status, challenge) = await TestPeer.TryConnectAsync(fixture.MeshUri(mesh), bad);
         Assert.Null(client);

@@ -232,8 +232,12 @@ public sealed class TestSigningKey
         var parameters = rsa.ExportParameters(false);
         var jwk = JsonSerializer.Serialize(new Dictionary<string, string>
         {
-            ["kty"] = "RSA", ["use"] = "sig", ["alg"] = "RS256", ["kid"] = kid,
-            ["n"] = Base64UrlEncoder.Encode(parameters.Modulus), ["e"] = Base64UrlEncoder.Encode(parameters.Exponent),
+            ["kty"] = "RSA",
+            ["use"] = "sig",
+            ["alg"] = "RS256",
+            ["kid"] = kid,
+            ["n"] = Base64UrlEncoder.Encode(parameters.Modulus),
+            ["e"] = Base64UrlEncoder.Encode(parameters.Exponent),
         });
         return new TestSigningKey(kid, SecurityAlgorithms.RsaSha256, new RsaSecurityKey(rsa) { KeyId = kid }, jwk, rsa);
     }
@@ -244,8 +248,13 @@ public sealed class TestSigningKey
         var parameters = ec.ExportParameters(false);
         var jwk = JsonSerializer.Serialize(new Dictionary<string, string>
         {
-            ["kty"] = "EC", ["use"] = "sig", ["alg"] = "ES256", ["kid"] = kid, ["crv"] = "P-256",
-            ["x"] = Base64UrlEncoder.Encode(parameters.Q.X), ["y"] = Base64UrlEncoder.Encode(parameters.Q.Y),
+            ["kty"] = "EC",
+            ["use"] = "sig",
+            ["alg"] = "ES256",
+            ["kid"] = kid,
+            ["crv"] = "P-256",
+            ["x"] = Base64UrlEncoder.Encode(parameters.Q.X),
+            ["y"] = Base64UrlEncoder.Encode(parameters.Q.Y),
         });
         return new TestSigningKey(kid, SecurityAlgorithms.EcdsaSha256, new ECDsaSecurityKey(ec) { KeyId = kid }, jwk, null);
     }

@@ -498,7 +498,11 @@ public sealed class SiloLossTests(ITestOutputHelper output) : IAsyncLifetime
 
         private static ReminderEntry Copy(ReminderEntry e) => new()
         {
-            GrainId = e.GrainId, ReminderName = e.ReminderName, StartAt = e.StartAt, Period = e.Period, ETag = e.ETag,
+            GrainId = e.GrainId,
+            ReminderName = e.ReminderName,
+            StartAt = e.StartAt,
+            Period = e.Period,
+            ETag = e.ETag,
         };
     }
 }
