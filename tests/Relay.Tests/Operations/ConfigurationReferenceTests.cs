@@ -9,13 +9,13 @@ using Xunit;
 
 namespace Relay.Tests.Operations;
 
-/// <summary>Issue 7: README.md's configuration reference is checked against the options classes by reflection, so
+/// <summary>Issue 7: docs/configuration.md's reference is checked against the options classes by reflection, so
 /// the documentation cannot drift from what the relay binds: every public settable property of every options class
 /// (a class with a <c>SectionName</c>, nested options objects included) has a row with its key, environment variable
 /// and default, and every row names a real setting.</summary>
 public sealed class ConfigurationReferenceTests
 {
-    /// <summary>A documented setting: its key, environment variable and default as the README spells them.</summary>
+    /// <summary>A documented setting: its key, environment variable and default as the reference spells them.</summary>
     private sealed record Row(string Key, string Environment, string Default);
 
     /// <summary>A setting the options classes bind: its key, whether it is a list, and its default.</summary>
@@ -32,7 +32,7 @@ public sealed class ConfigurationReferenceTests
         foreach (var setting in settings)
         {
             var row = rows.SingleOrDefault(r => string.Equals(r.Key, setting.Key, StringComparison.OrdinalIgnoreCase));
-            Assert.True(row is not null, $"README.md's configuration reference has no row for {setting.Key}");
+            Assert.True(row is not null, $"docs/configuration.md's reference has no row for {setting.Key}");
             var environment = setting.Key.Replace(":", "__", StringComparison.Ordinal) + (setting.IsList ? "__0" : "");
             Assert.True(string.Equals(environment, row.Environment, StringComparison.OrdinalIgnoreCase),
                 $"{setting.Key}: environment variable documented as '{row.Environment}', expected '{environment}'");
@@ -49,7 +49,7 @@ public sealed class ConfigurationReferenceTests
         foreach (var row in ReadmeRows())
         {
             Assert.True(keys.Contains(row.Key) || row.Key.StartsWith("--", StringComparison.Ordinal),
-                $"README.md documents {row.Key}, which no options class binds");
+                $"docs/configuration.md documents {row.Key}, which no options class binds");
         }
     }
 
@@ -90,7 +90,7 @@ public sealed class ConfigurationReferenceTests
         }
     }
 
-    /// <summary>A default as the README writes it (without backticks).</summary>
+    /// <summary>A default as the reference writes it (without backticks).</summary>
     private static string Format(object? value) => value switch
     {
         null => "unset",
@@ -104,15 +104,15 @@ public sealed class ConfigurationReferenceTests
         _ => value.ToString()!,
     };
 
-    /// <summary>The rows of the table under "## Configuration" (up to the next section).</summary>
+    /// <summary>The rows of the table under "## Reference" (up to the next section).</summary>
     private static List<Row> ReadmeRows()
     {
-        var lines = File.ReadAllLines(Path.Combine(RepositoryFiles.Root, "README.md"));
+        var lines = File.ReadAllLines(Path.Combine(RepositoryFiles.Root, "docs", "configuration.md"));
         var rows = new List<Row>();
         var inSection = false;
         foreach (var line in lines)
         {
-            if (line.StartsWith("## ", StringComparison.Ordinal)) inSection = line == "## Configuration";
+            if (line.StartsWith("## ", StringComparison.Ordinal)) inSection = line == "## Reference";
             if (!inSection || !line.StartsWith("| `", StringComparison.Ordinal)) continue;
             var cells = line.Trim('|').Split('|').Select(c => c.Trim().Replace("`", "", StringComparison.Ordinal)).ToArray();
             if (cells.Length < 4) continue;
