@@ -5,7 +5,7 @@
 #   silo_dir=$(bench/publish.sh)
 #
 # ReadyToRun precompiles Relay's assemblies and its packages' (Orleans, OpenTelemetry, ...), so a fresh process starts
-# from native code instead of compiling each method at its first call (README "Performance"). Build output goes to
+# from native code instead of compiling each method at its first call (docs/performance.md, "What changed and why"). Build output goes to
 # stderr only when the publish fails.
 set -euo pipefail
 

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 
 namespace Relay.Grains;
@@ -7,27 +8,33 @@ namespace Relay.Grains;
 /// peers of a gateway that stopped reporting). Bound from the "Relay" configuration section, like the
 /// gateway's own options, so one setting (e.g. <c>Relay:StaleTimeout</c>) drives both sides.
 /// </summary>
+/// <remarks>
+/// A class of its own, in this assembly rather than in the gateway's <c>RelayOptions</c>: silo-only nodes run the
+/// peer grains, which need these timings, and bind no gateway options; and this assembly sits below the gateway, so
+/// it cannot see <c>RelayOptions</c>. Moving the socket settings down here instead would put what only a gateway
+/// uses into every silo. docs/configuration.md says the same; a test checks that the two classes never declare the
+/// same key.
+/// </remarks>
 public sealed class LivenessOptions : IValidatableObject
 {
     public const string SectionName = "Relay";
 
-    /// <summary>A peer silent this long is reaped: offline goes out, its socket stays open.</summary>
+    [Description("a peer silent this long is reaped (offline goes out, the socket stays open); twice this is the pong timeout of a socket")]
     [Range(typeof(TimeSpan), "00:00:00.200", "01:00:00")]
     public TimeSpan StaleTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How often gateways look for silent peers: offline goes out at most this long after the stale timeout.
-    /// Peer grains reap when a lease runs out, not on this period; they use it only to retry a reminder that could
-    /// not be registered.</summary>
+    // Peer grains reap when a lease runs out, not on this period.
+    [Description("how often gateways look for silent peers (offline at stale + up to this); peer grains retry a failed reminder registration on it; shorter than `StaleTimeout`")]
     [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
     public TimeSpan ReapCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How often a gateway reports the liveness of its connections to their peer grains.</summary>
+    [Description("how often gateways renew peer grains' leases; shorter than `StaleTimeout`")]
     [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
     public TimeSpan LivenessReportInterval { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>Period of the grain reminder that re-activates a peer grain whose activation was lost (silo
-    /// failure), so peers of dead gateways are still reaped. Orleans refuses reminders under one minute unless
-    /// <c>ReminderOptions.MinimumReminderPeriod</c> is lowered (tests do).</summary>
+    // Orleans refuses reminders under one minute unless ReminderOptions.MinimumReminderPeriod is lowered, which the
+    // silo does for a shorter period set here (tests use one).
+    [Description("period of the grain reminder that re-activates a peer grain whose activation was lost (the backstop after a silo failure); below 1 min lowers Orleans' minimum")]
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan ReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
 

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 
@@ -18,38 +19,31 @@ public sealed class RelayAuthOptions : IValidatableObject
     [ValidateObjectMembers]
     public CustomJwtAuthorizerOptions CustomJwtAuthorizer { get; set; } = new();
 
-    /// <summary>Tolerance for <c>exp</c> and <c>nbf</c> against this node's clock. A token counts as valid until
-    /// <c>exp</c> plus this, everywhere (also for <see cref="OnExpiry"/>).</summary>
+    [Description("tolerance for `exp` / `nbf` against this node's clock (0 to 5 min), also for `OnExpiry`")]
     [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>A claim that, when a token carries it, names the mesh of the connection (a tenant claim, say). The
-    /// token's mesh is used when the client gives no <c>?mesh=</c>; a <c>?mesh=</c> naming another mesh is refused.
-    /// Tokens without the claim use <c>?mesh=</c> or the default mesh as usual. Null: meshes come from the URL.</summary>
+    [Description("a token claim that names the mesh: used when the URL has no `?mesh=`, a `?mesh=` naming another is refused; unset: meshes come from the URL")]
     [MaxLength(256)]
     public string? MeshClaim { get; set; }
 
-    /// <summary>How long a client that brought no token to the upgrade has to send <c>{"type":"auth","token":...}</c>
-    /// as its first frame; then the socket is closed with 1008.</summary>
+    [Description("time a client without a token at the upgrade has to send its `auth` frame (then close 1008)")]
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
     public TimeSpan FirstFrameTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>What happens when the token of an open connection expires. <see cref="TokenExpiryPolicy.KeepOpen"/>
-    /// (default): nothing, since real clients never reconnect (and AgentCore's presigned URLs live 300 s).
-    /// <see cref="TokenExpiryPolicy.Close"/>: close 1008 at expiry, for clients that refresh with auth frames.</summary>
+    [Description("what happens to a connection whose token expires: `KeepOpen` (real clients never reconnect), or `Close` (1008), for clients that refresh with `auth` frames")]
     public TokenExpiryPolicy OnExpiry { get; set; } = TokenExpiryPolicy.KeepOpen;
 
-    /// <summary>Least time between two refreshes of the signing keys caused by a token whose <c>kid</c> is unknown
-    /// (key rotation). Tokens with unknown keys in between are refused without contacting the provider. At least 2 s
-    /// (the OpenID Connect configuration manager itself refreshes at most once a second).</summary>
+    // At least 2 s: the OpenID Connect configuration manager itself refreshes at most once a second.
+    [Description("least time between two signing-key refreshes caused by unknown `kid`s (at least 2 s); tokens with unknown keys in between are refused without asking the provider")]
     [Range(typeof(TimeSpan), "00:00:02", "1.00:00:00")]
     public TimeSpan KeyRefreshInterval { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>How often the discovery document and signing keys are refreshed anyway.</summary>
+    [Description("periodic refresh of discovery document and keys (at least 5 min)")]
     [Range(typeof(TimeSpan), "00:05:00", "7.00:00:00")]
     public TimeSpan MetadataRefreshInterval { get; set; } = TimeSpan.FromHours(12);
 
-    /// <summary>Timeout of one request to the discovery document or the JWKS.</summary>
+    [Description("timeout of one request to the discovery document or the JWKS")]
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
     public TimeSpan MetadataTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -94,17 +88,14 @@ public sealed class RelayAuthOptions : IValidatableObject
 /// <summary>AgentCore's <c>customJWTAuthorizer</c>, as AgentCore users already write it.</summary>
 public sealed class CustomJwtAuthorizerOptions
 {
-    /// <summary>The provider's OpenID Connect discovery document, e.g.
-    /// <c>https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf/.well-known/openid-configuration</c>. Its
-    /// <c>issuer</c> must be the token's <c>iss</c>, its <c>jwks_uri</c> holds the signing keys.</summary>
+    [Description("the identity provider's OpenID Connect discovery document (https); setting it turns auth on; unset: auth off")]
     [MaxLength(2048)]
     public string? DiscoveryUrl { get; set; }
 
-    /// <summary>When not empty: the token's client id (<c>client_id</c>, <c>azp</c>, <c>cid</c> or <c>appid</c>,
-    /// the first present) must be one of these.</summary>
+    [Description("client ids accepted (`client_id`, `azp`, `cid` or `appid` of the token, the first present); empty: any")]
     public string[] AllowedClients { get; set; } = [];
 
-    /// <summary>When not empty: one of the token's <c>aud</c> values must be one of these.</summary>
+    [Description("audiences accepted (one `aud` value of the token must be listed); empty: any")]
     public string[] AllowedAudience { get; set; } = [];
 }
 

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 
 namespace Relay.Gateway.Configuration;
@@ -6,88 +7,82 @@ namespace Relay.Gateway.Configuration;
 /// Everything a relay operator can tune, bound from the "Relay" configuration section
 /// (appsettings.json, environment variables such as <c>Relay__StaleTimeout</c>, or <c>--Relay:StaleTimeout</c>).
 /// Validated at start-up: a relay with nonsensical limits refuses to start instead of misbehaving later.
+/// The section's liveness timings (<c>StaleTimeout</c> and its kin) are <see cref="Relay.Grains.LivenessOptions"/>, bound
+/// by silo-only nodes too, which hold the peer grains but no sockets (see its remarks).
 /// </summary>
 public sealed class RelayOptions : IValidatableObject
 {
     public const string SectionName = "Relay";
 
-    /// <summary>Mesh used when a client gives no <c>?mesh=</c>.</summary>
+    [Description("mesh of clients that give no `?mesh=`")]
     [Required, MaxLength(128)]
     public string DefaultMesh { get; set; } = "default";
 
-    /// <summary>WebSocket ping period. A connection that answers neither frames nor pongs for
-    /// the stale timeout after a ping is dead and is closed.</summary>
+    [Description("WebSocket ping period; a socket that answers no pong within 2 × `StaleTimeout` is aborted")]
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan PingInterval { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Largest accepted frame; a larger one closes the connection with 1009.</summary>
+    [Description("largest frame a client may send; a larger one closes the connection with 1009")]
     [Range(1024, 64 * 1024 * 1024)]
     public int MaxFrameBytes { get; set; } = 1024 * 1024;
 
-    /// <summary>Bytes that may wait in one connection's send queue before frames for it are dropped.</summary>
+    [Description("bytes that may wait for one socket before frames for it are dropped (the client is told `dropped`); at least `MaxFrameBytes`")]
     [Range(4096, 1024 * 1024 * 1024)]
     public int SendQueueBytes { get; set; } = 4 * 1024 * 1024;
 
-    /// <summary>Sustained frames per second one connection may send.</summary>
+    [Description("sustained frames/s per connection (excess: dropped, error `rate_limited`)")]
     [Range(1, 1_000_000)]
     public double RateLimitPerSecond { get; set; } = 200;
 
-    /// <summary>Frames one connection may send in a burst above the sustained rate.</summary>
+    [Description("frames per connection in a burst above the sustained rate; at least `RateLimitPerSecond`")]
     [Range(1, 1_000_000)]
     public int RateLimitBurst { get; set; } = 1000;
 
-    /// <summary>Relay error frames one connection may receive per second (then one summary).</summary>
+    [Description("relay error frames per connection and second, then one `errors_suppressed` summary")]
     [Range(0.1, 1000)]
     public double ErrorsPerSecond { get; set; } = 2;
 
-    /// <summary>Relay error frames one connection may receive in a burst.</summary>
+    [Description("burst of relay error frames per connection")]
     [Range(1, 1000)]
     public int ErrorBurst { get; set; } = 5;
 
-    /// <summary>Frame types whose echo (same type and data delivered to the same connection within
-    /// <see cref="EchoWindow"/>) is dropped. Empty turns echo suppression off.</summary>
+    [Description("types whose echo (same type and data delivered to the same connection within `EchoWindow`) is dropped; empty list: echo suppression off")]
     public string[] EchoSuppressedTypes { get; set; } = ["invoke", "broadcast", "ring-update"];
 
-    /// <summary>How long a delivered frame is remembered for echo suppression.</summary>
+    [Description("how long a delivered frame is remembered for echo suppression (0 turns it off)")]
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan EchoWindow { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Longest accepted peer id.</summary>
+    [Description("longest peer id")]
     [Range(1, 4096)]
     public int MaxPeerIdLength { get; set; } = 256;
 
-    /// <summary>Largest presence <c>data</c> (metadata) kept for a peer; larger presence is refused with an error.</summary>
+    [Description("largest presence `data` (larger: error `metadata_too_large`, neither stored nor forwarded)")]
     [Range(256, 16 * 1024 * 1024)]
     public int MaxMetadataBytes { get; set; } = 64 * 1024;
 
-    /// <summary>Open WebSockets this node holds at most; further upgrades get HTTP 503 with Retry-After. Unset: what the
-    /// process's open-file limit allows (<c>RLIMIT_NOFILE</c> less 1,024 descriptors kept aside), which also caps a value
-    /// set here (<see cref="Connections.ConnectionBudget"/>).</summary>
+    // The cap is ConnectionBudget's: a socket beyond the open-file limit would fail in the accept loop instead.
+    [Description("open WebSockets per node (more: HTTP 503 with `Retry-After`); unset: the open-file limit less 1,024, which also caps a value set here")]
     [Range(1, 10_000_000)]
     public int? MaxConnections { get; set; }
 
-    /// <summary>Open WebSockets one client address may hold on this node, so that no single client can take the
-    /// node's whole <see cref="MaxConnections"/> (nor, with the defaults, a whole mesh or the mesh table).</summary>
+    [Description("open WebSockets per client address and node (more: HTTP 503 with `Retry-After`), so that no one client takes a node, a mesh or the mesh table; at most `MaxConnections`")]
     [Range(1, 10_000_000)]
     public int MaxConnectionsPerAddress { get; set; } = 256;
 
-    /// <summary>Meshes this node serves at once (meshes with an open connection here); an upgrade that would open
-    /// one more gets HTTP 503 with Retry-After.</summary>
+    [Description("meshes one node serves at once (a new one beyond: HTTP 503 with `Retry-After`, or close 1013 after first-frame auth)")]
     [Range(1, 10_000_000)]
     public int MaxMeshes { get; set; } = 1_000;
 
-    /// <summary>Peer ids one mesh may hold (as this node sees the mesh, other gateways' peers included); a presence
-    /// that would register one more is refused with error <c>mesh_full</c>.</summary>
+    [Description("peer ids per mesh as this node sees it, other gateways' peers included (a new one beyond: error `mesh_full`)")]
     [Range(1, 10_000_000)]
     public int MaxPeersPerMesh { get; set; } = 1_000;
 
-    /// <summary>What an upgrade refused for a limit (or while draining) is told to wait in <c>Retry-After</c>.</summary>
+    [Description("`Retry-After` of an upgrade refused for a limit or while draining")]
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>On shutdown, the 1012 closes are spread evenly over this window (0: all at once), so that the
-    /// clients' reconnects do not hit the other nodes in one burst. With the close handshakes it must fit the
-    /// host's shutdown timeout (checked at start-up).</summary>
+    [Description("on shutdown, the 1012 closes are spread evenly over this window (0: all at once), so reconnects do not hit the other nodes in one burst; plus 10 s must fit the host's shutdown timeout")]
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan DrainWindow { get; set; } = TimeSpan.FromSeconds(10);
 

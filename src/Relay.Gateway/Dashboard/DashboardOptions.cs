@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 
 namespace Relay.Gateway.Dashboard;
@@ -11,16 +12,15 @@ public sealed class DashboardOptions
 {
     public const string SectionName = "Relay:Dashboard";
 
-    /// <summary>Unset: on when authentication is off, off when it is on. True: on (with auth on, a valid token is
-    /// required, and a token with a mesh claim sees only its mesh). False: off (404).</summary>
+    [Description("the live dashboard at `/dashboard` (and `GET /`); unset: on unless auth is on; `true` with auth on: served to valid tokens only (a mesh claim sees its mesh); `false`: 404")]
     public bool? Enabled { get; set; }
 
-    /// <summary>How often an open dashboard receives a fresh view of the node.</summary>
+    [Description("how often an open dashboard is updated")]
     [Range(typeof(TimeSpan), "00:00:00.200", "00:01:00")]
     public TimeSpan UpdateInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Dashboards that may be open at once on this node (more get 503: each costs a serialised view per
-    /// update).</summary>
+    // Each open dashboard costs a serialised view per update.
+    [Description("dashboards open at once on one node (more: 503)")]
     [Range(1, 1000)]
     public int MaxViewers { get; set; } = 16;
 }

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using System.Net;
 
@@ -27,56 +28,51 @@ public sealed class RelayClusterOptions : IValidatableObject
 {
     public const string SectionName = "Cluster";
 
-    /// <summary>What this process runs (<see cref="RelayRole"/>).</summary>
+    [Description("`Relay.Silo`: `Combined` (silo + gateway) or `Silo` (no WebSockets); `Relay.Gateway` is always `Gateway`")]
     public RelayRole Role { get; set; } = RelayRole.Combined;
 
-    /// <summary>StackExchange.Redis connection string (e.g. <c>127.0.0.1:6379</c>) of the store that holds
-    /// membership, reminders and grain state. Empty: embedded in-memory providers and localhost clustering
-    /// (one silo; a gateway-only node then connects to <c>127.0.0.1:GatewayPort</c>).</summary>
+    [Description("StackExchange.Redis connection string (`127.0.0.1:6379`) of the store for membership, reminders and grain state; unset: embedded providers, localhost clustering")]
     [MaxLength(4096)]
     public string? Redis { get; set; }
 
-    /// <summary>Address other silos and clients reach this silo at (with Redis): an IP address, or a host name
-    /// resolved at start (containers give their service name). A loopback address is also the one the silo
-    /// binds; any other address makes the silo listen on all interfaces.</summary>
+    [Description("address a silo advertises (IP or host name, resolved at start); non-loopback: listens on all interfaces")]
     [Required, MaxLength(255)]
     public string AdvertisedIPAddress { get; set; } = "127.0.0.1";
 
-    /// <summary>Silo-to-silo port.</summary>
+    [Description("silo-to-silo port")]
     [Range(1, 65535)]
     public int SiloPort { get; set; } = 11111;
 
-    /// <summary>Port Orleans clients (gateway-only nodes) connect to.</summary>
+    [Description("port Orleans clients (gateway-only nodes) connect to; a gateway-only node without Redis connects to `127.0.0.1:GatewayPort`")]
     [Range(1, 65535)]
     public int GatewayPort { get; set; } = 30000;
 
+    [Description("Orleans cluster id (Redis keys start with it)")]
     [Required, MaxLength(128)]
     public string ClusterId { get; set; } = "relay";
 
+    [Description("Orleans service id")]
     [Required, MaxLength(128)]
     public string ServiceId { get; set; } = "relay";
 
-    /// <summary>Failure detection: how long a silo waits for a probe's answer. Unset: Orleans' default (5 s).</summary>
+    [Description("failure detection: probe answer timeout; unset: Orleans' `00:00:05`")]
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan? ProbeTimeout { get; set; }
 
-    /// <summary>Failure detection: missed probes after which a silo suspects another. Unset: Orleans' default (3).</summary>
+    [Description("failure detection: missed probes before a silo suspects another; unset: Orleans' `3`")]
     [Range(1, 100)]
     public int? NumMissedProbesLimit { get; set; }
 
-    /// <summary>Failure detection: suspicions (votes) that declare a silo dead. Unset: Orleans' default (2).</summary>
+    [Description("failure detection: suspicions that declare a silo dead; unset: Orleans' `2`")]
     [Range(1, 100)]
     public int? NumVotesForDeathDeclaration { get; set; }
 
-    /// <summary>How long a grain call or stream delivery waits for its answer (Orleans' <c>ResponseTimeout</c>,
-    /// 30 s by default). Every call the relay makes is short; what waits this long is a message sent to a silo that
-    /// just died and is not yet declared dead, and each such wait stalls a stream queue or a gateway's link. Must
-    /// stay well above the slowest healthy call (a Redis write under load).</summary>
+    // Each such wait stalls a stream queue or a gateway's link.
+    [Description("how long a grain call or stream delivery waits for its answer (Orleans' `ResponseTimeout`, 30 s by default); what waits this long is a message to a silo that died and is not yet declared dead; keep it well above the slowest healthy call (a Redis write under load)")]
     [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
     public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How long a gateway-only node keeps trying to reach the cluster at start (silos may start after it)
-    /// before it gives up and exits.</summary>
+    [Description("how long a gateway-only node retries reaching the cluster at start (silos may start after it), then exits")]
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromMinutes(2);
 

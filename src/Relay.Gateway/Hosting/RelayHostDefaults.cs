@@ -17,7 +17,7 @@ public static class RelayHostDefaults
     /// <summary>Log levels every node starts from (Orleans and ASP.NET Core only say what matters). They sit below
     /// every other configuration source, so appsettings.json, <c>Logging__LogLevel__Orleans</c> or
     /// <c>--Logging:LogLevel:Orleans</c> override them; and they hold wherever the process runs from, since only
-    /// <c>Relay.Silo</c> carries an appsettings.json (one file per publish folder: see README).</summary>
+    /// <c>Relay.Silo</c> carries an appsettings.json (one file per publish folder: docs/operations.md, "Executables").</summary>
     public static readonly IReadOnlyDictionary<string, string?> DefaultSettings = new Dictionary<string, string?>
     {
         ["Logging:LogLevel:Default"] = "Information",

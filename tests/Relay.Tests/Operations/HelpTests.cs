@@ -7,7 +7,8 @@ using Xunit;
 
 namespace Relay.Tests.Operations;
 
-/// <summary>Issue 7: <c>--help</c> lists every setting the relay binds, generated from the options classes.</summary>
+/// <summary>Issue 7 and 13: <c>--help</c> lists every setting the relay binds, with its default and the description
+/// of its options property (the same one docs/configuration.md prints).</summary>
 public sealed class HelpTests
 {
     private static string Help(params string[] args)
@@ -42,16 +43,31 @@ public sealed class HelpTests
     }
 
     [Fact]
-    public void Every_setting_has_a_description_and_its_default()
+    public void Every_setting_is_listed_with_its_default_and_its_description()
     {
-        var rows = RelayHelp.Rows();
-        Assert.All(rows, row => Assert.NotEqual(RelayHelp.Undescribed, row.Description));
-        var help = Help("-h");
-        Assert.Contains(rows, r => r.Key == "Relay:StaleTimeout" && r.Default == "00:00:30");
-        Assert.Contains(rows, r => r.Key == "Relay:SendQueueBytes" && r.Default == "4194304");
-        Assert.Contains(rows, r => r.Key == "Cluster:Role" && r.Default == "Combined");
-        Assert.Contains("[Relay:Auth]", help, StringComparison.Ordinal);
-        Assert.Contains("[Cluster]", help, StringComparison.Ordinal);
+        var lines = Help("-h").Split('\n').Select(l => l.Trim()).ToArray();
+        foreach (var setting in RelayHelp.Settings())
+        {
+            Assert.NotEqual(RelayHelp.Undescribed, setting.Description);
+            var line = Assert.Single(lines, l => l.StartsWith(setting.Key + " ", StringComparison.Ordinal));
+            var rest = line[setting.Key.Length..].TrimStart();
+            Assert.StartsWith(RelayHelp.FormatDefault(setting.Default) + " ", rest, StringComparison.Ordinal);
+            Assert.EndsWith(setting.Description.Replace("`", "", StringComparison.Ordinal), line, StringComparison.Ordinal);
+        }
+        Assert.Contains(lines, l => l.StartsWith("Relay:StaleTimeout", StringComparison.Ordinal) && l.Contains(" 00:00:30 ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("Cluster:Role", StringComparison.Ordinal) && l.Contains(" Combined ", StringComparison.Ordinal));
+        Assert.Contains("[Relay:Auth]", lines);
+        Assert.Contains("[Cluster]", lines);
+    }
+
+    [Fact]
+    public void The_command_line_options_are_listed()
+    {
+        var lines = Help("--help").Split('\n').Select(l => l.Trim()).ToArray();
+        foreach (var option in RelayHelp.CommandLineOptions)
+        {
+            Assert.Contains(lines, l => l.StartsWith(option.Usage + " ", StringComparison.Ordinal));
+        }
     }
 
     [Fact]
