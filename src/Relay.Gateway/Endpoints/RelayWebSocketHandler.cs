@@ -47,17 +47,33 @@ internal sealed partial class RelayWebSocketHandler(
             await context.Response.WriteAsync("Relay: open a WebSocket here (ws://host:port/ws).");
             return;
         }
+        // The upgrade's span ends once the socket is accepted and authenticated, not with the connection (which may
+        // last days); the connection's presences have spans of their own.
+        var upgrade = RelayActivities.StartUpgrade();
+        try
+        {
+            await UpgradeAndRunAsync(context, upgrade);
+        }
+        finally
+        {
+            upgrade?.Dispose();
+        }
+    }
+
+    private async Task UpgradeAndRunAsync(HttpContext context, Activity? upgrade)
+    {
         var requestedMesh = context.Request.Query["mesh"].FirstOrDefault();
         var meshName = requestedMesh ?? _options.DefaultMesh;
         if (!GrainKeys.IsValidMesh(meshName))
         {
+            RelayActivities.Failed(upgrade, "invalid_mesh");
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
             await context.Response.WriteAsync("mesh: 1-128 characters of A-Z a-z 0-9 - _ . ~");
             return;
         }
         if (drain.IsDraining)
         {
-            await RefuseAsync(context, "draining", "this relay node is restarting; connect again (to another node)");
+            await RefuseAsync(context, upgrade, "draining", "this relay node is restarting; connect again (to another node)");
             return;
         }
 
@@ -67,8 +83,8 @@ internal sealed partial class RelayWebSocketHandler(
         if (slot is null)
         {
             await (refusal == ConnectionAdmission.Refusal.NodeFull
-                ? RefuseAsync(context, "node_limit", $"this relay node holds its maximum of {budget.MaxConnections} connections; try again later")
-                : RefuseAsync(context, "address_limit", $"this address holds its maximum of {_options.MaxConnectionsPerAddress} connections to this relay node"));
+                ? RefuseAsync(context, upgrade, "node_limit", $"this relay node holds its maximum of {budget.MaxConnections} connections; try again later")
+                : RefuseAsync(context, upgrade, "address_limit", $"this address holds its maximum of {_options.MaxConnectionsPerAddress} connections to this relay node"));
             return;
         }
 
@@ -82,6 +98,7 @@ internal sealed partial class RelayWebSocketHandler(
             if (check.Status != TokenStatus.Valid)
             {
                 metrics.AuthRefused("upgrade", check.Error!);
+                RelayActivities.Failed(upgrade, "auth_refused");
                 await HttpChallenge.RefusedAsync(context, check);
                 return;
             }
@@ -89,6 +106,7 @@ internal sealed partial class RelayWebSocketHandler(
             if (!principal.TryChooseMesh(requestedMesh, _options.DefaultMesh, out meshName))
             {
                 metrics.AuthRefused("upgrade", "other_mesh");
+                RelayActivities.Failed(upgrade, "auth_refused");
                 await HttpChallenge.OtherMeshAsync(context);
                 return;
             }
@@ -100,7 +118,7 @@ internal sealed partial class RelayWebSocketHandler(
         MeshView? mesh = null;
         if (!firstFrameAuth && (mesh = meshes.TryJoin(meshName)) is null)
         {
-            await RefuseAsync(context, "mesh_limit", MeshLimitText);
+            await RefuseAsync(context, upgrade, "mesh_limit", MeshLimitText);
             return;
         }
         try
@@ -117,16 +135,21 @@ internal sealed partial class RelayWebSocketHandler(
             });
             if (firstFrameAuth)
             {
-                if (await firstFrame.AuthenticateAsync(socket, requestedMesh, _options.DefaultMesh, context.RequestAborted) is not { } first) return;
+                if (await firstFrame.AuthenticateAsync(socket, requestedMesh, _options.DefaultMesh, context.RequestAborted) is not { } first)
+                {
+                    RelayActivities.Failed(upgrade, "auth_refused");
+                    return;
+                }
                 (principal, token, meshName) = (first.Principal, first.Token, first.Mesh);
                 if ((mesh = meshes.TryJoin(meshName)) is null)
                 {
                     metrics.Refused("mesh_limit");
+                    RelayActivities.Failed(upgrade, "mesh_limit");
                     await firstFrame.CloseAsync(socket, CloseCodes.TryAgainLater, MeshLimitText);
                     return;
                 }
             }
-            await RunAsync(context, socket, mesh!, principal, token);
+            await RunAsync(context, socket, mesh!, principal, token, upgrade);
         }
         finally
         {
@@ -134,11 +157,17 @@ internal sealed partial class RelayWebSocketHandler(
         }
     }
 
-    private async Task RunAsync(HttpContext context, WebSocket socket, MeshView mesh, ConnectionPrincipal? principal, string? token)
+    private async Task RunAsync(HttpContext context, WebSocket socket, MeshView mesh, ConnectionPrincipal? principal, string? token, Activity? upgrade)
     {
         var connection = CreateConnection(context, socket, mesh);
         if (principal is not null) connection.Authenticate(principal, token!);
         connections.Add(connection);
+        if (upgrade is { IsAllDataRequested: true })
+        {
+            upgrade.SetTag("relay.mesh", mesh.Name);
+            upgrade.SetTag("relay.connection.id", connection.Id);
+        }
+        upgrade?.Dispose();
         // Accepted while the drain began: the drainer may have listed the connections before this one was added.
         if (drain.IsDraining) connection.RequestClose(CloseCodes.ServiceRestart, "relay restarting");
         metrics.Connected();
@@ -173,9 +202,10 @@ internal sealed partial class RelayWebSocketHandler(
 
     private string MeshLimitText => $"this relay node serves its maximum of {_options.MaxMeshes} meshes; try again later";
 
-    private Task RefuseAsync(HttpContext context, string reason, string text)
+    private Task RefuseAsync(HttpContext context, Activity? upgrade, string reason, string text)
     {
         metrics.Refused(reason);
+        RelayActivities.Failed(upgrade, reason);
         Log.Refused(logger, reason);
         return ServiceUnavailable.WriteAsync(context, _options.RetryAfter, text);
     }
