@@ -22,11 +22,29 @@ internal static class RelayActivities
 
     public static readonly ActivitySource Source = new(SourceName, RelayVersion.Value);
 
-    /// <summary>From the upgrade request to an accepted (and, with first-frame auth, authenticated) socket.</summary>
+    /// <summary>
+    /// From the upgrade request to an accepted (and, with first-frame auth, authenticated) socket. ASP.NET Core's own
+    /// activity for the request is current here, and it is no parent to keep: created for its log scopes, unsampled
+    /// (so a parent-based sampler would drop every span under it), and lasting as long as the socket. The upgrade's
+    /// parent is the client's <c>traceparent</c>, when it sent one (ASP.NET Core read it into its activity), and the
+    /// request's activity stops being current, so the connection later runs without an ambient span: each of its
+    /// presences is a trace of its own.
+    /// </summary>
     public static Activity? StartUpgrade()
     {
         if (!Source.HasListeners()) return null;
-        return Source.StartActivity(Upgrade, ActivityKind.Server);
+        var caller = default(ActivityContext);
+        if (Activity.Current is { } request)
+        {
+            // A parent span id without a parent activity: the traceparent header's (ASP.NET Core does not always
+            // mark the activity HasRemoteParent).
+            if (request is { Parent: null, IdFormat: ActivityIdFormat.W3C } && request.ParentSpanId != default)
+            {
+                caller = new ActivityContext(request.TraceId, request.ParentSpanId, request.ActivityTraceFlags, request.TraceStateString, isRemote: true);
+            }
+            Activity.Current = null;
+        }
+        return Source.StartActivity(Upgrade, ActivityKind.Server, caller);
     }
 
     /// <summary>A presence that calls the peer grain: the connection's first (<paramref name="registering"/>), which
