@@ -47,113 +47,108 @@ internal sealed partial class RelayWebSocketHandler(
             await context.Response.WriteAsync("Relay: open a WebSocket here (ws://host:port/ws).");
             return;
         }
-        // The upgrade's span ends once the socket is accepted and authenticated, not with the connection (which may
-        // last days); the connection's presences have spans of their own.
+        // The upgrade's span ends once the socket is accepted and authenticated (RunAsync ends it), not with the
+        // connection, which may last days; the connection's presences have spans of their own.
         var upgrade = RelayActivities.StartUpgrade();
         try
         {
-            await UpgradeAndRunAsync(context, upgrade);
+            var requestedMesh = context.Request.Query["mesh"].FirstOrDefault();
+            var meshName = requestedMesh ?? _options.DefaultMesh;
+            if (!GrainKeys.IsValidMesh(meshName))
+            {
+                RelayActivities.Failed(upgrade, "invalid_mesh");
+                context.Response.StatusCode = StatusCodes.Status400BadRequest;
+                await context.Response.WriteAsync("mesh: 1-128 characters of A-Z a-z 0-9 - _ . ~");
+                return;
+            }
+            if (drain.IsDraining)
+            {
+                await RefuseAsync(context, upgrade, "draining", "this relay node is restarting; connect again (to another node)");
+                return;
+            }
+
+            // A slot of this node's connection budget, taken before anything else is spent on the request and given
+            // back when it ends, however it ends.
+            using var slot = admission.TryAdmit(context.Connection.RemoteIpAddress ?? IPAddress.None, out var refusal);
+            if (slot is null)
+            {
+                await (refusal == ConnectionAdmission.Refusal.NodeFull
+                    ? RefuseAsync(context, upgrade, "node_limit", $"this relay node holds its maximum of {budget.MaxConnections} connections; try again later")
+                    : RefuseAsync(context, upgrade, "address_limit", $"this address holds its maximum of {_options.MaxConnectionsPerAddress} connections to this relay node"));
+                return;
+            }
+
+            // Auth on: a token at the upgrade is checked before accepting (401 / 403 / 503); without one, the socket's
+            // first frame must bring it. Either way, nothing below runs for an unauthenticated socket.
+            ConnectionPrincipal? principal = null;
+            var token = tokens.Enabled ? BearerToken.FromRequest(context.Request) : null;
+            if (token is not null)
+            {
+                var check = await tokens.ValidateAsync(token, context.RequestAborted);
+                if (check.Status != TokenStatus.Valid)
+                {
+                    metrics.AuthRefused("upgrade", check.Error!);
+                    RelayActivities.Failed(upgrade, "auth_refused");
+                    await HttpChallenge.RefusedAsync(context, check);
+                    return;
+                }
+                principal = check.Principal!;
+                if (!principal.TryChooseMesh(requestedMesh, _options.DefaultMesh, out meshName))
+                {
+                    metrics.AuthRefused("upgrade", "other_mesh");
+                    RelayActivities.Failed(upgrade, "auth_refused");
+                    await HttpChallenge.OtherMeshAsync(context);
+                    return;
+                }
+                metrics.Authenticated("upgrade");
+            }
+
+            // The mesh is known now unless the first frame still has to authenticate (its token may name the mesh).
+            var firstFrameAuth = tokens.Enabled && principal is null;
+            MeshView? mesh = null;
+            if (!firstFrameAuth && (mesh = meshes.TryJoin(meshName)) is null)
+            {
+                await RefuseAsync(context, upgrade, "mesh_limit", MeshLimitText);
+                return;
+            }
+            try
+            {
+                var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+                {
+                    KeepAliveInterval = _options.PingInterval,
+                    // .NET aborts a socket whose pong is late even while the client's frames keep arriving, and a pong
+                    // waits behind whatever was queued for the client before the ping: a client slowly reading a large
+                    // snapshot, but sending presence all along, was aborted (1006) at 10,000 peers. Give the pong a
+                    // second stale timeout. A dead transport's peer still goes offline at the stale timeout (its
+                    // silence is reaped); only its socket is closed that much later.
+                    KeepAliveTimeout = livenessOptions.Value.StaleTimeout * 2,
+                });
+                if (firstFrameAuth)
+                {
+                    if (await firstFrame.AuthenticateAsync(socket, requestedMesh, _options.DefaultMesh, context.RequestAborted) is not { } first)
+                    {
+                        RelayActivities.Failed(upgrade, "auth_refused");
+                        return;
+                    }
+                    (principal, token, meshName) = (first.Principal, first.Token, first.Mesh);
+                    if ((mesh = meshes.TryJoin(meshName)) is null)
+                    {
+                        metrics.Refused("mesh_limit");
+                        RelayActivities.Failed(upgrade, "mesh_limit");
+                        await firstFrame.CloseAsync(socket, CloseCodes.TryAgainLater, MeshLimitText);
+                        return;
+                    }
+                }
+                await RunAsync(context, socket, mesh!, principal, token, upgrade);
+            }
+            finally
+            {
+                if (mesh is not null) meshes.Leave(mesh);
+            }
         }
         finally
         {
             upgrade?.Dispose();
-        }
-    }
-
-    private async Task UpgradeAndRunAsync(HttpContext context, Activity? upgrade)
-    {
-        var requestedMesh = context.Request.Query["mesh"].FirstOrDefault();
-        var meshName = requestedMesh ?? _options.DefaultMesh;
-        if (!GrainKeys.IsValidMesh(meshName))
-        {
-            RelayActivities.Failed(upgrade, "invalid_mesh");
-            context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            await context.Response.WriteAsync("mesh: 1-128 characters of A-Z a-z 0-9 - _ . ~");
-            return;
-        }
-        if (drain.IsDraining)
-        {
-            await RefuseAsync(context, upgrade, "draining", "this relay node is restarting; connect again (to another node)");
-            return;
-        }
-
-        // A slot of this node's connection budget, taken before anything else is spent on the request and given back
-        // when it ends, however it ends.
-        using var slot = admission.TryAdmit(context.Connection.RemoteIpAddress ?? IPAddress.None, out var refusal);
-        if (slot is null)
-        {
-            await (refusal == ConnectionAdmission.Refusal.NodeFull
-                ? RefuseAsync(context, upgrade, "node_limit", $"this relay node holds its maximum of {budget.MaxConnections} connections; try again later")
-                : RefuseAsync(context, upgrade, "address_limit", $"this address holds its maximum of {_options.MaxConnectionsPerAddress} connections to this relay node"));
-            return;
-        }
-
-        // Auth on: a token at the upgrade is checked before accepting (401 / 403 / 503); without one, the socket's
-        // first frame must bring it. Either way, nothing below runs for an unauthenticated socket.
-        ConnectionPrincipal? principal = null;
-        var token = tokens.Enabled ? BearerToken.FromRequest(context.Request) : null;
-        if (token is not null)
-        {
-            var check = await tokens.ValidateAsync(token, context.RequestAborted);
-            if (check.Status != TokenStatus.Valid)
-            {
-                metrics.AuthRefused("upgrade", check.Error!);
-                RelayActivities.Failed(upgrade, "auth_refused");
-                await HttpChallenge.RefusedAsync(context, check);
-                return;
-            }
-            principal = check.Principal!;
-            if (!principal.TryChooseMesh(requestedMesh, _options.DefaultMesh, out meshName))
-            {
-                metrics.AuthRefused("upgrade", "other_mesh");
-                RelayActivities.Failed(upgrade, "auth_refused");
-                await HttpChallenge.OtherMeshAsync(context);
-                return;
-            }
-            metrics.Authenticated("upgrade");
-        }
-
-        // The mesh is known now unless the first frame still has to authenticate (its token may name the mesh).
-        var firstFrameAuth = tokens.Enabled && principal is null;
-        MeshView? mesh = null;
-        if (!firstFrameAuth && (mesh = meshes.TryJoin(meshName)) is null)
-        {
-            await RefuseAsync(context, upgrade, "mesh_limit", MeshLimitText);
-            return;
-        }
-        try
-        {
-            var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
-            {
-                KeepAliveInterval = _options.PingInterval,
-                // .NET aborts a socket whose pong is late even while the client's frames keep arriving, and a pong
-                // waits behind whatever was queued for the client before the ping: a client slowly reading a large
-                // snapshot, but sending presence all along, was aborted (1006) at 10,000 peers. Give the pong a
-                // second stale timeout. A dead transport's peer still goes offline at the stale timeout (its
-                // silence is reaped); only its socket is closed that much later.
-                KeepAliveTimeout = livenessOptions.Value.StaleTimeout * 2,
-            });
-            if (firstFrameAuth)
-            {
-                if (await firstFrame.AuthenticateAsync(socket, requestedMesh, _options.DefaultMesh, context.RequestAborted) is not { } first)
-                {
-                    RelayActivities.Failed(upgrade, "auth_refused");
-                    return;
-                }
-                (principal, token, meshName) = (first.Principal, first.Token, first.Mesh);
-                if ((mesh = meshes.TryJoin(meshName)) is null)
-                {
-                    metrics.Refused("mesh_limit");
-                    RelayActivities.Failed(upgrade, "mesh_limit");
-                    await firstFrame.CloseAsync(socket, CloseCodes.TryAgainLater, MeshLimitText);
-                    return;
-                }
-            }
-            await RunAsync(context, socket, mesh!, principal, token, upgrade);
-        }
-        finally
-        {
-            if (mesh is not null) meshes.Leave(mesh);
         }
     }
 
