@@ -82,6 +82,7 @@ internal sealed partial class GatewayInbox(
 
     private void Apply(LinkBatch batch)
     {
+        using var activity = RelayActivities.StartLinkReceive(batch.TraceParent, batch.SourceGateway, batch.Sequence, batch.Items.Length);
         metrics.LinkReceived(batch.Items.Length);
         var receivedAt = time.GetTimestamp();
         foreach (var item in batch.Items)

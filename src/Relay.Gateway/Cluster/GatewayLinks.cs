@@ -61,7 +61,13 @@ internal sealed partial class GatewayLinks(
     private Link Open(string destination)
     {
         var link = new Link(destination);
-        _ = Task.Run(() => SendBatchesAsync(link)); // one loop per link, until the gateway stops
+        // One loop per link, until the gateway stops. It outlives whatever sent the link's first item, so it must not
+        // inherit that caller's ambient context: its span (a presence's) would parent every batch span for good, and
+        // Orleans' request context would ride along on every batch call.
+        using (ExecutionContext.SuppressFlow())
+        {
+            _ = Task.Run(() => SendBatchesAsync(link));
+        }
         return link;
     }
 
@@ -84,7 +90,7 @@ internal sealed partial class GatewayLinks(
                     bytes += QueuedSize(item);
                 }
                 Interlocked.Add(ref link.QueuedBytes, -bytes);
-                inFlight.Enqueue(DeliverAsync(link, new LinkBatch(gateway.Id, ++link.Sequence, [.. batch])));
+                inFlight.Enqueue(DeliverAsync(link, ++link.Sequence, [.. batch]));
                 batch.Clear();
             }
         }
@@ -98,9 +104,12 @@ internal sealed partial class GatewayLinks(
         if (batch.Count > 0) losses.Undelivered(batch);
     }
 
-    /// <summary>Delivers one batch, retrying, and tells its senders when it cannot. Never throws.</summary>
-    private async Task DeliverAsync(Link link, LinkBatch batch)
+    /// <summary>Delivers one batch, retrying, and tells its senders when it cannot. Never throws. Its span (when
+    /// traced) is the ambient one for the calls, so Orleans' spans for them are its children.</summary>
+    private async Task DeliverAsync(Link link, long sequence, LinkItem[] items)
     {
+        using var activity = RelayActivities.StartLinkSend(gateway.Id, link.Destination, sequence, items.Length);
+        var batch = new LinkBatch(gateway.Id, sequence, items, RelayActivities.TraceParentOf(activity));
         var delivered = false;
         try
         {
@@ -110,8 +119,15 @@ internal sealed partial class GatewayLinks(
         {
             // shutting down: the batch is reported below
         }
-        if (delivered) metrics.LinkSent(batch.Items.Length);
-        else losses.Undelivered(batch.Items);
+        if (delivered)
+        {
+            metrics.LinkSent(batch.Items.Length);
+        }
+        else
+        {
+            RelayActivities.Failed(activity, "undelivered");
+            losses.Undelivered(batch.Items);
+        }
     }
 
     private async Task<bool> TryDeliverAsync(Link link, LinkBatch batch)

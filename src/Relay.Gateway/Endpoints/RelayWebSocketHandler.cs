@@ -47,98 +47,122 @@ internal sealed partial class RelayWebSocketHandler(
             await context.Response.WriteAsync("Relay: open a WebSocket here (ws://host:port/ws).");
             return;
         }
-        var requestedMesh = context.Request.Query["mesh"].FirstOrDefault();
-        var meshName = requestedMesh ?? _options.DefaultMesh;
-        if (!GrainKeys.IsValidMesh(meshName))
-        {
-            context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            await context.Response.WriteAsync("mesh: 1-128 characters of A-Z a-z 0-9 - _ . ~");
-            return;
-        }
-        if (drain.IsDraining)
-        {
-            await RefuseAsync(context, "draining", "this relay node is restarting; connect again (to another node)");
-            return;
-        }
-
-        // A slot of this node's connection budget, taken before anything else is spent on the request and given back
-        // when it ends, however it ends.
-        using var slot = admission.TryAdmit(context.Connection.RemoteIpAddress ?? IPAddress.None, out var refusal);
-        if (slot is null)
-        {
-            await (refusal == ConnectionAdmission.Refusal.NodeFull
-                ? RefuseAsync(context, "node_limit", $"this relay node holds its maximum of {budget.MaxConnections} connections; try again later")
-                : RefuseAsync(context, "address_limit", $"this address holds its maximum of {_options.MaxConnectionsPerAddress} connections to this relay node"));
-            return;
-        }
-
-        // Auth on: a token at the upgrade is checked before accepting (401 / 403 / 503); without one, the socket's
-        // first frame must bring it. Either way, nothing below runs for an unauthenticated socket.
-        ConnectionPrincipal? principal = null;
-        var token = tokens.Enabled ? BearerToken.FromRequest(context.Request) : null;
-        if (token is not null)
-        {
-            var check = await tokens.ValidateAsync(token, context.RequestAborted);
-            if (check.Status != TokenStatus.Valid)
-            {
-                metrics.AuthRefused("upgrade", check.Error!);
-                await HttpChallenge.RefusedAsync(context, check);
-                return;
-            }
-            principal = check.Principal!;
-            if (!principal.TryChooseMesh(requestedMesh, _options.DefaultMesh, out meshName))
-            {
-                metrics.AuthRefused("upgrade", "other_mesh");
-                await HttpChallenge.OtherMeshAsync(context);
-                return;
-            }
-            metrics.Authenticated("upgrade");
-        }
-
-        // The mesh is known now unless the first frame still has to authenticate (its token may name the mesh).
-        var firstFrameAuth = tokens.Enabled && principal is null;
-        MeshView? mesh = null;
-        if (!firstFrameAuth && (mesh = meshes.TryJoin(meshName)) is null)
-        {
-            await RefuseAsync(context, "mesh_limit", MeshLimitText);
-            return;
-        }
+        // The upgrade's span ends once the socket is accepted and authenticated (RunAsync ends it), not with the
+        // connection, which may last days; the connection's presences have spans of their own.
+        var upgrade = RelayActivities.StartUpgrade();
         try
         {
-            var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+            var requestedMesh = context.Request.Query["mesh"].FirstOrDefault();
+            var meshName = requestedMesh ?? _options.DefaultMesh;
+            if (!GrainKeys.IsValidMesh(meshName))
             {
-                KeepAliveInterval = _options.PingInterval,
-                // .NET aborts a socket whose pong is late even while the client's frames keep arriving, and a pong
-                // waits behind whatever was queued for the client before the ping: a client slowly reading a large
-                // snapshot, but sending presence all along, was aborted (1006) at 10,000 peers. Give the pong a
-                // second stale timeout. A dead transport's peer still goes offline at the stale timeout (its
-                // silence is reaped); only its socket is closed that much later.
-                KeepAliveTimeout = livenessOptions.Value.StaleTimeout * 2,
-            });
-            if (firstFrameAuth)
+                RelayActivities.Failed(upgrade, "invalid_mesh");
+                context.Response.StatusCode = StatusCodes.Status400BadRequest;
+                await context.Response.WriteAsync("mesh: 1-128 characters of A-Z a-z 0-9 - _ . ~");
+                return;
+            }
+            if (drain.IsDraining)
             {
-                if (await firstFrame.AuthenticateAsync(socket, requestedMesh, _options.DefaultMesh, context.RequestAborted) is not { } first) return;
-                (principal, token, meshName) = (first.Principal, first.Token, first.Mesh);
-                if ((mesh = meshes.TryJoin(meshName)) is null)
+                await RefuseAsync(context, upgrade, "draining", "this relay node is restarting; connect again (to another node)");
+                return;
+            }
+
+            // A slot of this node's connection budget, taken before anything else is spent on the request and given
+            // back when it ends, however it ends.
+            using var slot = admission.TryAdmit(context.Connection.RemoteIpAddress ?? IPAddress.None, out var refusal);
+            if (slot is null)
+            {
+                await (refusal == ConnectionAdmission.Refusal.NodeFull
+                    ? RefuseAsync(context, upgrade, "node_limit", $"this relay node holds its maximum of {budget.MaxConnections} connections; try again later")
+                    : RefuseAsync(context, upgrade, "address_limit", $"this address holds its maximum of {_options.MaxConnectionsPerAddress} connections to this relay node"));
+                return;
+            }
+
+            // Auth on: a token at the upgrade is checked before accepting (401 / 403 / 503); without one, the socket's
+            // first frame must bring it. Either way, nothing below runs for an unauthenticated socket.
+            ConnectionPrincipal? principal = null;
+            var token = tokens.Enabled ? BearerToken.FromRequest(context.Request) : null;
+            if (token is not null)
+            {
+                var check = await tokens.ValidateAsync(token, context.RequestAborted);
+                if (check.Status != TokenStatus.Valid)
                 {
-                    metrics.Refused("mesh_limit");
-                    await firstFrame.CloseAsync(socket, CloseCodes.TryAgainLater, MeshLimitText);
+                    metrics.AuthRefused("upgrade", check.Error!);
+                    RelayActivities.Failed(upgrade, "auth_refused");
+                    await HttpChallenge.RefusedAsync(context, check);
                     return;
                 }
+                principal = check.Principal!;
+                if (!principal.TryChooseMesh(requestedMesh, _options.DefaultMesh, out meshName))
+                {
+                    metrics.AuthRefused("upgrade", "other_mesh");
+                    RelayActivities.Failed(upgrade, "auth_refused");
+                    await HttpChallenge.OtherMeshAsync(context);
+                    return;
+                }
+                metrics.Authenticated("upgrade");
             }
-            await RunAsync(context, socket, mesh!, principal, token);
+
+            // The mesh is known now unless the first frame still has to authenticate (its token may name the mesh).
+            var firstFrameAuth = tokens.Enabled && principal is null;
+            MeshView? mesh = null;
+            if (!firstFrameAuth && (mesh = meshes.TryJoin(meshName)) is null)
+            {
+                await RefuseAsync(context, upgrade, "mesh_limit", MeshLimitText);
+                return;
+            }
+            try
+            {
+                var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+                {
+                    KeepAliveInterval = _options.PingInterval,
+                    // .NET aborts a socket whose pong is late even while the client's frames keep arriving, and a pong
+                    // waits behind whatever was queued for the client before the ping: a client slowly reading a large
+                    // snapshot, but sending presence all along, was aborted (1006) at 10,000 peers. Give the pong a
+                    // second stale timeout. A dead transport's peer still goes offline at the stale timeout (its
+                    // silence is reaped); only its socket is closed that much later.
+                    KeepAliveTimeout = livenessOptions.Value.StaleTimeout * 2,
+                });
+                if (firstFrameAuth)
+                {
+                    if (await firstFrame.AuthenticateAsync(socket, requestedMesh, _options.DefaultMesh, context.RequestAborted) is not { } first)
+                    {
+                        RelayActivities.Failed(upgrade, "auth_refused");
+                        return;
+                    }
+                    (principal, token, meshName) = (first.Principal, first.Token, first.Mesh);
+                    if ((mesh = meshes.TryJoin(meshName)) is null)
+                    {
+                        metrics.Refused("mesh_limit");
+                        RelayActivities.Failed(upgrade, "mesh_limit");
+                        await firstFrame.CloseAsync(socket, CloseCodes.TryAgainLater, MeshLimitText);
+                        return;
+                    }
+                }
+                await RunAsync(context, socket, mesh!, principal, token, upgrade);
+            }
+            finally
+            {
+                if (mesh is not null) meshes.Leave(mesh);
+            }
         }
         finally
         {
-            if (mesh is not null) meshes.Leave(mesh);
+            upgrade?.Dispose();
         }
     }
 
-    private async Task RunAsync(HttpContext context, WebSocket socket, MeshView mesh, ConnectionPrincipal? principal, string? token)
+    private async Task RunAsync(HttpContext context, WebSocket socket, MeshView mesh, ConnectionPrincipal? principal, string? token, Activity? upgrade)
     {
         var connection = CreateConnection(context, socket, mesh);
         if (principal is not null) connection.Authenticate(principal, token!);
         connections.Add(connection);
+        if (upgrade is { IsAllDataRequested: true })
+        {
+            upgrade.SetTag("relay.mesh", mesh.Name);
+            upgrade.SetTag("relay.connection.id", connection.Id);
+        }
+        upgrade?.Dispose();
         // Accepted while the drain began: the drainer may have listed the connections before this one was added.
         if (drain.IsDraining) connection.RequestClose(CloseCodes.ServiceRestart, "relay restarting");
         metrics.Connected();
@@ -173,9 +197,10 @@ internal sealed partial class RelayWebSocketHandler(
 
     private string MeshLimitText => $"this relay node serves its maximum of {_options.MaxMeshes} meshes; try again later";
 
-    private Task RefuseAsync(HttpContext context, string reason, string text)
+    private Task RefuseAsync(HttpContext context, Activity? upgrade, string reason, string text)
     {
         metrics.Refused(reason);
+        RelayActivities.Failed(upgrade, reason);
         Log.Refused(logger, reason);
         return ServiceUnavailable.WriteAsync(context, _options.RetryAfter, text);
     }

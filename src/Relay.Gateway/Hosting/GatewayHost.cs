@@ -19,9 +19,11 @@ public static class GatewayHost
         var cluster = RelayClusterConfiguration.Read(builder.Configuration);
 
         // The client first: hosted services start in registration order, and the gateway's need a connected client.
-        builder.UseOrleansClient(client => client.UseRelayCluster(cluster));
+        // Activity propagation: a span current at a grain call (a presence's) parents Orleans' span for the call, and
+        // the silo's span for it joins the same trace. Without a listener it creates nothing.
+        builder.UseOrleansClient(client => client.UseRelayCluster(cluster).AddActivityPropagation());
         builder.Services.AddRelayClusterOptions(builder.Configuration);
-        builder.Services.AddRelayNode(RelayRole.Gateway);
+        builder.Services.AddRelayNode(RelayRole.Gateway, builder.Configuration);
         builder.Services.AddRelayGateway(builder.Configuration);
         configure?.Invoke(builder);
 

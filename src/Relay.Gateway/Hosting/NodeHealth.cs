@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -94,11 +95,11 @@ public static class NodeHealthExtensions
         return services;
     }
 
-    /// <summary>What every node registers: its role, the readiness check and the start-up log line.</summary>
-    public static IServiceCollection AddRelayNode(this IServiceCollection services, RelayRole role)
+    /// <summary>What every node registers: its role, the readiness check, telemetry and the start-up log line.</summary>
+    public static IServiceCollection AddRelayNode(this IServiceCollection services, RelayRole role, IConfiguration configuration)
     {
         services.AddRelayReadiness();
-        services.AddRelayTelemetry();
+        services.AddRelayTelemetry(configuration);
         if (services.Any(d => d.ServiceType == typeof(RelayNode))) return services;
         services.AddSingleton(new RelayNode(role));
         services.AddHostedService<NodeStartupLog>();

@@ -59,7 +59,7 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddHostedService<RosterRefresher>();
         services.AddRelayDashboard(configuration);
         services.AddRelayReadiness();
-        services.AddRelayTelemetry();
+        services.AddRelayTelemetry(configuration);
         return services;
     }
 

@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Relay.Grains;
 using Relay.Gateway.Configuration;
 using Relay.Gateway.Connections;
+using Relay.Gateway.Diagnostics;
 using Relay.Grains.Contracts;
 using Relay.Protocol;
 
@@ -41,9 +43,12 @@ internal sealed partial class PeerMembership(
     {
         var peerId = connection.PeerId!;
         var now = UnixTime.Now(time);
+        // A registration's span covers the wait for the peer's gate too: a slow one may be spent there.
+        using var registering = connection.Registered ? null : RelayActivities.StartPresence(registering: true, mesh.Name, peerId, connection.Id);
         using var _ = await gates.EnterAsync(mesh.Name, peerId);
         var grain = Peer(mesh.Name, peerId);
         var member = new MemberConnection(Key(connection), connection.Agents);
+        Activity? updating = null;
         try
         {
             if (!connection.Registered)
@@ -54,6 +59,7 @@ internal sealed partial class PeerMembership(
                 if (!mesh.TryReserve(peerId, options.Value.MaxPeersPerMesh))
                 {
                     Log.MeshFull(logger, mesh.Name, connection.Id);
+                    RelayActivities.Failed(registering, "mesh_full");
                     return Outcome.MeshFull;
                 }
                 try
@@ -62,6 +68,7 @@ internal sealed partial class PeerMembership(
                     if (join.Refused)
                     {
                         Log.Refused(logger, mesh.Name, connection.Id);
+                        RelayActivities.Failed(registering, "peer_id_taken");
                         return Outcome.Refused;
                     }
                     connection.GrainMayHold = false;
@@ -79,6 +86,8 @@ internal sealed partial class PeerMembership(
             }
             if (!metadata.AsSpan().SequenceEqual(connection.Metadata))
             {
+                // Only a presence with new metadata calls the grain, and only that one has a span.
+                updating = RelayActivities.StartPresence(registering: false, mesh.Name, peerId, connection.Id);
                 mesh.MergeGateways(await grain.UpdateMetadata(member, metadata.AsImmutable(), now));
                 connection.Metadata = metadata;
             }
@@ -88,10 +97,15 @@ internal sealed partial class PeerMembership(
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             Log.GrainCallFailed(logger, ex, mesh.Name, connection.Id);
+            RelayActivities.Failed(registering ?? updating, "unavailable");
             // The call may have reached the grain after all (a timeout): if the connection goes without registering,
             // the grain is told it left.
             if (!connection.Registered) connection.GrainMayHold = true;
             return Outcome.Unavailable;
+        }
+        finally
+        {
+            updating?.Dispose();
         }
     }
 

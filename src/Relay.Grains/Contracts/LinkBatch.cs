@@ -4,13 +4,17 @@ namespace Relay.Grains.Contracts;
 /// What one gateway sends another (to its <see cref="IGatewayInbox"/>), in order: one sender per (source,
 /// destination) link numbers its batches, and the receiver applies them in that order, which keeps every sender's
 /// frames in the order it sent them, across all types. <paramref name="Sequence"/> also lets the receiver tell (and
-/// report) when batches were lost, and drop a batch it already has.
+/// report) when batches were lost, and drop a batch it already has. <paramref name="TraceParent"/> is the W3C
+/// <c>traceparent</c> of the sender's span for this batch, when it is traced (null otherwise): the receiver's span
+/// for the batch links to it. It travels with the batch rather than with the call because a batch that overtook an
+/// earlier one is applied later, during the call that brings the missing one.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("relay.LinkBatch")]
 public sealed record LinkBatch(
     [property: Id(0)] string SourceGateway,
     [property: Id(1)] long Sequence,
-    [property: Id(2)] LinkItem[] Items)
+    [property: Id(2)] LinkItem[] Items,
+    [property: Id(3)] string? TraceParent = null)
 {
     /// <summary>
     /// How many batches a link has on the way at most: it sends batch <c>n</c> only once batch <c>n - MaxInFlight</c>

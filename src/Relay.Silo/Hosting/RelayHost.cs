@@ -29,9 +29,11 @@ public static class RelayHost
             throw new InvalidOperationException("Cluster:Role=Gateway is the gateway-only node: run Relay.Gateway for it (Relay.Silo runs Combined or Silo).");
         }
         // The silo first: hosted services start in registration order, and the gateway's need a running silo.
-        builder.UseOrleans(silo => silo.UseRelayCluster(builder.Configuration).AddRelayGrains(builder.Configuration));
+        // Activity propagation: spans of grain calls join the caller's trace, across silos and from gateways (whose
+        // clients turn it on too). Without a listener it creates nothing.
+        builder.UseOrleans(silo => silo.UseRelayCluster(builder.Configuration).AddRelayGrains(builder.Configuration).AddActivityPropagation());
         builder.Services.AddRelayClusterOptions(builder.Configuration);
-        builder.Services.AddRelayNode(cluster.Role);
+        builder.Services.AddRelayNode(cluster.Role, builder.Configuration);
         // Without Redis this is the only silo, and its gateway shares its fate: no lease backstop to keep.
         if (cluster.Role == RelayRole.Combined && !cluster.UsesRedis) builder.Services.UseSingleProcessLiveness();
         if (cluster.Role == RelayRole.Combined) builder.Services.AddRelayGateway(builder.Configuration);
