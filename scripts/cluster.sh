@@ -6,6 +6,10 @@
 #                         [--silo-port S] [--gateway-port G] [--configuration C] [--no-build] [--timeout SECONDS]
 #   scripts/cluster.sh down      stops exactly what `up` started (recorded PIDs), gateways first
 #   scripts/cluster.sh status    what runs, and the gateways' URLs
+#   scripts/cluster.sh kill NAME      SIGKILL to one recorded process (redis, silo1, gateway2, ...): a crash
+#   scripts/cluster.sh restart NAME [--timeout SECONDS]
+#                                 starts one recorded process again as `up` started it (stopping it first if it
+#                                 still runs) and waits until it is ready, as an orchestrator restarting a crashed node
 #   scripts/cluster.sh env [same options as up]   prints "<process> KEY=VALUE" lines: the settings `up` gives
 #                                                 each process (a test compares them with docker-compose.yml)
 #
@@ -47,7 +51,7 @@ say() { printf 'cluster: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 usage() {
-    sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -135,17 +139,22 @@ alive() { # name pid start
 }
 
 # start NAME DIR ENVFILE -- COMMAND...: runs COMMAND detached (own session), cwd DIR (its content root, where
-# appsettings.json is), stdin closed, output to logs/NAME.log; records "NAME PID START" in the PID file.
+# appsettings.json is), stdin closed, output appended to logs/NAME.log; records "NAME PID START" in the PID file
+# (replacing an earlier line of NAME) and how it was started in run/NAME.launch, for `restart`.
 start() {
     local name=$1 dir=$2 envfile=$3; shift 4
     local log=$state/logs/$name.log pidfile=$state/run/$name.pid
     rm -f "$pidfile"
+    printf '%s\n' "$dir" "$envfile" "$@" >"$state/run/$name.launch"
+    if [[ -s $pids_file ]]; then
+        awk -v n="$name" '$1 != n' "$pids_file" >"$pids_file.tmp" && mv "$pids_file.tmp" "$pids_file"
+    fi
     local launcher=()
     command -v setsid >/dev/null && launcher=(setsid -f)
     "${launcher[@]}" bash -c 'pidfile=$1 dir=$2 envfile=$3; shift 3
         echo $$ > "$pidfile"; cd "$dir"
         mapfile -t vars < "$envfile"
-        exec env "${vars[@]}" "$@"' start "$pidfile" "$dir" "$envfile" "$@" </dev/null >"$log" 2>&1 &
+        exec env "${vars[@]}" "$@"' start "$pidfile" "$dir" "$envfile" "$@" </dev/null >>"$log" 2>&1 &
     local waited=0
     while [[ ! -s $pidfile ]]; do
         sleep 0.05; waited=$((waited + 1))
@@ -176,6 +185,44 @@ wait_for() { # name pid description check...
 }
 
 pid_of() { awk -v n="$1" '$1 == n {print $2}' "$pids_file"; }
+
+# Waits until NAME answers as run/NAME.ready says: "redis PORT" (PONG) or "http PORT" (/healthz 200).
+wait_for_ready() {
+    local name=$1 kind port
+    read -r kind port <"$state/run/$name.ready"
+    case $kind in
+        redis) wait_for "$name" "$(pid_of "$name")" "PONG" bash -c "[[ \$(redis-cli -p $port ping) == PONG ]]" ;;
+        http) wait_for "$name" "$(pid_of "$name")" "/healthz" http_ok "$port" /healthz ;;
+    esac
+}
+
+recorded() { # NAME -> its "pid start" from the PID file, or fails
+    [[ -s $pids_file ]] && awk -v n="$1" '$1 == n {print $2, $3; found = 1} END {exit !found}' "$pids_file"
+}
+
+cmd_kill() {
+    local name=${1:-} pid st
+    [[ -n $name ]] || die "usage: scripts/cluster.sh kill NAME"
+    read -r pid st < <(recorded "$name") || die "no process $name recorded in $pids_file"
+    alive "$name" "$pid" "$st" || die "$name (pid $pid) is not running"
+    kill -KILL "$pid"
+    say "killed $name (pid $pid)"
+}
+
+cmd_restart() {
+    local name=${1:-} pid st
+    [[ -n $name ]] || die "usage: scripts/cluster.sh restart NAME [--timeout SECONDS]"
+    shift
+    if [[ ${1:-} == --timeout ]]; then timeout=$2; fi
+    [[ -f $state/run/$name.launch ]] || die "no process $name was started in $state"
+    if read -r pid st < <(recorded "$name") && alive "$name" "$pid" "$st"; then stop_group "$name"; fi
+    local launch
+    mapfile -t launch <"$state/run/$name.launch"
+    deadline=$((SECONDS + timeout))
+    start "$name" "${launch[0]}" "${launch[1]}" -- "${launch[@]:2}"
+    wait_for_ready "$name" || die "$name did not become ready"
+    say "$name restarted and ready"
+}
 
 ensure_redis() {
     command -v redis-server >/dev/null && return 0
@@ -233,22 +280,25 @@ cmd_up() {
     : >"$state/env/redis"
     start redis "$state/redis" "$state/env/redis" -- \
         redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$state/redis" --save '' --appendonly no --protected-mode yes
-    wait_for redis "$(pid_of redis)" "PONG" bash -c "[[ \$(redis-cli -p $redis_port ping) == PONG ]]"
+    echo "redis $redis_port" >"$state/run/redis.ready"
+    wait_for_ready redis
 
     for ((k = 1; k <= silos; k++)); do
         silo_env "$k" >"$state/env/silo$k"
         start "silo$k" "$(dirname "$(silo_dll)")" "$state/env/silo$k" -- dotnet "$(silo_dll)"
+        echo "http $(silo_http_port "$k")" >"$state/run/silo$k.ready"
     done
     for ((k = 1; k <= silos; k++)); do
-        wait_for "silo$k" "$(pid_of "silo$k")" "/healthz" http_ok "$(silo_http_port "$k")" /healthz
+        wait_for_ready "silo$k"
         say "silo$k ready"
     done
     for ((k = 1; k <= gateways; k++)); do
         gateway_env "$k" >"$state/env/gateway$k"
         start "gateway$k" "$(dirname "$(gateway_dll)")" "$state/env/gateway$k" -- dotnet "$(gateway_dll)"
+        echo "http $(gateway_http_port "$k")" >"$state/run/gateway$k.ready"
     done
     for ((k = 1; k <= gateways; k++)); do
-        wait_for "gateway$k" "$(pid_of "gateway$k")" "/healthz" http_ok "$(gateway_http_port "$k")" /healthz
+        wait_for_ready "gateway$k"
         say "gateway$k ready on http://127.0.0.1:$(gateway_http_port "$k")"
     done
     trap - EXIT
@@ -313,6 +363,8 @@ case ${1:-} in
     up) shift; cmd_up "$@" ;;
     down) shift; cmd_down ;;
     status) shift; cmd_status ;;
+    kill) shift; cmd_kill "$@" ;;
+    restart) shift; cmd_restart "$@" ;;
     env) shift; cmd_env "$@" ;;
     *) usage ;;
 esac

@@ -95,9 +95,10 @@ public sealed class ClusterScriptTests(ITestOutputHelper output)
             Assert.True(status.ExitCode == 0, status.ToString());
             Assert.Contains("5 of 5 running", status.StandardOutput, StringComparison.Ordinal);
 
-            // A silo crashes (kill -9): with the fast failure detection the other takes over within seconds, and
-            // both gateways keep answering through it.
-            Process.GetProcessById(pids["silo1"]).Kill();
+            // A silo crashes (`kill`: SIGKILL): with the fast failure detection the other takes over within seconds,
+            // and both gateways keep answering through it.
+            var kill = await ClusterScript.RunAsync(TimeSpan.FromSeconds(30), environment, "kill", "silo1");
+            Assert.True(kill.ExitCode == 0, kill.ToString());
             var crashed = Stopwatch.StartNew();
             foreach (var gateway in gateways)
             {
@@ -109,6 +110,17 @@ public sealed class ClusterScriptTests(ITestOutputHelper output)
             Assert.NotEqual(0, degraded.ExitCode);
             Assert.Contains("silo1 pid", degraded.StandardOutput, StringComparison.Ordinal);
             Assert.Contains("4 of 5 running", degraded.StandardOutput, StringComparison.Ordinal);
+
+            // `restart` starts it again as `up` did and waits until it is healthy; the PID file names it once.
+            var restart = await ClusterScript.RunAsync(UpTimeout, environment, "restart", "silo1");
+            Assert.True(restart.ExitCode == 0, restart + "\n" + ClusterScript.Logs(clusterDir));
+            var restarted = ReadPids(clusterDir);
+            Assert.NotEqual(pids["silo1"], restarted["silo1"]);
+            Assert.True(IsRunning(restarted["silo1"]), "the restarted silo1 is not running");
+            Assert.Equal(200, (await ClusterHttp.GetAsync(http, new Uri($"http://127.0.0.1:{basePort + 2}/"), "healthz")).Status);
+            var healed = await ClusterScript.RunAsync(TimeSpan.FromSeconds(30), environment, "status");
+            Assert.Contains("5 of 5 running", healed.StandardOutput, StringComparison.Ordinal);
+            pids = restarted;
 
             var down = await ClusterScript.RunAsync(DownTimeout, environment, "down");
             output.WriteLine(down.StandardError);

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Relay.Chaos;
+
+/// <summary>One RSS sample of one process.</summary>
+internal readonly record struct RssSample(double At, long Kilobytes);
+
+/// <summary>A process of the cluster as the run saw it: one pid, from when it was first seen.</summary>
+internal sealed class NodeProcess(string name, int pid, double firstSeen)
+{
+    public string Name { get; } = name;
+    public int Pid { get; } = pid;
+    public double FirstSeen { get; } = firstSeen;
+    public List<RssSample> Rss { get; } = [];
+    public bool Alive => Directory.Exists($"/proc/{Pid}");
+}
+
+/// <summary>
+/// The process cluster <c>scripts/cluster.sh</c> started (its PID file in <c>CLUSTER_DIR</c>): kills and restarts its
+/// nodes through the script, as an operator or orchestrator would, and samples every process's RSS.
+/// </summary>
+internal sealed class ClusterNodes(ChaosOptions options)
+{
+    private readonly Dictionary<int, NodeProcess> _processes = [];
+
+    public IReadOnlyCollection<NodeProcess> Processes => _processes.Values;
+
+    /// <summary>The relay nodes (not redis), by name, as the PID file lists them.</summary>
+    public string[] RelayNodes() => [.. ReadPids().Select(p => p.Name).Where(n => n != "redis").Order(StringComparer.Ordinal)];
+
+    public Task KillAsync(string node) => ScriptAsync("kill", node);
+
+    public Task RestartAsync(string node) => ScriptAsync("restart", node, "--timeout", "120");
+
+    /// <summary>Restarts redis the way an operator does: SHUTDOWN SAVE (the data survives in its dump), then start.</summary>
+    public async Task RestartRedisAsync()
+    {
+        var port = File.ReadAllText(Path.Combine(options.ClusterDir, "run", "redis.ready")).Split(' ')[1].Trim();
+        await RunAsync("redis-cli", ["-p", port, "shutdown", "save"], allowFailure: true);
+        await ScriptAsync("restart", "redis", "--timeout", "60");
+    }
+
+    public void Sample()
+    {
+        var now = RunClock.Now;
+        foreach (var (name, pid) in ReadPids())
+        {
+            if (!_processes.TryGetValue(pid, out var process)) _processes[pid] = process = new NodeProcess(name, pid, now);
+            var rss = File.Exists($"/proc/{pid}/status")
+                ? File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
+                : null;
+            if (rss is null) continue;
+            var kilobytes = long.Parse(rss.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+            process.Rss.Add(new RssSample(now, kilobytes));
+        }
+    }
+
+    private IEnumerable<(string Name, int Pid)> ReadPids()
+    {
+        var file = Path.Combine(options.ClusterDir, "pids");
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines(file);
+        }
+        catch (IOException)
+        {
+            yield break; // being rewritten by a restart: the next sample reads it
+        }
+
+        foreach (var line in lines)
+        {
+            var parts = line.Split(' ');
+            if (parts.Length >= 2 && int.TryParse(parts[1], CultureInfo.InvariantCulture, out var pid)) yield return (parts[0], pid);
+        }
+    }
+
+    private Task ScriptAsync(params string[] args) => RunAsync("bash", [options.ClusterScript, .. args], allowFailure: false);
+
+    private static async Task RunAsync(string file, string[] args, bool allowFailure)
+    {
+        var start = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await process.WaitForExitAsync(timeout.Token);
+        if (process.ExitCode != 0 && !allowFailure)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed ({process.ExitCode}): {await output}{await error}");
+        }
+    }
+}
