@@ -37,7 +37,7 @@ internal static class ChaosReport
         text.AppendLine(inv, $"| redis restarted | {(chaos.RedisRestarted ? "yes" : "no")} |");
         text.AppendLine(inv, $"| error frames by code | {string.Join(", ", verdict.ErrorCodes.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}"))} |");
         text.AppendLine();
-        text.AppendLine("Memory (RSS MiB: a minute after start -> end):");
+        text.AppendLine("Memory (RSS a minute after start -> at the end):");
         text.AppendLine();
         foreach (var line in memory) text.AppendLine(inv, $"- {line}");
         if (verdict.Examples.Count + rosters.Count > 0)

@@ -3,8 +3,8 @@ using System.Globalization;
 
 namespace Relay.Chaos;
 
-/// <summary>One RSS sample of one process.</summary>
-internal readonly record struct RssSample(double At, long Kilobytes);
+/// <summary>One RSS sample of one process, with the run's client sockets it held then.</summary>
+internal readonly record struct RssSample(double At, long Kilobytes, int Sockets);
 
 /// <summary>A process of the cluster as the run saw it: one pid, from when it was first seen.</summary>
 internal sealed class NodeProcess(string name, int pid, double firstSeen)
@@ -20,7 +20,7 @@ internal sealed class NodeProcess(string name, int pid, double firstSeen)
 /// The process cluster <c>scripts/cluster.sh</c> started (its PID file in <c>CLUSTER_DIR</c>): kills and restarts its
 /// nodes through the script, as an operator or orchestrator would, and samples every process's RSS.
 /// </summary>
-internal sealed class ClusterNodes(ChaosOptions options)
+internal sealed class ClusterNodes(ChaosOptions options, Func<int, int> socketsOnPort)
 {
     private readonly Dictionary<int, NodeProcess> _processes = [];
 
@@ -52,8 +52,17 @@ internal sealed class ClusterNodes(ChaosOptions options)
                 : null;
             if (rss is null) continue;
             var kilobytes = long.Parse(rss.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-            process.Rss.Add(new RssSample(now, kilobytes));
+            process.Rss.Add(new RssSample(now, kilobytes, HttpPort(name) is { } port ? socketsOnPort(port) : 0));
         }
+    }
+
+    /// <summary>The HTTP (and WebSocket) port of a relay node, from how scripts/cluster.sh checks it is ready.</summary>
+    private int? HttpPort(string name)
+    {
+        var ready = Path.Combine(options.ClusterDir, "run", $"{name}.ready");
+        if (!File.Exists(ready)) return null;
+        var parts = File.ReadAllText(ready).Split(' ', StringSplitOptions.TrimEntries);
+        return parts[0] == "http" ? int.Parse(parts[1], CultureInfo.InvariantCulture) : null;
     }
 
     private IEnumerable<(string Name, int Pid)> ReadPids()

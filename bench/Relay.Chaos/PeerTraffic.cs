@@ -16,6 +16,12 @@ internal sealed class PeerTraffic(ChaosOptions options, string run, Random rando
     public MeshSlot[] Slots { get; } = [.. Enumerable.Range(0, options.Peers)
         .Select(i => new MeshSlot(i / options.MeshSize, i % options.MeshSize, run))];
 
+    /// <summary>Open sockets on the gateway listening on <paramref name="port"/>.</summary>
+    public int SocketsOn(int port)
+    {
+        lock (_gate) return Slots.Count(s => s.Current is { } c && c.Url.Port == port);
+    }
+
     public int Reconnects { get; private set; }
     public int Returned { get; private set; }
     public int Replaced { get; private set; }
