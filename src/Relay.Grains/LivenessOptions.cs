@@ -55,6 +55,14 @@ public sealed class LivenessOptions : IValidatableObject
     /// </summary>
     public TimeSpan LeaseDuration => StaleTimeout + LivenessReportInterval + LivenessReportInterval;
 
+    /// <summary>
+    /// How far the lease a peer grain persists may lag behind the one it holds in memory: renewals are written once
+    /// their last frame is this much newer than the last write. A grain re-activated after its silo died (its gateway
+    /// gone too, so nobody renews) adds it to every lease it loaded, so that it never reaps before the stale timeout
+    /// of the real last frame, and reaps within stale timeout + 2 report intervals + this of it (30 s + 8 s).
+    /// </summary>
+    public TimeSpan LeaseWriteInterval => LivenessReportInterval + LivenessReportInterval;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (ReapCheckInterval >= StaleTimeout)
