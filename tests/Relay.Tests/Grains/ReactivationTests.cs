@@ -140,7 +140,7 @@ public sealed class ReactivationTests(GrainClusterFixture fixture)
 
         // The gateway reports a frame just under one write interval after the written one: the activation holds it,
         // the store does not.
-        var writeInterval = 2 * GrainClusterFixture.LivenessReportInterval.TotalSeconds;
+        var writeInterval = GrainClusterFixture.LivenessReportInterval.TotalSeconds; // LivenessOptions.LeaseWriteInterval
         var reportedFrame = connectedAt + writeInterval - 0.01;
         await peer.Renew(gateway, [connection.ConnectionId], reportedFrame);
 
