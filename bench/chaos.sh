@@ -18,8 +18,8 @@
 #   -- ...       passed to the driver (e.g. -- --kill-every-min 20 --kill-every-max 40); see ChaosOptions.cs
 #
 # Prints the markdown report on stdout; progress on stderr. Exit status: 0 when every check passed, 1 when one
-# failed, 2 on error. The relay runs with its production timings (StaleTimeout 30 s) and the fast failure detection
-# scripts/cluster.sh uses (a dead silo declared in about 2 s).
+# failed, 2 on error. The relay runs with its production timings (StaleTimeout 30 s) and the failure detection
+# scripts/cluster.sh ships (a dead silo declared in 2-3 s).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -41,11 +41,12 @@ timeout=120
 # The cluster settings shared by every process; docker-compose.yml sets the same names and values (a test checks).
 cluster_id=relay
 service_id=relay
-# Fast failure detection, so tests see a crashed silo declared dead in about a second and a half
-# (production: leave these unset for Orleans' defaults 00:00:05 / 3 / 2, about 12-17 s).
-probe_timeout=00:00:01
-missed_probes=2
-death_votes=1
+# Failure detection for production: a crashed silo is declared dead in about 5-8 s (Orleans' defaults, 00:00:05 / 3 / 2,
+# take 12-17 s, too late for a co-hosted node's peers to go offline within 40 s of their last frame), while a healthy
+# one must miss three probes in a row to be suspected. docs/operations.md "Failure detection" has the figures.
+probe_timeout=00:00:02
+missed_probes=3
+death_votes=2
 
 say() { printf 'cluster: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }

@@ -55,6 +55,15 @@ public sealed class LivenessOptions : IValidatableObject
     /// </summary>
     public TimeSpan LeaseDuration => StaleTimeout + LivenessReportInterval + LivenessReportInterval;
 
+    /// <summary>
+    /// How far the lease a peer grain persists may lag behind the one it holds in memory: a renewal is written once its
+    /// last frame is this much newer than the last write (for a peer sending every few seconds, about every second
+    /// report; one sending every 10 s, each). A grain re-activated after its silo died (its gateway gone too, so nobody
+    /// renews) adds it to every lease it loaded: the real last frame is less than this plus one report interval after
+    /// the written one, so the grain reaps 32-36 s after it (stale timeout + 2 report intervals, + this).
+    /// </summary>
+    public TimeSpan LeaseWriteInterval => LivenessReportInterval;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (ReapCheckInterval >= StaleTimeout)

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Cluster;
 using Relay.Gateway.Configuration;
@@ -60,6 +61,18 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddRelayDashboard(configuration);
         services.AddRelayReadiness();
         services.AddRelayTelemetry(configuration);
+        return services;
+    }
+
+    /// <summary>
+    /// On a co-hosted node of a cluster (silo and gateway in one process, with Redis): names the silo after this
+    /// gateway, so that the other nodes know whose connections died with it, and watches for the other co-hosted nodes'
+    /// deaths (<see cref="NodeLossWatcher"/>). Call after <see cref="AddRelayGateway"/>.
+    /// </summary>
+    public static IServiceCollection AddRelayNodeLossWatch(this IServiceCollection services)
+    {
+        services.AddOptions<SiloOptions>().Configure<GatewayIdentity>((silo, gateway) => silo.SiloName = gateway.Id);
+        services.AddHostedService<NodeLossWatcher>();
         return services;
     }
 

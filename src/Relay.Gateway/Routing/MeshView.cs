@@ -84,6 +84,16 @@ internal sealed class MeshView
         }
     }
 
+    /// <summary>The peers with a connection on <paramref name="gatewayId"/> (another gateway), as its links and the
+    /// mesh grain told this one.</summary>
+    public string[] PeersOn(string gatewayId)
+    {
+        lock (Membership.Lock)
+        {
+            return [.. Membership.Peers.Where(p => Array.Exists(p.Remote, m => m.Key.GatewayId == gatewayId)).Select(p => p.PeerId)];
+        }
+    }
+
     // ---- this node's members ------------------------------------------------------------------------------
 
     /// <summary>

@@ -36,6 +36,16 @@ public interface IMeshGrain : IGrainWithStringKey
     [Alias("Expired")]
     Task Expired(string peerId, long incarnation, ConnectionKey[] connections, bool offline, RosterEntry? remaining);
 
+    /// <summary>
+    /// <paramref name="reporter"/>, a gateway serving this mesh, saw <paramref name="lostGateway"/>'s node declared
+    /// dead: the peer grains of its connections may have died with it. Every peer of the roster with a connection
+    /// there, and the <paramref name="peerIds"/> the reporter knows there (this activation may be too young to know
+    /// them: the roster is kept in memory), is told to watch its leases, so that each reaps on time and offline goes
+    /// out once. The reporter counts among the gateways that hear of it.
+    /// </summary>
+    [Alias("GatewayLost")]
+    Task GatewayLost(string reporter, string lostGateway, string[] peerIds);
+
     [Alias("GetRoster")]
     Task<RosterEntry[]> GetRoster();
 }

@@ -99,6 +99,27 @@ internal sealed partial class MeshGrain(ILogger<MeshGrain> logger) : Grain, IMes
         }
     }
 
+    public Task GatewayLost(string reporter, string lostGateway, string[] peerIds)
+    {
+        // The reporter already serves the mesh and its peers know the other gateways' members through the links; a
+        // young activation must only learn to tell it of the reaps to come, so nobody else needs to hear of it.
+        if (_opened.Add(reporter)) Recompute();
+
+        var mesh = this.GetPrimaryKeyString();
+        var peers = new HashSet<string>(peerIds, StringComparer.Ordinal);
+        foreach (var entry in _roster.Values)
+        {
+            if (entry.Connections.Any(c => c.Key.GatewayId == lostGateway)) peers.Add(entry.PeerId);
+        }
+        foreach (var peer in peers)
+        {
+            // One-way: a peer grain reaping right away calls Expired here, which waits for this turn to end.
+            _ = GrainFactory.GetGrain<IPeerGrain>(GrainKeys.Peer(mesh, peer)).WatchLeases();
+        }
+        Log.GatewayLost(logger, mesh, lostGateway, peers.Count);
+        return Task.CompletedTask;
+    }
+
     public Task<RosterEntry[]> GetRoster() => Task.FromResult(_roster.Values.ToArray());
 
     private void Recompute() => _gateways = [.. _opened.Order(StringComparer.Ordinal)];
@@ -125,5 +146,9 @@ internal sealed partial class MeshGrain(ILogger<MeshGrain> logger) : Grain, IMes
         [LoggerMessage(EventId = 2101, Level = LogLevel.Warning,
             Message = "Mesh {Mesh}: could not tell gateway {Gateway} about a membership change")]
         public static partial void PublishFailed(ILogger logger, Exception exception, string mesh, string gateway);
+
+        [LoggerMessage(EventId = 2102, Level = LogLevel.Information,
+            Message = "Mesh {Mesh}: gateway {Gateway} was declared dead; {Peers} peer grain(s) told to watch their leases")]
+        public static partial void GatewayLost(ILogger logger, string mesh, string gateway, int peers);
     }
 }

@@ -17,6 +17,10 @@ internal sealed partial class PeerGrain(
     // Lets a burst of expiries (a gateway's connections, all reported at the same moment) reap in one turn.
     private static readonly TimeSpan MinimumReapDue = TimeSpan.FromMilliseconds(10);
     private readonly LivenessOptions _options = options.Value;
+
+    // Leases this activation loaded from storage and no live gateway has renewed since: the activation that held them
+    // was lost, and with it up to LeaseWriteInterval of renewals that were never written.
+    private readonly HashSet<ConnectionLease> _restored = new(ReferenceEqualityComparer.Instance);
     private IGrainTimer? _reapTimer;
     private bool _reminderRegistered;
     private double _lastLeaseWrite;
@@ -29,6 +33,7 @@ internal sealed partial class PeerGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         (_mesh, _peerId) = GrainKeys.SplitPeer(this.GetPrimaryKeyString());
+        _restored.UnionWith(State.Connections);
         ArmReapTimer();
         return Task.CompletedTask;
     }
@@ -46,7 +51,11 @@ internal sealed partial class PeerGrain(
             State.Incarnation++;
             State.Principal = principal;
         }
-        if (State.Find(connection.Key) is { } known) State.Connections.Remove(known);
+        if (State.Find(connection.Key) is { } known)
+        {
+            State.Connections.Remove(known);
+            _restored.Remove(known);
+        }
         State.Connections.Add(new ConnectionLease
         {
             GatewayId = connection.Key.GatewayId,
@@ -84,6 +93,7 @@ internal sealed partial class PeerGrain(
         // An unknown connection was already reaped here, and its offline already announced: say nothing.
         if (State.Find(connection) is not { } lease) return new PeerLeave(false, State.Incarnation, []);
         State.Connections.Remove(lease);
+        _restored.Remove(lease);
         await state.WriteStateAsync();
         if (State.Connections.Count > 0) return new PeerLeave(false, State.Incarnation, await Mesh.Upsert(Entry()));
         var gateways = await Mesh.Remove(_peerId);
@@ -96,19 +106,26 @@ internal sealed partial class PeerGrain(
         if (!_options.LeaseBackstop) return;
         foreach (var id in connectionIds)
         {
-            if (State.Find(new ConnectionKey(gatewayId, id)) is { } lease && lease.LastFrame < lastFrame)
-            {
-                lease.LastFrame = lastFrame;
-            }
+            if (State.Find(new ConnectionKey(gatewayId, id)) is not { } lease) continue;
+            // A live gateway reports the connection's latest frame: whatever the lost activation knew, this is it.
+            _restored.Remove(lease);
+            if (lease.LastFrame < lastFrame) lease.LastFrame = lastFrame;
         }
         if (lastFrame > State.LastSeen) State.LastSeen = lastFrame;
         // Leases live in memory between writes; a grain re-activated after a silo failure works from the last
         // write, so write often enough that such a grain never reaps a connection a live gateway still reports.
-        if (lastFrame - _lastLeaseWrite >= _options.StaleTimeout.TotalSeconds / 3)
+        if (lastFrame - _lastLeaseWrite >= _options.LeaseWriteInterval.TotalSeconds)
         {
             _lastLeaseWrite = lastFrame;
             await state.WriteStateAsync();
         }
+    }
+
+    public Task WatchLeases()
+    {
+        // Activating is the work: OnActivateAsync armed the reap timer for the leases loaded from storage.
+        ArmReapTimer();
+        return Task.CompletedTask;
     }
 
     public Task<ConnectionKey[]> GetConnections() => Task.FromResult(State.Connections.Select(c => c.ToKey()).ToArray());
@@ -129,11 +146,11 @@ internal sealed partial class PeerGrain(
     {
         if (State.Connections.Count == 0) return;
         var now = UnixTime.Now(time);
-        var lease = _options.LeaseDuration.TotalSeconds;
-        var expired = State.Connections.FindAll(c => c.LastFrame + lease <= now);
+        var expired = State.Connections.FindAll(c => LeaseEnd(c) <= now);
         if (expired.Count == 0) return;
 
         State.Connections.RemoveAll(expired.Contains);
+        _restored.ExceptWith(expired);
         await state.WriteStateAsync();
         var offline = State.Connections.Count == 0;
         Log.LeasesExpired(logger, _mesh, expired.Count, State.Connections.Count);
@@ -177,16 +194,21 @@ internal sealed partial class PeerGrain(
         }
     }
 
+    /// <summary>When the connection's lease runs out (unix seconds): a restored lease is given the renewals its lost
+    /// activation may not have written.</summary>
+    private double LeaseEnd(ConnectionLease connection) =>
+        connection.LastFrame + _options.LeaseDuration.TotalSeconds + (_restored.Contains(connection) ? _options.LeaseWriteInterval.TotalSeconds : 0);
+
     private TimeSpan NextReapDue()
     {
         var earliest = double.MaxValue;
         foreach (var connection in State.Connections)
         {
-            earliest = Math.Min(earliest, connection.LastFrame);
+            earliest = Math.Min(earliest, LeaseEnd(connection));
         }
 
         // Leases are compared at millisecond precision: one more millisecond, so the tick finds the lease run out.
-        var due = TimeSpan.FromSeconds(earliest + _options.LeaseDuration.TotalSeconds - UnixTime.Now(time)) + TimeSpan.FromMilliseconds(1);
+        var due = TimeSpan.FromSeconds(earliest - UnixTime.Now(time)) + TimeSpan.FromMilliseconds(1);
 
         // A reminder that could not be registered is tried again at the next reap check.
         if (!_reminderRegistered && due > _options.ReapCheckInterval) due = _options.ReapCheckInterval;

@@ -37,6 +37,8 @@ public static class RelayHost
         // Without Redis this is the only silo, and its gateway shares its fate: no lease backstop to keep.
         if (cluster.Role == RelayRole.Combined && !cluster.UsesRedis) builder.Services.UseSingleProcessLiveness();
         if (cluster.Role == RelayRole.Combined) builder.Services.AddRelayGateway(builder.Configuration);
+        // With Redis, other nodes can outlive this one and must reap its peers if it dies, and it theirs.
+        if (cluster.Role == RelayRole.Combined && cluster.UsesRedis) builder.Services.AddRelayNodeLossWatch();
         configure?.Invoke(builder);
 
         var app = builder.Build();

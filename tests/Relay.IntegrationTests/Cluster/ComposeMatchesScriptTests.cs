@@ -91,7 +91,7 @@ public class ComposeMatchesScriptTests
     }
 
     [Fact]
-    public async Task Roles_and_fast_failure_detection_are_set_everywhere()
+    public async Task Roles_and_the_shipped_failure_detection_are_set_everywhere()
     {
         var compose = Compose();
         var script = await ScriptEnvironmentAsync();
@@ -102,9 +102,9 @@ public class ComposeMatchesScriptTests
             Assert.Equal(role, compose.Services[name].Environment["Cluster__Role"]);
             foreach (var source in new[] { env, compose.Services[name].Environment })
             {
-                Assert.Equal("00:00:01", source["Cluster__ProbeTimeout"]);
-                Assert.Equal("2", source["Cluster__NumMissedProbesLimit"]);
-                Assert.Equal("1", source["Cluster__NumVotesForDeathDeclaration"]);
+                Assert.Equal("00:00:02", source["Cluster__ProbeTimeout"]);
+                Assert.Equal("3", source["Cluster__NumMissedProbesLimit"]);
+                Assert.Equal("2", source["Cluster__NumVotesForDeathDeclaration"]);
             }
         }
     }

@@ -7,47 +7,13 @@ namespace Relay.IntegrationTests.Cluster;
 
 /// <summary>
 /// Node failures on a real process cluster (2 silos, 2 gateway-only nodes, Redis), each test with its own
-/// cluster because it kills a node with SIGKILL. Liveness runs at the real defaults (30 s stale timeout).
+/// cluster because it kills a node with SIGKILL. Liveness runs at the real defaults (30 s stale timeout). When the
+/// peers of a dead node go offline is <see cref="NodeDeathOfflineTests"/>.
 /// </summary>
 [Trait("Category", "Cluster")]
+[Collection(ClusterProcesses.Name)]
 public sealed class NodeFailureTests(ITestOutputHelper output)
 {
-    [Fact]
-    public async Task Peers_of_a_killed_gateway_go_offline_once_between_30_and_40_s_and_the_survivors_lose_nothing()
-    {
-        await using var cluster = await ProcessCluster.StartAsync(2, 2);
-        var mesh = "?mesh=kill-gateway";
-        Uri On(int gateway) => new(cluster.Gateways[gateway], mesh);
-
-        await using var observer = await LivePeer.ConnectAsync(On(0), "observer");
-        await using var sender = await LivePeer.ConnectAsync(On(0), "sender");
-        await using var receiver = await LivePeer.ConnectAsync(On(0), "receiver");
-        var tabs = TestPeer.NewId("tabs");
-        await using var tabHere = await LivePeer.ConnectAsync(On(0), tabs);
-        await using var tabThere = await TestPeer.ConnectAsync(On(1), tabs);
-        await tabThere.RegisterAsync();
-        await using var victim = await TestPeer.ConnectAsync(On(1), TestPeer.NewId("victim"));
-        await victim.RegisterAsync();
-        var victimLastFrame = Stopwatch.StartNew();
-        await observer.WaitForAsync(f => Frame.IsPresenceOf(f, victim.Id));
-
-        using var traffic = new DirectTraffic(sender, receiver);
-        cluster.Kill("gateway2");
-        var killedAt = victimLastFrame.Elapsed;
-
-        var offline = await observer.WaitForAsync(f => Frame.IsOfflineOf(f, victim.Id), TimeSpan.FromSeconds(60), "victim offline");
-        var after = observer.ArrivalOf(offline) - (observer.Age - victimLastFrame.Elapsed);
-        output.WriteLine($"killed {killedAt.TotalSeconds:F1} s after the victim's last frame; offline after {after.TotalSeconds:F1} s");
-        Assert.InRange(after.TotalSeconds, 30, 40);
-
-        // Exactly once, and nothing about the tabs (their peer keeps a connection here): barrier, then count.
-        await traffic.StopAsync();
-        await sender.MarkAsync(observer);
-        Assert.Equal(1, observer.Count(f => Frame.IsOfflineOf(f, victim.Id)));
-        Assert.DoesNotContain(observer.Received, f => Frame.IsOfflineOf(f, tabs));
-        traffic.AssertNothingLost();
-    }
-
     [Fact]
     public async Task Killing_one_of_two_silos_keeps_peers_online_and_reports_every_frame_it_could_not_deliver()
     {

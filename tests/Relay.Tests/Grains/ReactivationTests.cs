@@ -127,6 +127,42 @@ public sealed class ReactivationTests(GrainClusterFixture fixture)
         Assert.True((await peer.Disconnect(new ConnectionKey(gw1, 2))).WentOffline);
     }
 
+    [Fact]
+    public async Task A_peer_grain_told_to_watch_its_leases_after_losing_its_activation_never_reaps_before_the_lease_of_an_unwritten_renewal()
+    {
+        var mesh = GrainClusterFixture.NewMesh("restored");
+        var gateway = GrainClusterFixture.NewGateway("gw");
+        await using var probe = await GatewayProbe.SubscribeAsync(fixture.Client, gateway);
+        var peer = fixture.Peer(mesh, "chatty");
+        var connection = new ConnectionKey(gateway, 1);
+        var connectedAt = Unix.Now();
+        await peer.Connect(new MemberConnection(connection, null), Metadata, connectedAt);
+
+        // The gateway reports a frame just under one write interval after the written one: the activation holds it,
+        // the store does not.
+        var writeInterval = GrainClusterFixture.LivenessReportInterval.TotalSeconds; // LivenessOptions.LeaseWriteInterval
+        var reportedFrame = connectedAt + writeInterval - 0.01;
+        await peer.Renew(gateway, [connection.ConnectionId], reportedFrame);
+
+        // The activation is lost with its silo (and the gateway with its node: nobody renews); a mesh grain told of
+        // the node's death has the grain watch its leases.
+        await DeactivateAsync(peer);
+        await fixture.Mesh(mesh).GatewayLost(GrainClusterFixture.NewGateway("survivor"), gateway, ["chatty"]);
+
+        // The decision is the peer grain's call to the mesh grain (the stream's delivery adds its poll to it): not before
+        // the lease of the last reported frame, which the new activation never saw, and within the lease of the written
+        // one plus the write interval it allows for (and slack for a loaded machine).
+        var meshId = fixture.Mesh(mesh).GetGrainId();
+        var expired = await fixture.Calls.WaitForAsync(c => c.Grain == meshId && c.Method == nameof(IMeshGrain.Expired),
+            GrainClusterFixture.EventTimeout, "the peer grain reports the expiry to the mesh grain");
+        Assert.True(expired.At >= reportedFrame + Lease - 0.005, $"reaped {expired.At - reportedFrame:F3} s after the last reported frame (lease {Lease} s)");
+        Assert.True(expired.At <= connectedAt + Lease + writeInterval + 1.0, $"reaped {expired.At - connectedAt:F3} s after the written frame");
+
+        var (reaped, _) = await probe.NextReapedAsync(GrainClusterFixture.EventTimeout);
+        Assert.Equal("chatty", reaped.PeerId);
+        Assert.Equal([connection], reaped.Connections);
+    }
+
     /// <summary>Deactivates the grain's current activation and waits until it is gone; returns its id.</summary>
     private async Task<Orleans.Runtime.ActivationId> DeactivateAsync(IPeerGrain peer)
     {
