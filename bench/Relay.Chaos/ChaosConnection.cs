@@ -74,9 +74,6 @@ internal sealed class ChaosConnection : IDisposable
     public List<RelayErrorSeen> Errors { get; } = [];
     public List<PresenceSeen> Presences { get; } = [];
 
-    /// <summary>Ended when the socket is gone, whoever ended it.</summary>
-    public Task Ended { get; private set; } = Task.CompletedTask;
-
     public async Task OpenAsync(Action<ChaosConnection> onLost, CancellationToken cancellation)
     {
         _socket.Options.KeepAliveInterval = TimeSpan.Zero; // the relay pings; the real clients never do
@@ -87,7 +84,8 @@ internal sealed class ChaosConnection : IDisposable
         Enqueue(OutKind.Presence);
         var sending = SendLoopAsync(cancellation);
         var receiving = ReceiveLoopAsync(cancellation);
-        Ended = Task.Run(async () =>
+        // When both loops end the socket is gone, whoever ended it: dispose it and report the loss.
+        _ = Task.Run(async () =>
         {
             await receiving;
             _out.Writer.TryComplete();
