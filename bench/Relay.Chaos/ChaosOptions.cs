@@ -22,6 +22,9 @@ internal sealed record ChaosOptions
     public double QuietTail { get; init; } = 60;
     public double KillEveryMin { get; init; } = 30;
     public double KillEveryMax { get; init; } = 60;
+    /// <summary>When set, only relay nodes whose name starts with it are killed (<c>gateway</c>: churn without
+    /// silo loss; <c>gateway2</c>: gateway1 survives the whole run and takes every moved socket).</summary>
+    public string KillOnly { get; init; } = "";
     public double DownMin { get; init; } = 5;
     public double DownMax { get; init; } = 20;
     public double ReconnectMin { get; init; } = 1;
@@ -73,6 +76,7 @@ internal sealed record ChaosOptions
             QuietTail = Number("quiet-tail", defaults.QuietTail),
             KillEveryMin = Number("kill-every-min", defaults.KillEveryMin),
             KillEveryMax = Number("kill-every-max", defaults.KillEveryMax),
+            KillOnly = values.Remove("kill-only", out var killOnly) ? killOnly : defaults.KillOnly,
             DownMin = Number("down-min", defaults.DownMin),
             DownMax = Number("down-max", defaults.DownMax),
             ReconnectMin = Number("reconnect-min", defaults.ReconnectMin),
