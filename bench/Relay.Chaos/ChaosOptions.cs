@@ -45,6 +45,10 @@ internal sealed record ChaosOptions
 
     /// <summary>Growth allowed of each surviving process's RSS over its level one minute after it started.</summary>
     public double MaxRssGrowth { get; init; } = 0.10;
+
+    /// <summary>Growth allowed of each surviving relay node's managed heap after GC over its level one minute after
+    /// it started (see <see cref="MemoryCheck"/>).</summary>
+    public double MaxHeapGrowth { get; init; } = 0.10;
     public int Seed { get; init; } = Environment.TickCount;
 
     public static ChaosOptions Parse(string[] args)
@@ -89,6 +93,7 @@ internal sealed record ChaosOptions
             OfflineMin = Number("offline-min", defaults.OfflineMin),
             OfflineMax = Number("offline-max", defaults.OfflineMax),
             MaxRssGrowth = Number("max-rss-growth", defaults.MaxRssGrowth),
+            MaxHeapGrowth = Number("max-heap-growth", defaults.MaxHeapGrowth),
             Seed = (int)Number("seed", defaults.Seed),
         };
         if (values.Count > 0) throw new ArgumentException($"unknown option --{values.Keys.First()}");
