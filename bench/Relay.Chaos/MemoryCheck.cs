@@ -29,7 +29,7 @@ internal static class MemoryCheck
             var baselineAt = Math.Max(process.FirstSeen, start) + 60;
             var baseline = process.Rss.FirstOrDefault(s => s.At >= baselineAt);
             var end = process.Rss.LastOrDefault();
-            if (baseline.Kilobytes == 0 || end.At - baseline.At < Window + 30)
+            if (baseline.Kilobytes == 0 || end.At - baseline.At < 30)
             {
                 lines.Add($"{process.Name} (pid {process.Pid}): up too short to judge");
                 continue;
