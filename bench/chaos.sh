@@ -5,7 +5,7 @@
 # restarted (SHUTDOWN SAVE, start). Peers whose socket died come back after 1-5 s, half under their id, half as new
 # peers. Then the checker (bench/Relay.Chaos) reports: every frame between open sockets delivered once in per-sender
 # order or its loss reported; every departed peer offline once per survivor, 30-40 s after its last frame, never a
-# ghost; every roster (mesh grain, each gateway's snapshot) equal to the open sockets; RSS flat.
+# ghost; every roster (mesh grain, each gateway's snapshot) equal to the open sockets; RSS and managed heap flat.
 #
 #   bench/chaos.sh [--minutes M] [--peers N] [--mesh-size S] [--topology split|cohosted] [--seed N] [--no-build]
 #                  [--configuration C] [--keep] [-- driver options]

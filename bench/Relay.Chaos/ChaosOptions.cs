@@ -22,6 +22,9 @@ internal sealed record ChaosOptions
     public double QuietTail { get; init; } = 60;
     public double KillEveryMin { get; init; } = 30;
     public double KillEveryMax { get; init; } = 60;
+    /// <summary>When set, only relay nodes whose name starts with it are killed (<c>gateway</c>: churn without
+    /// silo loss; <c>gateway2</c>: gateway1 survives the whole run and takes every moved socket).</summary>
+    public string KillOnly { get; init; } = "";
     public double DownMin { get; init; } = 5;
     public double DownMax { get; init; } = 20;
     public double ReconnectMin { get; init; } = 1;
@@ -42,6 +45,10 @@ internal sealed record ChaosOptions
 
     /// <summary>Growth allowed of each surviving process's RSS over its level one minute after it started.</summary>
     public double MaxRssGrowth { get; init; } = 0.10;
+
+    /// <summary>Growth allowed of each surviving relay node's managed heap after GC over its level one minute after
+    /// it started (see <see cref="MemoryCheck"/>).</summary>
+    public double MaxHeapGrowth { get; init; } = 0.10;
     public int Seed { get; init; } = Environment.TickCount;
 
     public static ChaosOptions Parse(string[] args)
@@ -73,6 +80,7 @@ internal sealed record ChaosOptions
             QuietTail = Number("quiet-tail", defaults.QuietTail),
             KillEveryMin = Number("kill-every-min", defaults.KillEveryMin),
             KillEveryMax = Number("kill-every-max", defaults.KillEveryMax),
+            KillOnly = values.Remove("kill-only", out var killOnly) ? killOnly : defaults.KillOnly,
             DownMin = Number("down-min", defaults.DownMin),
             DownMax = Number("down-max", defaults.DownMax),
             ReconnectMin = Number("reconnect-min", defaults.ReconnectMin),
@@ -85,6 +93,7 @@ internal sealed record ChaosOptions
             OfflineMin = Number("offline-min", defaults.OfflineMin),
             OfflineMax = Number("offline-max", defaults.OfflineMax),
             MaxRssGrowth = Number("max-rss-growth", defaults.MaxRssGrowth),
+            MaxHeapGrowth = Number("max-heap-growth", defaults.MaxHeapGrowth),
             Seed = (int)Number("seed", defaults.Seed),
         };
         if (values.Count > 0) throw new ArgumentException($"unknown option --{values.Keys.First()}");

@@ -8,7 +8,7 @@ namespace Relay.Chaos;
 internal static class ChaosReport
 {
     public static string Render(ChaosOptions options, PeerTraffic traffic, NodeChaos chaos, ChaosVerdict verdict,
-        List<RosterDifference> rosters, List<string> memory, bool memoryPassed, double trafficStart)
+        List<RosterDifference> rosters, MemoryVerdict memory, double trafficStart)
     {
         var text = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
@@ -33,13 +33,13 @@ internal static class ChaosReport
         text.AppendLine(inv, $"| offline after the last frame, s (min / median / max) | {Spread(verdict.OfflineDelays)} |");
         text.AppendLine(inv, $"| false offline (peer never left) / ghosts | {verdict.FalseOffline} / {verdict.Ghosts} |");
         text.AppendLine(inv, $"| rosters differing from the open sockets (mesh grain, snapshot per gateway) | {rosters.Count} |");
-        text.AppendLine(inv, $"| RSS of every surviving process within {options.MaxRssGrowth:P0} of its level a minute after start | {(memoryPassed ? "yes" : "**no**")} |");
+        text.AppendLine(inv, $"| every surviving process within {options.MaxRssGrowth:P0} (RSS) and {options.MaxHeapGrowth:P0} (managed heap after GC) of its level a minute after start | {(memory.Passed ? "yes" : "**no**")} |");
         text.AppendLine(inv, $"| redis restarted | {(chaos.RedisRestarted ? "yes" : "no")} |");
         text.AppendLine(inv, $"| error frames by code | {string.Join(", ", verdict.ErrorCodes.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}"))} |");
         text.AppendLine();
-        text.AppendLine("Memory (RSS a minute after start -> at the end):");
+        text.AppendLine(inv, $"Memory (a minute after start -> at the end; managed heap: the lowest over {MemoryCheck.Window:F0} s of samples):");
         text.AppendLine();
-        foreach (var line in memory) text.AppendLine(inv, $"- {line}");
+        foreach (var line in memory.Lines) text.AppendLine(inv, $"- {line}");
         if (verdict.Examples.Count + rosters.Count > 0)
         {
             text.AppendLine();
@@ -52,9 +52,9 @@ internal static class ChaosReport
             }
         }
 
-        var passed = verdict.Passed && rosters.Count == 0 && memoryPassed;
+        var passed = verdict.Passed && rosters.Count == 0 && memory.Passed;
         text.AppendLine();
-        text.AppendLine(inv, $"chaos: {(passed ? "PASSED" : "FAILED")} due={verdict.Due} delivered={verdict.Delivered} reported={verdict.MissingReported} unreported={verdict.MissingUnreported} duplicated={verdict.Duplicates} reordered={verdict.Reorders} departures={verdict.Departures} offline_due={verdict.OfflineDue} offline_missing={verdict.OfflineMissing} offline_duplicated={verdict.OfflineDuplicated} offline_out_of_window={verdict.OfflineOutOfWindow} false_offline={verdict.FalseOffline} ghosts={verdict.Ghosts} rosters={rosters.Count} memory={(memoryPassed ? "ok" : "grew")} kills={chaos.Events.Count(e => e.What == "kill -9")} redis_restarted={chaos.RedisRestarted}");
+        text.AppendLine(inv, $"chaos: {(passed ? "PASSED" : "FAILED")} due={verdict.Due} delivered={verdict.Delivered} reported={verdict.MissingReported} unreported={verdict.MissingUnreported} duplicated={verdict.Duplicates} reordered={verdict.Reorders} departures={verdict.Departures} offline_due={verdict.OfflineDue} offline_missing={verdict.OfflineMissing} offline_duplicated={verdict.OfflineDuplicated} offline_out_of_window={verdict.OfflineOutOfWindow} false_offline={verdict.FalseOffline} ghosts={verdict.Ghosts} rosters={rosters.Count} memory={(memory.Passed ? "ok" : "grew")} kills={chaos.Events.Count(e => e.What == "kill -9")} redis_restarted={chaos.RedisRestarted}");
         return text.ToString();
     }
 

@@ -3,8 +3,9 @@ using System.Globalization;
 
 namespace Relay.Chaos;
 
-/// <summary>One RSS sample of one process, with the run's client sockets it held then.</summary>
-internal readonly record struct RssSample(double At, long Kilobytes, int Sockets);
+/// <summary>One memory sample of one process: its RSS, its managed heap after the last GC (bytes, from its
+/// <c>/metrics</c>; null for redis or when the scrape failed) and the run's client sockets it held then.</summary>
+internal readonly record struct RssSample(double At, long Kilobytes, long? HeapBytes, int Sockets);
 
 /// <summary>A process of the cluster as the run saw it: one pid, from when it was first seen.</summary>
 internal sealed class NodeProcess(string name, int pid, double firstSeen)
@@ -20,9 +21,14 @@ internal sealed class NodeProcess(string name, int pid, double firstSeen)
 /// The process cluster <c>scripts/cluster.sh</c> started (its PID file in <c>CLUSTER_DIR</c>): kills and restarts its
 /// nodes through the script, as an operator or orchestrator would, and samples every process's RSS.
 /// </summary>
-internal sealed class ClusterNodes(ChaosOptions options, Func<int, int> socketsOnPort)
+internal sealed class ClusterNodes(ChaosOptions options, Func<int, int> socketsOnPort) : IDisposable
 {
+    // Sum over the generations of the System.Runtime gauge dotnet.gc.last_collection.heap.size, as the Prometheus
+    // exporter names it: what the heap held right after the last GC.
+    private const string HeapMetric = "dotnet_gc_last_collection_heap_size_bytes";
+
     private readonly Dictionary<int, NodeProcess> _processes = [];
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(2) };
 
     public IReadOnlyCollection<NodeProcess> Processes => _processes.Values;
 
@@ -41,10 +47,10 @@ internal sealed class ClusterNodes(ChaosOptions options, Func<int, int> socketsO
         await ScriptAsync("restart", "redis", "--timeout", "60");
     }
 
-    public void Sample()
+    public async Task SampleAsync()
     {
         var now = RunClock.Now;
-        foreach (var (name, pid) in ReadPids())
+        foreach (var (name, pid) in ReadPids().ToList())
         {
             if (!_processes.TryGetValue(pid, out var process)) _processes[pid] = process = new NodeProcess(name, pid, now);
             var rss = File.Exists($"/proc/{pid}/status")
@@ -52,8 +58,35 @@ internal sealed class ClusterNodes(ChaosOptions options, Func<int, int> socketsO
                 : null;
             if (rss is null) continue;
             var kilobytes = long.Parse(rss.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-            process.Rss.Add(new RssSample(now, kilobytes, HttpPort(name) is { } port ? socketsOnPort(port) : 0));
+            var port = HttpPort(name);
+            var heap = port is { } p ? await ManagedHeapAsync(p) : null;
+            process.Rss.Add(new RssSample(now, kilobytes, heap, port is { } q ? socketsOnPort(q) : 0));
         }
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    private async Task<long?> ManagedHeapAsync(int port)
+    {
+        string metrics;
+        try
+        {
+            metrics = await _http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"));
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return null; // the node is being killed or restarted: the next sample reads it
+        }
+
+        long? total = null;
+        foreach (var line in metrics.AsSpan().EnumerateLines())
+        {
+            if (!line.StartsWith(HeapMetric + "{", StringComparison.Ordinal)) continue;
+            var value = line[(line.LastIndexOf(' ') + 1)..];
+            total = (total ?? 0) + (long)double.Parse(value, CultureInfo.InvariantCulture);
+        }
+
+        return total;
     }
 
     /// <summary>The HTTP (and WebSocket) port of a relay node, from how scripts/cluster.sh checks it is ready.</summary>

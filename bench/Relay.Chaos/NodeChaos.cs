@@ -5,7 +5,7 @@ internal readonly record struct ChaosEvent(double At, string What, string Node);
 
 /// <summary>
 /// Every 30-60 s (<see cref="ChaosOptions.KillEveryMin"/>..<see cref="ChaosOptions.KillEveryMax"/>) kills one relay
-/// node at random with SIGKILL and restarts it 5-20 s later; once in the run, while every node is up, it restarts
+/// node at random (of those <see cref="ChaosOptions.KillOnly"/> names) with SIGKILL and restarts it 5-20 s later; once in the run, while every node is up, it restarts
 /// redis. Nothing is killed in the last <see cref="ChaosOptions.QuietTail"/> seconds, so that every departure's
 /// offline is due before the run ends.
 /// </summary>
@@ -21,7 +21,8 @@ internal sealed class NodeChaos(ChaosOptions options, ClusterNodes nodes, Random
         while (next <= lastKill && !cancellation.IsCancellationRequested)
         {
             await RunClock.Until(next, cancellation);
-            var candidates = nodes.RelayNodes();
+            var candidates = nodes.RelayNodes().Where(n => n.StartsWith(options.KillOnly, StringComparison.Ordinal)).ToArray();
+            if (candidates.Length == 0) throw new InvalidOperationException($"no relay node's name starts with '{options.KillOnly}'");
             var node = candidates[random.Next(candidates.Length)];
             await nodes.KillAsync(node);
             var killedAt = RunClock.Now;

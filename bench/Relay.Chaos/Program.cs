@@ -18,7 +18,7 @@ catch (ArgumentException e)
 var run = Guid.NewGuid().ToString("N")[..6];
 var random = new Random(options.Seed);
 var traffic = new PeerTraffic(options, run, random);
-var nodes = new ClusterNodes(options, traffic.SocketsOn);
+using var nodes = new ClusterNodes(options, traffic.SocketsOn);
 var chaos = new NodeChaos(options, nodes, random);
 using var stop = new CancellationTokenSource();
 void Say(string line) => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"chaos [{RunClock.Now,7:F1} s] {line}"));
@@ -27,7 +27,7 @@ var sampling = Task.Run(async () =>
 {
     while (!stop.IsCancellationRequested)
     {
-        nodes.Sample();
+        await nodes.SampleAsync();
         try
         {
             await Task.Delay(TimeSpan.FromSeconds(5), stop.Token);
@@ -55,36 +55,12 @@ ChaosConnection.FreezeRecords();
 await idle.CancelAsync();
 await sending;
 var verdict = new ChaosChecker(options, traffic).Check();
-nodes.Sample();
-
-// Memory is flat when a process's RSS at the end is within MaxRssGrowth of its level a minute after it started. A
-// gateway that now holds more sockets than then (peers of a killed gateway moved to it) is not comparable: its line
-// says so, with RSS per socket, and it is judged only when its socket count is within 10 % of the baseline's.
-var memory = new List<string>();
-var memoryPassed = true;
-foreach (var process in nodes.Processes.Where(p => p.Alive).OrderBy(p => p.Name, StringComparer.Ordinal))
-{
-    var baseline = process.Rss.FirstOrDefault(s => s.At >= Math.Max(process.FirstSeen, start) + 60);
-    var end = process.Rss.LastOrDefault();
-    if (baseline.Kilobytes == 0 || end.At - baseline.At < 30)
-    {
-        memory.Add($"{process.Name} (pid {process.Pid}): up too short to judge");
-        continue;
-    }
-
-    var growth = (double)end.Kilobytes / baseline.Kilobytes - 1;
-    var comparable = Math.Abs(end.Sockets - baseline.Sockets) <= 0.1 * Math.Max(baseline.Sockets, 1);
-    var ok = !comparable || growth <= options.MaxRssGrowth;
-    memoryPassed &= ok;
-    var sockets = baseline.Sockets + end.Sockets == 0 ? "" : $", sockets {baseline.Sockets} -> {end.Sockets}";
-    var judged = ok ? comparable ? "" : " (socket count changed: not judged)" : " **grew**";
-    memory.Add(string.Create(CultureInfo.InvariantCulture,
-        $"{process.Name} (pid {process.Pid}): {baseline.Kilobytes / 1024.0:F0} -> {end.Kilobytes / 1024.0:F0} MiB ({growth:+0.0%;-0.0%}){sockets}{judged}"));
-}
-
 await stop.CancelAsync();
 await sampling;
+await nodes.SampleAsync();
+var memory = MemoryCheck.Judge(options, nodes.Processes, start);
+
 await traffic.CloseAllAsync();
-var report = ChaosReport.Render(options, traffic, chaos, verdict, rosters, memory, memoryPassed, start);
+var report = ChaosReport.Render(options, traffic, chaos, verdict, rosters, memory, start);
 Console.Write(report);
-return verdict.Passed && rosters.Count == 0 && memoryPassed ? 0 : 1;
+return verdict.Passed && rosters.Count == 0 && memory.Passed ? 0 : 1;

@@ -13,6 +13,8 @@ namespace Relay.Gateway.Cluster;
 /// (<see cref="IMeshGrain.GatewayLost"/>). The peer grains of those members most likely lived on the dead silo,
 /// together with the timers that would have reaped them, and nothing else would re-activate them before their
 /// reminder (a minute at best): reaped on their leases instead, they go offline 30-40 s after their last frame.
+/// Every later death is reported for the earlier dead nodes' members this gateway still lists, too: their grains,
+/// re-activated on a survivor by the first report, die again if that survivor does before their leases end.
 /// </summary>
 internal sealed partial class NodeLossWatcher(
     IClusterMembershipService membership,
@@ -35,12 +37,20 @@ internal sealed partial class NodeLossWatcher(
         {
             await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stoppingToken))
             {
+                var died = false;
                 foreach (var member in snapshot.Members.Values)
                 {
                     // Deaths from before this node started are handled too: a gateway knows members of a dead node
                     // only while their leases run, and then they need it as much.
-                    if (member.Status != SiloStatus.Dead || !_handled.Add(member.SiloAddress) || member.Name == gateway.Id) continue;
-                    _ = ReportAsync(member.Name, stoppingToken);
+                    if (member.Status == SiloStatus.Dead && _handled.Add(member.SiloAddress)) died = true;
+                }
+                if (!died) continue;
+                // Every dead node, not just the one declared now: members of one that died earlier are still listed
+                // until they are reaped, and their grains may have been re-activated on the node that just died.
+                foreach (var lostGateway in snapshot.Members.Values.Where(m => m.Status == SiloStatus.Dead && m.Name != gateway.Id).Select(m => m.Name).Distinct())
+                {
+                    var pending = PeersOn(lostGateway);
+                    if (pending.Count > 0) _ = ReportAsync(lostGateway, pending, stoppingToken);
                 }
             }
         }
@@ -50,11 +60,22 @@ internal sealed partial class NodeLossWatcher(
         }
     }
 
-    private async Task ReportAsync(string lostGateway, CancellationToken cancellationToken)
+    private List<(string Mesh, string[] Peers)> PeersOn(string lostGateway)
+    {
+        var pending = new List<(string Mesh, string[] Peers)>();
+        foreach (var mesh in meshes.Snapshot())
+        {
+            var peers = mesh.PeersOn(lostGateway);
+            if (peers.Length > 0) pending.Add((mesh.Name, peers));
+        }
+        return pending;
+    }
+
+    private async Task ReportAsync(string lostGateway, List<(string Mesh, string[] Peers)> pending, CancellationToken cancellationToken)
     {
         try
         {
-            await TellMeshGrainsAsync(lostGateway, cancellationToken);
+            await TellMeshGrainsAsync(lostGateway, pending, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -62,18 +83,9 @@ internal sealed partial class NodeLossWatcher(
         }
     }
 
-    private async Task TellMeshGrainsAsync(string lostGateway, CancellationToken cancellationToken)
+    private async Task TellMeshGrainsAsync(string lostGateway, List<(string Mesh, string[] Peers)> pending, CancellationToken cancellationToken)
     {
-        var pending = new List<(string Mesh, string[] Peers)>();
-        var known = 0;
-        foreach (var mesh in meshes.Snapshot())
-        {
-            var peers = mesh.PeersOn(lostGateway);
-            if (peers.Length == 0) continue;
-            pending.Add((mesh.Name, peers));
-            known += peers.Length;
-        }
-        if (pending.Count == 0) return;
+        var known = pending.Sum(p => p.Peers.Length);
         Log.NodeLost(logger, lostGateway, pending.Count, known);
 
         for (var attempt = 0; ; attempt++)
@@ -100,7 +112,7 @@ internal sealed partial class NodeLossWatcher(
     private static partial class Log
     {
         [LoggerMessage(EventId = 2301, Level = LogLevel.Information,
-            Message = "Node of gateway {Gateway} declared dead: its peers in {Meshes} mesh(es) ({Peers} seen here) are reaped on their leases")]
+            Message = "Node of gateway {Gateway} is dead: its peers in {Meshes} mesh(es) ({Peers} seen here) are reaped on their leases")]
         public static partial void NodeLost(ILogger logger, string gateway, int meshes, int peers);
 
         [LoggerMessage(EventId = 2302, Level = LogLevel.Warning,

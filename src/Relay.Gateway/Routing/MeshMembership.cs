@@ -15,7 +15,8 @@ namespace Relay.Gateway.Routing;
 /// </summary>
 internal sealed class MeshMembership(string gatewayId) : IAgentDirectory<MeshMember>
 {
-    private const int MaxDeparted = 10_000;
+    /// <summary>How many departures a mesh remembers (see <see cref="MarkDeparted"/>).</summary>
+    public const int MaxDeparted = 10_000;
 
     /// <summary>One online peer. Its fields change under the mesh lock only.</summary>
     public sealed class Peer(string peerId)
@@ -43,14 +44,20 @@ internal sealed class MeshMembership(string gatewayId) : IAgentDirectory<MeshMem
     private string[] _gateways = [];
 
     // Peers announced offline, with the incarnation that ended: late news about that incarnation, arriving on
-    // another gateway's link, must not bring them back. Bounded; oldest forgotten first.
-    private readonly Dictionary<string, long> _departed = new(StringComparer.Ordinal);
-    private readonly Queue<string> _departedOrder = new();
+    // another gateway's link, must not bring them back. Bounded; oldest forgotten first. Each departure takes a
+    // ticket: a peer that came back (its entry removed) and left again has a stale slot in the order, which forgets
+    // nothing when it comes out, but counts against the bound like any other.
+    private readonly Dictionary<string, (long Incarnation, long Ticket)> _departed = new(StringComparer.Ordinal);
+    private readonly Queue<(string PeerId, long Ticket)> _departedOrder = new();
+    private long _nextDepartureTicket;
 
     /// <summary>Held for every change, and by whoever must announce a change consistently with it.</summary>
     public Lock Lock { get; } = new();
 
     public int PeerCount => _peers.Count;
+
+    /// <summary>The departures remembered, stale ones included: at most <see cref="MaxDeparted"/>.</summary>
+    public int DeparturesRemembered => _departedOrder.Count;
 
     public IEnumerable<string> PeerIds => _peers.Keys;
 
@@ -190,13 +197,23 @@ internal sealed class MeshMembership(string gatewayId) : IAgentDirectory<MeshMem
 
     /// <summary>True when the offline of <paramref name="incarnation"/> (or a later one) was announced here.</summary>
     public bool IsDeparted(string peerId, long incarnation) =>
-        _departed.TryGetValue(peerId, out var ended) && ended >= incarnation;
+        _departed.TryGetValue(peerId, out var ended) && ended.Incarnation >= incarnation;
 
     public void MarkDeparted(string peerId, long incarnation)
     {
-        if (!_departed.TryGetValue(peerId, out var known)) _departedOrder.Enqueue(peerId);
-        _departed[peerId] = Math.Max(known, incarnation);
-        while (_departed.Count > MaxDeparted && _departedOrder.TryDequeue(out var oldest)) _departed.Remove(oldest);
+        if (_departed.TryGetValue(peerId, out var known))
+        {
+            _departed[peerId] = (Math.Max(known.Incarnation, incarnation), known.Ticket);
+            return;
+        }
+
+        var ticket = ++_nextDepartureTicket;
+        _departed[peerId] = (incarnation, ticket);
+        _departedOrder.Enqueue((peerId, ticket));
+        while (_departedOrder.Count > MaxDeparted && _departedOrder.TryDequeue(out var oldest))
+        {
+            if (_departed.TryGetValue(oldest.PeerId, out var entry) && entry.Ticket == oldest.Ticket) _departed.Remove(oldest.PeerId);
+        }
     }
 
     /// <summary>Adds gateways that serve the mesh (never this one).</summary>

@@ -11,7 +11,7 @@ namespace Relay.IntegrationTests.Cluster;
 /// cluster with redis, real-client traffic, a node killed with SIGKILL and restarted every 20-30 s, redis restarted
 /// once. Its checker must pass: nothing lost unreported, duplicated or reordered; every departed peer offline once per
 /// survivor, 30-40 s after its last frame (the real stale timeout); no false offline, no ghost; every roster equal to
-/// the open sockets; RSS flat. The seed is random and printed, so that a failing run can be repeated.
+/// the open sockets; RSS and managed heap flat. The seed is random and printed, so that a failing run can be repeated.
 /// </summary>
 [Trait("Category", "Cluster")]
 [Collection(ClusterProcesses.Name)]

@@ -66,6 +66,31 @@ public sealed class NodeDeathOfflineTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Peers_of_a_killed_co_hosted_node_go_offline_on_time_when_the_node_holding_their_revived_grains_dies_too()
+    {
+        // The first death re-activates the victims' peer grains on the three survivors (where, Orleans chooses); the
+        // second kills those on the third before their leases end. Nothing else would revive them before their
+        // reminders (a minute later): the second death must be reported for the first node's members too. Twelve
+        // victims, so that some grains are all but certain to be on the second node.
+        await using var cluster = await ProcessCluster.StartCoHostedAsync(4);
+        const string mesh = "kill-twice";
+        Uri On(int node) => new(cluster.Gateways[node], $"?mesh={mesh}");
+
+        await using var survivors = await Survivors.ConnectAsync(On(0), On(1));
+        await using var victims = await Victims.RegisterAsync(survivors, 12, On(3));
+
+        cluster.Kill("silo4");
+        output.WriteLine($"killed {victims.SinceLastFrame().TotalSeconds:F1} s after the last victim's last frame");
+        // The mesh grain has told the victims' grains to watch their leases: they are being re-activated.
+        await cluster.WaitForLogAsync($"Mesh {mesh}: gateway ", TimeSpan.FromSeconds(20));
+        cluster.Kill("silo3");
+        output.WriteLine($"second kill {victims.SinceLastFrame().TotalSeconds:F1} s after the last victim's last frame");
+
+        await AssertOfflineOnceAsync(survivors, victims);
+        await survivors.AssertNoneOfflineAsync();
+    }
+
+    [Fact]
     public async Task Peers_that_fall_silent_as_a_silo_is_killed_go_offline_once_for_every_survivor_30_to_40_s_after_their_last_frame()
     {
         // A silo-only node holds no sockets, only grains: the peers whose grains (and mesh grain) it held and who fall
@@ -155,10 +180,12 @@ public sealed class NodeDeathOfflineTests(ITestOutputHelper output)
 
         public (TestPeer Peer, Stopwatch LastFrame)[] Peers { get; }
 
-        public static async Task<Victims> RegisterAsync(Survivors survivors, params Uri[] nodes)
+        public static Task<Victims> RegisterAsync(Survivors survivors, params Uri[] nodes) => RegisterAsync(survivors, VictimCount, nodes);
+
+        public static async Task<Victims> RegisterAsync(Survivors survivors, int count, params Uri[] nodes)
         {
             var peers = new List<(TestPeer, Stopwatch)>();
-            for (var i = 0; i < VictimCount; i++)
+            for (var i = 0; i < count; i++)
             {
                 var peer = await TestPeer.ConnectAsync(nodes[i % nodes.Length], TestPeer.NewId("victim"));
                 await peer.RegisterAsync();

@@ -77,6 +77,25 @@ public sealed class ProcessCluster : IAsyncDisposable
         if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -TERM {node} failed ({kill.ExitCode})");
     }
 
+    /// <summary>Waits until some node's log (under the state directory's <c>logs/</c>) has a line containing
+    /// <paramref name="text"/>: what a node did that no client can see.</summary>
+    public async Task WaitForLogAsync(string text, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!Directory.EnumerateFiles(Path.Combine(_state, "logs"), "*.log").Any(log => LogContains(log, text)))
+        {
+            if (deadline.Elapsed > timeout) throw new TimeoutException($"no node logged \"{text}\" within {timeout.TotalSeconds} s");
+            await Task.Delay(TimeSpan.FromMilliseconds(100));
+        }
+    }
+
+    private static bool LogContains(string log, string text)
+    {
+        // Shared: the node is still writing it.
+        using var reader = new StreamReader(new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
+        return reader.ReadToEnd().Contains(text, StringComparison.Ordinal);
+    }
+
     private int PidOf(string node)
     {
         var line = File.ReadAllLines(Path.Combine(_state, "pids")).Select(l => l.Split(' ')).Single(p => p[0] == node);
