@@ -7,17 +7,18 @@ using Relay.Grains.Contracts;
 namespace Relay.Gateway.Cluster;
 
 /// <summary>
-/// On a co-hosted node (silo and gateway in one process, its silo named after its gateway): watches the cluster's
-/// membership, and when another co-hosted node is declared dead, asks the mesh grains of every mesh where this gateway
-/// knows members on the dead node's gateway to have their peer grains watch their leases
-/// (<see cref="IMeshGrain.GatewayLost"/>). The peer grains of those members most likely lived on the dead silo,
-/// together with the timers that would have reaped them, and nothing else would re-activate them before their
-/// reminder (a minute at best): reaped on their leases instead, they go offline 30-40 s after their last frame.
-/// Every later death is reported for the earlier dead nodes' members this gateway still lists, too: their grains,
-/// re-activated on a survivor by the first report, die again if that survivor does before their leases end.
+/// Watches the cluster's silos (<see cref="IClusterView"/>) and, whenever one is declared dead, has the peer grains of
+/// every member this gateway knows on a gateway without a live silo of its name watch their leases, through their mesh
+/// grains (<see cref="IMeshGrain.GatewayLost"/>). Those members' leases are renewed by nobody: their gateway died (a
+/// co-hosted node, whose silo is named after its gateway), or may have (a gateway-only node, which the membership does
+/// not list). Their peer grains may have lived on the dead silo, together with the timers that would have reaped them,
+/// and nothing else would re-activate them before their reminder (a minute at best): reaped on their leases instead,
+/// they go offline 30-40 s after their last frame. Members of a live gateway-only node are told too, which costs one
+/// call to a grain their gateway renews anyway, and nothing else. Every later death is handled the same way: grains
+/// re-activated on a survivor by an earlier report die again if that survivor does before their leases end.
 /// </summary>
 internal sealed partial class NodeLossWatcher(
-    IClusterMembershipService membership,
+    IClusterView cluster,
     MeshRegistry meshes,
     GatewayIdentity gateway,
     IGrainFactory grains,
@@ -35,22 +36,20 @@ internal sealed partial class NodeLossWatcher(
     {
         try
         {
-            await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stoppingToken))
+            await foreach (var silos in cluster.WatchAsync(stoppingToken))
             {
+                // Deaths from before this node started are handled too: a gateway knows members of a dead node only
+                // while their leases run, and then they need it as much.
                 var died = false;
-                foreach (var member in snapshot.Members.Values)
+                foreach (var silo in silos)
                 {
-                    // Deaths from before this node started are handled too: a gateway knows members of a dead node
-                    // only while their leases run, and then they need it as much.
-                    if (member.Status == SiloStatus.Dead && _handled.Add(member.SiloAddress)) died = true;
+                    if (silo.Dead && _handled.Add(silo.Address)) died = true;
                 }
                 if (!died) continue;
-                // Every dead node, not just the one declared now: members of one that died earlier are still listed
-                // until they are reaped, and their grains may have been re-activated on the node that just died.
-                foreach (var lostGateway in snapshot.Members.Values.Where(m => m.Status == SiloStatus.Dead && m.Name != gateway.Id).Select(m => m.Name).Distinct())
+                var live = silos.Where(s => !s.Dead).Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+                foreach (var (lostGateway, pending) in UnrenewedMembers(live))
                 {
-                    var pending = PeersOn(lostGateway);
-                    if (pending.Count > 0) _ = ReportAsync(lostGateway, pending, stoppingToken);
+                    _ = ReportAsync(lostGateway, pending, stoppingToken);
                 }
             }
         }
@@ -60,15 +59,22 @@ internal sealed partial class NodeLossWatcher(
         }
     }
 
-    private List<(string Mesh, string[] Peers)> PeersOn(string lostGateway)
+    /// <summary>The members this gateway knows on other gateways that no live silo is named after, by gateway.</summary>
+    private Dictionary<string, List<(string Mesh, string[] Peers)>> UnrenewedMembers(HashSet<string> liveSilos)
     {
-        var pending = new List<(string Mesh, string[] Peers)>();
+        var byGateway = new Dictionary<string, List<(string Mesh, string[] Peers)>>(StringComparer.Ordinal);
         foreach (var mesh in meshes.Snapshot())
         {
-            var peers = mesh.PeersOn(lostGateway);
-            if (peers.Length > 0) pending.Add((mesh.Name, peers));
+            foreach (var remote in mesh.RemoteGateways())
+            {
+                if (remote == gateway.Id || liveSilos.Contains(remote)) continue;
+                var peers = mesh.PeersOn(remote);
+                if (peers.Length == 0) continue;
+                if (!byGateway.TryGetValue(remote, out var pending)) byGateway[remote] = pending = [];
+                pending.Add((mesh.Name, peers));
+            }
         }
-        return pending;
+        return byGateway;
     }
 
     private async Task ReportAsync(string lostGateway, List<(string Mesh, string[] Peers)> pending, CancellationToken cancellationToken)
@@ -112,7 +118,7 @@ internal sealed partial class NodeLossWatcher(
     private static partial class Log
     {
         [LoggerMessage(EventId = 2301, Level = LogLevel.Information,
-            Message = "Node of gateway {Gateway} is dead: its peers in {Meshes} mesh(es) ({Peers} seen here) are reaped on their leases")]
+            Message = "A silo died and no live one is named after gateway {Gateway}: its members in {Meshes} mesh(es) ({Peers} seen here) are reaped on their leases")]
         public static partial void NodeLost(ILogger logger, string gateway, int meshes, int peers);
 
         [LoggerMessage(EventId = 2302, Level = LogLevel.Warning,

@@ -25,6 +25,7 @@ public static class GatewayHost
         builder.Services.AddRelayClusterOptions(builder.Configuration);
         builder.Services.AddRelayNode(RelayRole.Gateway, builder.Configuration);
         builder.Services.AddRelayGateway(builder.Configuration);
+        builder.Services.AddRelayNodeLossWatch(coHosted: false);
         configure?.Invoke(builder);
 
         var app = builder.Build();

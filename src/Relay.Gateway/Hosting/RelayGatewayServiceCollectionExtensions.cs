@@ -65,13 +65,22 @@ public static class RelayGatewayServiceCollectionExtensions
     }
 
     /// <summary>
-    /// On a co-hosted node of a cluster (silo and gateway in one process, with Redis): names the silo after this
-    /// gateway, so that the other nodes know whose connections died with it, and watches for the other co-hosted nodes'
-    /// deaths (<see cref="NodeLossWatcher"/>). Call after <see cref="AddRelayGateway"/>.
+    /// On a node of a multi-node cluster: watches for silo deaths and has the peer grains of members whose gateway may
+    /// have died with them reap on their leases (<see cref="NodeLossWatcher"/>). A co-hosted node (silo and gateway in
+    /// one process) reads its silo's membership and names the silo after this gateway, so that the other nodes know
+    /// whose connections died with it; a gateway-only node polls the cluster's. Call after <see cref="AddRelayGateway"/>.
     /// </summary>
-    public static IServiceCollection AddRelayNodeLossWatch(this IServiceCollection services)
+    public static IServiceCollection AddRelayNodeLossWatch(this IServiceCollection services, bool coHosted)
     {
-        services.AddOptions<SiloOptions>().Configure<GatewayIdentity>((silo, gateway) => silo.SiloName = gateway.Id);
+        if (coHosted)
+        {
+            services.AddOptions<SiloOptions>().Configure<GatewayIdentity>((silo, gateway) => silo.SiloName = gateway.Id);
+            services.AddSingleton<IClusterView, SiloClusterView>();
+        }
+        else
+        {
+            services.AddSingleton<IClusterView, PolledClusterView>();
+        }
         services.AddHostedService<NodeLossWatcher>();
         return services;
     }

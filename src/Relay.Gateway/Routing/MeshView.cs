@@ -94,6 +94,21 @@ internal sealed class MeshView
         }
     }
 
+    /// <summary>The other gateways that hold connections of this mesh's members, as its links and the mesh grain told
+    /// this one.</summary>
+    public string[] RemoteGateways()
+    {
+        lock (Membership.Lock)
+        {
+            var gateways = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var peer in Membership.Peers)
+            {
+                foreach (var connection in peer.Remote) gateways.Add(connection.Key.GatewayId);
+            }
+            return [.. gateways];
+        }
+    }
+
     // ---- this node's members ------------------------------------------------------------------------------
 
     /// <summary>

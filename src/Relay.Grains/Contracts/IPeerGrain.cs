@@ -32,11 +32,13 @@ public interface IPeerGrain : IGrainWithStringKey
     [Alias("Renew")]
     Task Renew(string gatewayId, long[] connectionIds, double lastFrame);
 
-    /// <summary>A gateway holding connections of this peer was declared dead (its node died): reap them when their
-    /// leases run out. The call is what counts: it re-activates a grain whose activation, and with it the reap timer,
-    /// died on the same node, so that the reap does not wait for the reminder (a minute at best). One-way: the caller
-    /// (a mesh grain) must not wait on a peer grain that may be waiting on it.</summary>
-    [Alias("WatchLeases"), OneWay]
+    /// <summary>A gateway holding connections of this peer may be dead (a silo died, and no live silo renews for
+    /// it): reap them when their leases run out. The call is what counts: it re-activates a grain whose activation, and
+    /// with it the reap timer, died with a silo, so that the reap does not wait for the reminder (a minute at best). It
+    /// returns once the grain is active, so that a caller can try again when it could not be (storage down).
+    /// Interleaved: the caller (a mesh grain) waits on it while this grain may be waiting on the caller, and all it
+    /// does is arm a timer.</summary>
+    [Alias("WatchLeases"), AlwaysInterleave]
     Task WatchLeases();
 
     /// <summary>The connections this grain believes are alive (for tests and diagnostics).</summary>

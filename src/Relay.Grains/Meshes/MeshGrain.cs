@@ -5,24 +5,48 @@ namespace Relay.Grains.Meshes;
 
 /// <inheritdoc cref="IMeshGrain"/>
 /// <remarks>
-/// Kept in memory: after a silo failure the roster is rebuilt from what peer grains (whose state is persisted)
-/// upsert on their next change, and gateways keep their own routing views in the meantime.
+/// The roster is kept in memory: after a silo failure it is rebuilt from what gateways restate (<see cref="Refresh"/>)
+/// and peer grains upsert on their next change, and gateways keep their own routing views in the meantime. The
+/// gateways serving the mesh are persisted (<see cref="MeshState"/>), so that a re-activated grain tells all of them
+/// of the reaps it decides before they have restated.
 /// </remarks>
-internal sealed partial class MeshGrain(ILogger<MeshGrain> logger) : Grain, IMeshGrain
+internal sealed partial class MeshGrain(
+    [PersistentState("mesh", GatewayStreams.Storage)] IPersistentState<MeshState> state,
+    TimeProvider time,
+    ILogger<MeshGrain> logger) : Grain, IMeshGrain
 {
+    // Long enough for every live gateway to have restated its peers (they do every 10 s): a gateway loaded from storage
+    // that has not by then, and holds no member, died while this grain was away.
+    internal static readonly TimeSpan UnconfirmedGatewayGrace = TimeSpan.FromSeconds(45);
+
     private readonly Dictionary<string, RosterEntry> _roster = new(StringComparer.Ordinal);
 
     // Gateways that opened the mesh or hold a member. A gateway that dies stops appearing in connections once
     // its leases expire; it is dropped then.
     private readonly HashSet<string> _opened = new(StringComparer.Ordinal);
+
+    // Gateways loaded from storage that have not shown they are alive to this activation yet.
+    private readonly HashSet<string> _unconfirmed = new(StringComparer.Ordinal);
+    private long _activatedAt;
+    private bool _saveFailed;
     private string[] _gateways = [];
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _activatedAt = time.GetTimestamp();
+        _opened.UnionWith(state.State.Gateways);
+        _unconfirmed.UnionWith(state.State.Gateways);
+        _gateways = [.. _opened.Order(StringComparer.Ordinal)];
+        return Task.CompletedTask;
+    }
 
     public async Task<MeshSnapshot> Open(string gatewayId)
     {
+        _unconfirmed.Remove(gatewayId);
         var others = _gateways;
         if (_opened.Add(gatewayId))
         {
-            Recompute();
+            await GatewaysChangedAsync();
             await PublishAsync(others, new GatewayJoinedMesh(this.GetPrimaryKeyString(), gatewayId));
         }
         return new MeshSnapshot([.. _roster.Values], _gateways);
@@ -30,13 +54,16 @@ internal sealed partial class MeshGrain(ILogger<MeshGrain> logger) : Grain, IMes
 
     public async Task Close(string gatewayId)
     {
+        _unconfirmed.Remove(gatewayId);
         if (!_opened.Remove(gatewayId)) return;
-        Recompute();
+        await GatewaysChangedAsync();
         await PublishAsync(_gateways, new GatewayLeftMesh(this.GetPrimaryKeyString(), gatewayId));
     }
 
     public async Task Refresh(string gatewayId, RosterEntry[] local)
     {
+        _unconfirmed.Remove(gatewayId);
+        if (_saveFailed) await SaveGatewaysAsync();
         var held = local.ToDictionary(e => e.PeerId, StringComparer.Ordinal);
         foreach (var (peerId, entry) in _roster.ToArray())
         {
@@ -57,6 +84,7 @@ internal sealed partial class MeshGrain(ILogger<MeshGrain> logger) : Grain, IMes
             }
             // A newer incarnation is known: this gateway's view is behind and will hear about it.
         }
+        await ForgetUnconfirmedAsync();
     }
 
     public async Task<string[]> Upsert(RosterEntry entry)
@@ -67,7 +95,7 @@ internal sealed partial class MeshGrain(ILogger<MeshGrain> logger) : Grain, IMes
         if (added.Length > 0)
         {
             foreach (var gateway in added) _opened.Add(gateway);
-            Recompute();
+            await GatewaysChangedAsync();
             foreach (var gateway in added) await PublishAsync(before, new GatewayJoinedMesh(this.GetPrimaryKeyString(), gateway));
         }
         return _gateways;
@@ -94,16 +122,18 @@ internal sealed partial class MeshGrain(ILogger<MeshGrain> logger) : Grain, IMes
         foreach (var gateway in connections.Select(c => c.GatewayId).Distinct())
         {
             if (_roster.Values.Any(e => e.Connections.Any(c => c.Key.GatewayId == gateway)) || !_opened.Remove(gateway)) continue;
-            Recompute();
+            _unconfirmed.Remove(gateway);
+            await GatewaysChangedAsync();
             await PublishAsync(_gateways, new GatewayLeftMesh(mesh, gateway));
         }
     }
 
-    public Task GatewayLost(string reporter, string lostGateway, string[] peerIds)
+    public async Task GatewayLost(string reporter, string lostGateway, string[] peerIds)
     {
         // The reporter already serves the mesh and its peers know the other gateways' members through the links; a
         // young activation must only learn to tell it of the reaps to come, so nobody else needs to hear of it.
-        if (_opened.Add(reporter)) Recompute();
+        _unconfirmed.Remove(reporter);
+        if (_opened.Add(reporter)) await GatewaysChangedAsync();
 
         var mesh = this.GetPrimaryKeyString();
         var peers = new HashSet<string>(peerIds, StringComparer.Ordinal);
@@ -111,18 +141,51 @@ internal sealed partial class MeshGrain(ILogger<MeshGrain> logger) : Grain, IMes
         {
             if (entry.Connections.Any(c => c.Key.GatewayId == lostGateway)) peers.Add(entry.PeerId);
         }
-        foreach (var peer in peers)
-        {
-            // One-way: a peer grain reaping right away calls Expired here, which waits for this turn to end.
-            _ = GrainFactory.GetGrain<IPeerGrain>(GrainKeys.Peer(mesh, peer)).WatchLeases();
-        }
         Log.GatewayLost(logger, mesh, lostGateway, peers.Count);
-        return Task.CompletedTask;
+        // Awaited, so that the reporter tries again if a grain could not be activated. A peer grain that reaps right
+        // away calls Expired here, which waits for this turn to end; the calls it is waiting on do not.
+        await Task.WhenAll(peers.Select(peer => GrainFactory.GetGrain<IPeerGrain>(GrainKeys.Peer(mesh, peer)).WatchLeases()));
     }
 
     public Task<RosterEntry[]> GetRoster() => Task.FromResult(_roster.Values.ToArray());
 
-    private void Recompute() => _gateways = [.. _opened.Order(StringComparer.Ordinal)];
+    private Task GatewaysChangedAsync()
+    {
+        _gateways = [.. _opened.Order(StringComparer.Ordinal)];
+        return SaveGatewaysAsync();
+    }
+
+    /// <summary>Persists the gateways. A failed write (storage down) fails nothing else: this activation knows them,
+    /// and the next gateway to restate its peers has the write tried again.</summary>
+    private async Task SaveGatewaysAsync()
+    {
+        state.State.Gateways = [.. _gateways];
+        try
+        {
+            await state.WriteStateAsync();
+            _saveFailed = false;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            _saveFailed = true;
+            Log.SaveFailed(logger, ex, this.GetPrimaryKeyString());
+        }
+    }
+
+    /// <summary>Drops the gateways loaded from storage that, a grace period after activation, have neither restated
+    /// their peers nor hold a member: they died while this grain was away, and nobody must send them traffic.</summary>
+    private async Task ForgetUnconfirmedAsync()
+    {
+        if (_unconfirmed.Count == 0 || time.GetElapsedTime(_activatedAt) < UnconfirmedGatewayGrace) return;
+        var mesh = this.GetPrimaryKeyString();
+        foreach (var gateway in _unconfirmed.ToArray())
+        {
+            _unconfirmed.Remove(gateway);
+            if (_roster.Values.Any(e => e.Connections.Any(c => c.Key.GatewayId == gateway)) || !_opened.Remove(gateway)) continue;
+            await GatewaysChangedAsync();
+            await PublishAsync(_gateways, new GatewayLeftMesh(mesh, gateway));
+        }
+    }
 
     private async Task PublishAsync(string[] gateways, GatewayEvent item)
     {
@@ -148,7 +211,11 @@ internal sealed partial class MeshGrain(ILogger<MeshGrain> logger) : Grain, IMes
         public static partial void PublishFailed(ILogger logger, Exception exception, string mesh, string gateway);
 
         [LoggerMessage(EventId = 2102, Level = LogLevel.Information,
-            Message = "Mesh {Mesh}: gateway {Gateway} was declared dead; {Peers} peer grain(s) told to watch their leases")]
+            Message = "Mesh {Mesh}: gateway {Gateway} may be dead; {Peers} peer grain(s) told to watch their leases")]
         public static partial void GatewayLost(ILogger logger, string mesh, string gateway, int peers);
+
+        [LoggerMessage(EventId = 2103, Level = LogLevel.Warning,
+            Message = "Mesh {Mesh}: the gateways serving it could not be saved; the next restatement tries again")]
+        public static partial void SaveFailed(ILogger logger, Exception exception, string mesh);
     }
 }

@@ -38,7 +38,7 @@ public static class RelayHost
         if (cluster.Role == RelayRole.Combined && !cluster.UsesRedis) builder.Services.UseSingleProcessLiveness();
         if (cluster.Role == RelayRole.Combined) builder.Services.AddRelayGateway(builder.Configuration);
         // With Redis, other nodes can outlive this one and must reap its peers if it dies, and it theirs.
-        if (cluster.Role == RelayRole.Combined && cluster.UsesRedis) builder.Services.AddRelayNodeLossWatch();
+        if (cluster.Role == RelayRole.Combined && cluster.UsesRedis) builder.Services.AddRelayNodeLossWatch(coHosted: true);
         configure?.Invoke(builder);
 
         var app = builder.Build();

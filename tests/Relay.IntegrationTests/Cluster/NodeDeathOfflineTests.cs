@@ -48,6 +48,27 @@ public sealed class NodeDeathOfflineTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Peers_of_a_killed_gateway_go_offline_on_time_when_a_silo_holding_their_grains_dies_too()
+    {
+        // The victims' gateway dies first, so nobody renews their leases; then a silo dies, and with it the peer grains
+        // (and timers) of about half of them, and maybe the mesh grain. The gateways must have the lost grains revived
+        // (nothing else would before their reminders, a minute later), and a revived mesh grain must still know whom
+        // to tell. Eight victims, so that some grains are all but certain to be on the silo that dies.
+        await using var cluster = await ProcessCluster.StartAsync(2, 3);
+        Uri On(int gateway) => new(cluster.Gateways[gateway], "?mesh=kill-gateway-then-silo");
+
+        await using var survivors = await Survivors.ConnectAsync(On(0), On(1));
+        await using var victims = await Victims.RegisterAsync(survivors, 8, On(2));
+
+        cluster.Kill("gateway3");
+        cluster.Kill("silo2");
+        output.WriteLine($"killed {victims.SinceLastFrame().TotalSeconds:F1} s after the last victim's last frame");
+
+        await AssertOfflineOnceAsync(survivors, victims);
+        await survivors.AssertNoneOfflineAsync();
+    }
+
+    [Fact]
     public async Task Peers_of_a_killed_co_hosted_node_go_offline_once_for_every_survivor_30_to_40_s_after_their_last_frame()
     {
         // Three nodes: survivors on two of them, and the peer grains of the victims' connections (placed by Orleans,
