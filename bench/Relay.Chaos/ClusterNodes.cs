@@ -4,8 +4,9 @@ using System.Globalization;
 namespace Relay.Chaos;
 
 /// <summary>One memory sample of one process: its RSS, its managed heap after the last GC (bytes, from its
-/// <c>/metrics</c>; null for redis or when the scrape failed) and the run's client sockets it held then.</summary>
-internal readonly record struct RssSample(double At, long Kilobytes, long? HeapBytes, int Sockets);
+/// <c>/metrics</c>; null for redis or when the scrape failed), the run's client sockets it held then, and its silo's
+/// grain activations (0 without a silo).</summary>
+internal readonly record struct RssSample(double At, long Kilobytes, long? HeapBytes, int Sockets, long Activations);
 
 /// <summary>A process of the cluster as the run saw it: one pid, from when it was first seen.</summary>
 internal sealed class NodeProcess(string name, int pid, double firstSeen)
@@ -26,6 +27,9 @@ internal sealed class ClusterNodes(ChaosOptions options, Func<int, int> socketsO
     // Sum over the generations of the System.Runtime gauge dotnet.gc.last_collection.heap.size, as the Prometheus
     // exporter names it: what the heap held right after the last GC.
     private const string HeapMetric = "dotnet_gc_last_collection_heap_size_bytes";
+
+    // Orleans' gauge orleans-catalog-activations: the grain activations a silo holds.
+    private const string ActivationsMetric = "orleans_catalog_activations";
 
     private readonly Dictionary<int, NodeProcess> _processes = [];
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(2) };
@@ -59,14 +63,14 @@ internal sealed class ClusterNodes(ChaosOptions options, Func<int, int> socketsO
             if (rss is null) continue;
             var kilobytes = long.Parse(rss.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
             var port = HttpPort(name);
-            var heap = port is { } p ? await ManagedHeapAsync(p) : null;
-            process.Rss.Add(new RssSample(now, kilobytes, heap, port is { } q ? socketsOnPort(q) : 0));
+            var (heap, activations) = port is { } p ? await ScrapeAsync(p) : (null, 0);
+            process.Rss.Add(new RssSample(now, kilobytes, heap, port is { } q ? socketsOnPort(q) : 0, activations));
         }
     }
 
     public void Dispose() => _http.Dispose();
 
-    private async Task<long?> ManagedHeapAsync(int port)
+    private async Task<(long? Heap, long Activations)> ScrapeAsync(int port)
     {
         string metrics;
         try
@@ -75,18 +79,21 @@ internal sealed class ClusterNodes(ChaosOptions options, Func<int, int> socketsO
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
-            return null; // the node is being killed or restarted: the next sample reads it
+            return (null, 0); // the node is being killed or restarted: the next sample reads it
         }
 
-        long? total = null;
+        long? heap = null;
+        long activations = 0;
         foreach (var line in metrics.AsSpan().EnumerateLines())
         {
-            if (!line.StartsWith(HeapMetric + "{", StringComparison.Ordinal)) continue;
-            var value = line[(line.LastIndexOf(' ') + 1)..];
-            total = (total ?? 0) + (long)double.Parse(value, CultureInfo.InvariantCulture);
+            var isHeap = line.StartsWith(HeapMetric + "{", StringComparison.Ordinal);
+            if (!isHeap && !line.StartsWith(ActivationsMetric + "{", StringComparison.Ordinal) && !line.StartsWith(ActivationsMetric + " ", StringComparison.Ordinal)) continue;
+            var value = (long)double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+            if (isHeap) heap = (heap ?? 0) + value;
+            else activations += value;
         }
 
-        return total;
+        return (heap, activations);
     }
 
     /// <summary>The HTTP (and WebSocket) port of a relay node, from how scripts/cluster.sh checks it is ready.</summary>
