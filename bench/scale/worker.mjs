@@ -253,4 +253,6 @@ process.on('message', async (command) => {
             break;
     }
 });
+// The coordinator gone (killed, crashed): nothing holds these sockets open for anyone.
+process.on('disconnect', () => process.exit(0));
 report({ event: 'ready', peers: peers.length });

@@ -49,7 +49,7 @@ internal sealed partial class RelayWebSocketHandler(
         }
         // The upgrade's span ends once the socket is accepted and authenticated (RunAsync ends it), not with the
         // connection, which may last days; the connection's presences have spans of their own.
-        var upgrade = RelayActivities.StartUpgrade();
+        var upgrade = RelayActivities.StartUpgrade(context.Request.Headers.TraceParent, context.Request.Headers.TraceState);
         try
         {
             var requestedMesh = context.Request.Query["mesh"].FirstOrDefault();

@@ -22,6 +22,11 @@ public static class RelayHostDefaults
     {
         ["Logging:LogLevel:Default"] = "Information",
         ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+        // Off unless configured: while this category logs at any level, ASP.NET Core gives every request an Activity
+        // and a log scope, and a WebSocket's request lasts as long as the socket (about 0.5 KB a peer,
+        // bench/results/2026-12-03-scale.md). It logs request lines (Information) and start-up failures, which still
+        // end the process with their exception.
+        ["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] = "None",
         ["Logging:LogLevel:Orleans"] = "Warning",
         ["Logging:LogLevel:Polly"] = "Warning",
         ["Logging:LogLevel:Relay"] = "Information",
