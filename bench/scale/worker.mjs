@@ -120,15 +120,19 @@ function connect(peer) {
     });
 }
 
-// Heartbeats: one 100 ms tick that sends the slice of peers due, so each peer beats every heartbeatMs, phases spread.
+// Heartbeats: a 100 ms tick sends the slices of peers that came due, so each peer beats every heartbeatMs, phases
+// spread. Due slices are counted from the clock, not from ticks: a worker busy for seconds (a connect storm's
+// presences to parse) catches up on the slices it missed instead of leaving their peers silent for a whole round.
 let stopping = false;
 let beat = 0;
 const slices = Math.max(1, Math.round(heartbeatMs / 100));
+const beatsFrom = now();
 const heartbeats = setInterval(() => {
-    const slice = beat++ % slices;
-    for (let i = slice; i < peers.length; i += slices) {
-        const peer = peers[i];
-        if (peer.open && !peer.leaving) send(peer.ws, { type: 'heartbeat', from: peer.id });
+    for (const due = Math.floor((now() - beatsFrom) / 100); beat <= due; beat++) {
+        for (let i = beat % slices; i < peers.length; i += slices) {
+            const peer = peers[i];
+            if (peer.open && !peer.leaving) send(peer.ws, { type: 'heartbeat', from: peer.id });
+        }
     }
 }, 100);
 
