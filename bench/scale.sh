@@ -150,8 +150,8 @@ done
 if ((runs > 1)); then
     node -e '
         const runs = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(l => JSON.parse(l));
-        const median = (key) => { const v = runs.map(r => key.split(".").reduce((o, k) => o?.[k], r)).filter(x => x != null).sort((a, b) => a - b); return v.length ? v[Math.floor((v.length - 1) / 2)] : "n/a"; };
-        const all = (key) => runs.map(r => key.split(".").reduce((o, k) => o?.[k], r)).join(", ");
+        const median = (key) => { const v = runs.map(r => key.split(".").reduce((o, k) => o?.[k], r)).filter(x => x != null).sort((a, b) => a - b); return v.length ? Math.round(v[Math.floor((v.length - 1) / 2)] * 100) / 100 : "n/a"; };
+        const all = (key) => runs.map(r => key.split(".").reduce((o, k) => o?.[k], r)).map(x => typeof x === "number" ? Math.round(x * 100) / 100 : x).join(", ");
         console.log(`\nmedians of ${runs.length} runs`);
         console.log("| figure | median | runs |\n|---|---:|---|");
         for (const [label, key] of [["registered", "registered"], ["held", "held"], ["RSS per peer, registered (KiB)", "rss_per_peer_kib"],

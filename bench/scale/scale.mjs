@@ -1,7 +1,7 @@
 // The scale load of issue 14 (run by bench/scale.sh; the CI-sized variant by ScaleBenchTests): many small meshes of
 // peers that register as the real clients do, held with heartbeats under background traffic, then a mass departure.
 //
-//   node bench/scale/scale.mjs --url ws://a/ws[,ws://b/ws...] --peers 18000 [--mesh-size 10] [--workers W]
+//   node bench/scale/scale.mjs --url ws://a/ws[,ws://b/ws...] --peers 18000 [--mesh-size 10] [--workers 8]
 //        [--sources 127.0.0.2-127.0.0.9] [--concurrency 500] [--heartbeat 20] [--direct-rate 1000]
 //        [--broadcast-rate 100] [--steady 60] [--overflow 0] [--depart 10000] [--depart-window 5] [--settle 5]
 //        [--pid PID[,PID...]] [--metrics URL[,URL...]] [--register-timeout 120]
@@ -37,7 +37,9 @@ const peerCount = number('peers', 18000);
 const meshSize = number('mesh-size', 10);
 const maxPerWorker = 15000;
 const meshCount = Math.ceil(peerCount / meshSize);
-const workerCount = Math.max(number('workers', 0), Math.ceil(peerCount / maxPerWorker), 1);
+// Eight by default, as many as source addresses: on cores shared with other processes, a worker's share of CPU is
+// one thread's, and two workers of 9,000 sockets each fell behind reading (the relay then saw stalled consumers).
+const workerCount = Math.max(Math.min(number('workers', 8), meshCount), Math.ceil(peerCount / maxPerWorker), 1);
 const sources = expandSources(args.sources ?? '127.0.0.2-127.0.0.9');
 const concurrency = number('concurrency', 500);
 const heartbeatMs = number('heartbeat', 20) * 1000;
@@ -83,6 +85,20 @@ async function managedHeapBytes() {
         }
     }
     return metricsUrls.length ? total : null;
+}
+
+/** The nodes' own count of what happened to connections (reaped, disconnected by reason, refused, open), summed. */
+async function connectionMetrics() {
+    const out = {};
+    for (const url of metricsUrls) {
+        const text = await (await fetch(url)).text();
+        for (const line of text.split('\n')) {
+            if (!/^relay_(disconnects|connections_reaped|connections_refused|connections)[_{ ]/.test(line)) continue;
+            const key = line.slice(0, line.lastIndexOf(' ')).replace(/,?otel_scope_[a-z_]+="[^"]*"/g, '');
+            out[key] = (out[key] ?? 0) + Number(line.split(' ').at(-1));
+        }
+    }
+    return out;
 }
 
 // Whole meshes per worker, round-robin.
@@ -169,6 +185,8 @@ if (overflowCount > 0) {
     log(`overflow: ${result.overflow.attempted} more upgrades, ${result.overflow.accepted} accepted, ${result.overflow.refused} refused ${JSON.stringify(result.overflow.status)}`);
     await sleep(1000);
 }
+
+if (metricsUrls.length) result.relay_metrics_before_departure = await connectionMetrics();
 
 // 4. Departure.
 const departed = await all('departed', (w) => ({ cmd: 'depart', count: Math.round(share(departCount, w)), windowMs: departWindowMs, graceMs: 2000 }));

@@ -189,7 +189,8 @@ async function steady(seconds, directRate, broadcastRate, graceMs) {
 }
 
 /** Closes `count` peers at once, spread over the meshes (one of each before a second of any, never a mesh's last);
- * afterwards every live member of their meshes must hear each offline exactly once, within windowMs. */
+ * afterwards every live member of their meshes must hear each offline exactly once (waited for up to 30 s past
+ * windowMs; later than windowMs counts as late). */
 async function depart(count, windowMs, graceMs) {
     const leaving = [];
     for (let j = 0; j < meshSize - 1 && leaving.length < count; j++) {
@@ -201,7 +202,10 @@ async function depart(count, windowMs, graceMs) {
     for (const p of leaving) p.leaving = true;
     const start = now();
     for (const p of leaving) p.ws.close(1000);
-    await sleep(windowMs + graceMs);
+    // Waits for every offline (bounded), late or not, then a grace for any second one.
+    const heard = () => leaving.every(gone => gone.members.every(m => m.leaving || !m.open || m.offlines.has(gone.id)));
+    while (!heard() && now() - start < windowMs + 30_000) await sleep(100);
+    await sleep(graceMs);
     let expected = 0, once = 0, twice = 0, missing = 0, late = 0, maxMs = 0;
     for (const gone of leaving) {
         for (const member of gone.members) {
