@@ -196,6 +196,7 @@ result.departure = {
 };
 log(`departure: ${result.departure.closed} closed; offline once ${result.departure.once} of ${result.departure.expected}, twice ${result.departure.twice}, missing ${result.departure.missing}, late ${result.departure.late}, last after ${result.departure.max_ms} ms`);
 result.false_offline = sum(departed, 'falseOffline');
+result.false_offline_by_phase = merge(departed, 'falseOfflineIn');
 result.foreign = sum(departed, 'foreign');
 result.foreign_types = merge(departed, 'foreignTypes');
 result.relay_closed = sum(departed, 'closed');

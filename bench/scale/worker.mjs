@@ -42,9 +42,11 @@ const byId = new Map(peers.map(p => [p.id, p]));
 
 const counts = {
     refused: 0, refusedStatus: {}, connectErrors: 0, closed: 0, falseOffline: 0, errors: 0, errorCodes: {},
-    sent: 0, expected: 0, received: 0, duplicated: 0, reordered: 0, foreign: 0, foreignTypes: {},
+    sent: 0, expected: 0, received: 0, duplicated: 0, reordered: 0, foreign: 0, foreignTypes: {}, falseOfflineIn: {},
 };
 let latencies = [];
+// The phase the coordinator last started (connect, steady, overflow, depart): where a false offline was heard.
+let phase = 'connect';
 let t0 = now();
 const send = (ws, frame) => ws.send(JSON.stringify(frame));
 const report = (message) => process.send(message);
@@ -55,7 +57,10 @@ function onMessage(peer, raw) {
         const from = byId.get(frame.from);
         if (!from || from.members !== peer.members) { foreign(frame); return; }
         if (frame.data?.status === 'offline') {
-            if (!from.leaving) counts.falseOffline++;
+            if (!from.leaving) {
+                counts.falseOffline++;
+                counts.falseOfflineIn[phase] = (counts.falseOfflineIn[phase] ?? 0) + 1;
+            }
             else {
                 const times = peer.offlines.get(from.id) ?? [];
                 times.push(now());
@@ -220,7 +225,7 @@ async function depart(count, windowMs, graceMs) {
             if (ms > windowMs) late++;
         }
     }
-    report({ event: 'departed', left: leaving.length, expected, once, twice, missing, late, maxMs, ...pick(counts, 'falseOffline', 'foreign', 'foreignTypes', 'closed', 'errors', 'errorCodes') });
+    report({ event: 'departed', left: leaving.length, expected, once, twice, missing, late, maxMs, ...pick(counts, 'falseOffline', 'falseOfflineIn', 'foreign', 'foreignTypes', 'closed', 'errors', 'errorCodes') });
 }
 
 /** Opens `count` more upgrades than the node is expected to hold (registering in meshes of their own), counts what was
@@ -247,6 +252,7 @@ function pick(object, ...keys) { return Object.fromEntries(keys.map(k => [k, obj
 function sleep(ms) { return new Promise(resolve => setTimeout(resolve, ms)); }
 
 process.on('message', async (command) => {
+    phase = command.cmd;
     switch (command.cmd) {
         case 'connect': await connectAll(command.concurrency); break;
         case 'steady': await steady(command.seconds, command.directRate, command.broadcastRate, command.graceMs); break;
