@@ -10,6 +10,7 @@ using Relay.Gateway.Connections;
 using Relay.Gateway.Dashboard;
 using Relay.Gateway.Diagnostics;
 using Relay.Gateway.Routing;
+using Relay.Gateway.Shared;
 using Relay.Grains;
 using Relay.Grains.Contracts;
 using Relay.Protocol;
@@ -52,7 +53,7 @@ internal sealed partial class RelayWebSocketHandler(
         var upgrade = RelayActivities.StartUpgrade(context.Request.Headers.TraceParent, context.Request.Headers.TraceState);
         try
         {
-            var requestedMesh = context.Request.Query["mesh"].FirstOrDefault();
+            var requestedMesh = QueryParameter.First(context.Request.QueryString, "mesh");
             var meshName = requestedMesh ?? _options.DefaultMesh;
             if (!GrainKeys.IsValidMesh(meshName))
             {
