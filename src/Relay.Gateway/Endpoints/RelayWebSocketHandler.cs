@@ -170,8 +170,11 @@ internal sealed partial class RelayWebSocketHandler(
         Log.Opened(logger, connection.Id, mesh.Name);
 
         // Not tied to ApplicationStopping: on shutdown the ConnectionDrainer closes sockets with 1012 after their
-        // queues drained, and sessions end through the close handshake.
-        var stop = context.RequestAborted;
+        // queues drained, and sessions end through the close handshake. Nor to RequestAborted: the reader ends when
+        // the transport does (Kestrel completes its reads once the connection is gone, aborted or not), and the
+        // writer when the reader ends; the token would cost every connection a CancellationTokenSource and the
+        // registrations of its pending receive and doorbell wait for life (bench/results/2026-12-03-scale-memory.md).
+        var stop = CancellationToken.None;
         var writer = connection.RunWriterAsync(count => errors.DroppedNotice(connection, count), metrics, stop);
         var connectionTokens = tokens.Enabled ? new ConnectionTokens(connection, tokens, metrics, time) : null;
         var frames = new FrameHandler(connection, mesh, _options, presence, echoTypes, errors, metrics, time, connectionTokens);
