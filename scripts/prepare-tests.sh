@@ -3,7 +3,8 @@
 # needs nothing else run first. Each step only acts when something is missing, so a second run is quick:
 #   redis-server, redis-cli  the cluster tests (scripts/cluster.sh, with Redis clustering)
 #   chromium, node, npm      the dashboard's browser test drives Debian's chromium with playwright-core from
-#                            tests/dashboard (npm ci there; no browser download)
+#                            tests/dashboard (npm ci there; no browser download); the scale test runs the load
+#                            client of bench/scale (npm ci there: ws)
 #   docker.io, debootstrap   the compose tests run docker-compose.yml for real: dockerd is started when none answers
 #                            (and stopped when scripts/test.sh ends), then scripts/docker-standins.sh provides
 #                            Compose v2 and, when no registry can be reached, local stand-ins for the images
@@ -50,12 +51,14 @@ prepare_browser() {
     command -v npm >/dev/null || missing+=(nodejs npm)
     if ((${#missing[@]})); then prepare_apt_install "${missing[@]}" || return; fi
     command -v npm >/dev/null || return 0
-    local dir=tests/dashboard
-    # npm ci starts from scratch each time; skip it while the installed tree matches the lock file.
-    if [[ ! -f $dir/node_modules/.package-lock.json || $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
-        (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) \
-            || { prepare_fail "npm ci in $dir failed"; return; }
-    fi
+    local dir
+    for dir in tests/dashboard bench/scale; do
+        # npm ci starts from scratch each time; skip it while the installed tree matches the lock file.
+        if [[ ! -f $dir/node_modules/.package-lock.json || $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+            (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) \
+                || { prepare_fail "npm ci in $dir failed"; return; }
+        fi
+    done
     prepare_say "$(chromium --version 2>/dev/null | head -1), node $(node --version)"
 }
 

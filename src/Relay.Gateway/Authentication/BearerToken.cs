@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Relay.Gateway.Shared;
 
 namespace Relay.Gateway.Authentication;
 
@@ -22,8 +23,8 @@ internal static class BearerToken
     /// <summary>The token the request brings, from the header or the query; null when it brings none.</summary>
     public static string? FromRequest(HttpRequest request) =>
         FromHeader(request)
-        ?? NonEmpty(request.Query["access_token"].FirstOrDefault())
-        ?? NonEmpty(request.Query["token"].FirstOrDefault());
+        ?? NonEmpty(QueryParameter.First(request.QueryString, "access_token"))
+        ?? NonEmpty(QueryParameter.First(request.QueryString, "token"));
 
     private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 }

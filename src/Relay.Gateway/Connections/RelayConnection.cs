@@ -1,5 +1,4 @@
 using System.Net.WebSockets;
-using System.Threading.Channels;
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Diagnostics;
 using Relay.Protocol;
@@ -20,8 +19,7 @@ internal sealed class RelayConnection : MeshMember, IAuthenticatedConnection
     private readonly TimeProvider _time;
 
     // A doorbell, not a queue: one pending ring is enough to wake the writer, further rings are dropped.
-    private readonly Channel<bool> _doorbell = Channel.CreateBounded<bool>(
-        new BoundedChannelOptions(1) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Doorbell _doorbell = new();
 
     private long _lastFrame;
     private long _lastProgress;
@@ -134,7 +132,7 @@ internal sealed class RelayConnection : MeshMember, IAuthenticatedConnection
         var queued = _queue.TryEnqueue(frame, droppable, _time, out var wasEmpty, receivedAt);
         // The writer drains until the queue is empty before it waits again: it only needs waking when this frame
         // went into an empty queue.
-        if (wasEmpty) _doorbell.Writer.TryWrite(true);
+        if (wasEmpty) _doorbell.Ring();
         return queued;
     }
 
@@ -162,7 +160,7 @@ internal sealed class RelayConnection : MeshMember, IAuthenticatedConnection
         if (Interlocked.CompareExchange(ref _closeStatus, (int)status, 0) != 0) return;
         _closeReason = reason;
         _drainBeforeClose = drainFirst;
-        _doorbell.Writer.TryWrite(true);
+        _doorbell.Ring();
     }
 
     /// <summary>Drops the transport at once (a consumer that makes no progress cannot even take a close frame).</summary>
@@ -181,9 +179,8 @@ internal sealed class RelayConnection : MeshMember, IAuthenticatedConnection
         var sent = new SentTally(metrics);
         try
         {
-            while (await _doorbell.Reader.WaitToReadAsync(cancellationToken))
+            while (await _doorbell.WaitAsync(cancellationToken))
             {
-                _doorbell.Reader.TryRead(out _);
                 // One frame of look-ahead: a frame is held back in the transport only when the next one is already in
                 // hand, so whatever is held always goes out with a write that follows at once.
                 var have = _queue.TryDequeue(out var next, out var nextReceivedAt);
@@ -247,7 +244,7 @@ internal sealed class RelayConnection : MeshMember, IAuthenticatedConnection
     }
 
     /// <summary>Ends the writer loop (after the reader finished).</summary>
-    public void CompleteWriter() => _doorbell.Writer.TryComplete();
+    public void CompleteWriter() => _doorbell.Complete();
 
     private async Task CloseAsync(CancellationToken cancellationToken)
     {

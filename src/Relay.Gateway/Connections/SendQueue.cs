@@ -24,6 +24,7 @@ internal sealed class SendQueue(long byteLimit)
         public long ReceivedAt;
     }
 
+    // The ring a queue gets with its first frame, and keeps while busy.
     private const int InitialSlots = 16;
 
     // A newcomer's snapshot (one presence per peer of the mesh) arrives as one burst: a ring left at that size would
@@ -31,7 +32,9 @@ internal sealed class SendQueue(long byteLimit)
     private const int ShrinkAbove = 64;
 
     private readonly Lock _lock = new();
-    private Entry[] _ring = new Entry[InitialSlots];
+    // No ring until the first frame, and none again once the periodic trim finds the queue empty: most connections
+    // of a node are idle most of the time (18,000 peers under 1,100 frames/s), and 16 slots are 408 bytes each.
+    private Entry[] _ring = [];
     private int _head;
     private int _count;
     private long _bytes;
@@ -109,14 +112,17 @@ internal sealed class SendQueue(long byteLimit)
         }
     }
 
-    /// <summary>Gives back a ring that bursts grew (up to <see cref="ShrinkAbove"/> slots are kept when it drains, so that
-    /// a busy queue does not reallocate after every burst) once it is empty: called periodically, not per frame, so an
-    /// idle connection holds the initial ring only.</summary>
+    /// <summary>Gives back the ring once the queue is empty (up to <see cref="ShrinkAbove"/> slots are kept when it
+    /// drains, so that a busy queue does not reallocate after every burst): called periodically, not per frame, so an
+    /// idle connection holds no ring at all.</summary>
     public void TrimIfIdle()
     {
         lock (_lock)
         {
-            if (_count == 0 && _ring.Length > InitialSlots) ShrinkEmpty();
+            if (_count != 0 || _ring.Length == 0) return;
+            _ring = [];
+            _head = 0;
+            _scanFrom = 0;
         }
     }
 
@@ -158,7 +164,7 @@ internal sealed class SendQueue(long byteLimit)
 
     private void Grow()
     {
-        var bigger = new Entry[_ring.Length * 2];
+        var bigger = new Entry[Math.Max(InitialSlots, _ring.Length * 2)];
         for (var i = 0; i < _count; i++) bigger[i] = _ring[(_head + i) % _ring.Length];
         _ring = bigger;
         _head = 0;

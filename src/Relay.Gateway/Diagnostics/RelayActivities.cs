@@ -23,27 +23,19 @@ internal static class RelayActivities
     public static readonly ActivitySource Source = new(SourceName, RelayVersion.Value);
 
     /// <summary>
-    /// From the upgrade request to an accepted (and, with first-frame auth, authenticated) socket. ASP.NET Core's own
-    /// activity for the request is current here, and it is no parent to keep: created for its log scopes, unsampled
-    /// (so a parent-based sampler would drop every span under it), and lasting as long as the socket. The upgrade's
-    /// parent is the client's <c>traceparent</c>, when it sent one (ASP.NET Core read it into its activity), and the
-    /// request's activity stops being current, so the connection later runs without an ambient span: each of its
-    /// presences is a trace of its own.
+    /// From the upgrade request to an accepted (and, with first-frame auth, authenticated) socket. Its parent is the
+    /// client's <c>traceparent</c> (<paramref name="traceParent"/>, <paramref name="traceState"/>: the request's
+    /// headers), when it sent one. ASP.NET Core gives a request no activity of its own here (the relay turns off the
+    /// category whose logging would make it create one, in <c>RelayHostDefaults</c>); should one be current
+    /// anyway, it is no parent to keep: created for its log scopes, unsampled (so a parent-based sampler would drop
+    /// every span under it), and lasting as long as the socket. It stops being current, so the connection later runs
+    /// without an ambient span: each of its presences is a trace of its own.
     /// </summary>
-    public static Activity? StartUpgrade()
+    public static Activity? StartUpgrade(string? traceParent, string? traceState)
     {
         if (!Source.HasListeners()) return null;
-        var caller = default(ActivityContext);
-        if (Activity.Current is { } request)
-        {
-            // A parent span id without a parent activity: the traceparent header's (ASP.NET Core does not always
-            // mark the activity HasRemoteParent).
-            if (request is { Parent: null, IdFormat: ActivityIdFormat.W3C } && request.ParentSpanId != default)
-            {
-                caller = new ActivityContext(request.TraceId, request.ParentSpanId, request.ActivityTraceFlags, request.TraceStateString, isRemote: true);
-            }
-            Activity.Current = null;
-        }
+        Activity.Current = null;
+        ActivityContext.TryParse(traceParent, traceState, isRemote: true, out var caller);
         return Source.StartActivity(Upgrade, ActivityKind.Server, caller);
     }
 

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
 using Relay.Gateway.Dashboard;
+using Relay.Gateway.Shared;
 using Relay.Grains.Contracts;
 
 namespace Relay.Gateway.Endpoints;
@@ -30,7 +31,7 @@ public static class RelayEndpoints
 
         endpoints.MapPost("/invocations", async (HttpContext context, IGrainFactory grains, IOptions<RelayOptions> options, TokenValidator tokens) =>
         {
-            var requested = context.Request.Query["mesh"].FirstOrDefault();
+            var requested = QueryParameter.First(context.Request.QueryString, "mesh");
             var mesh = requested ?? options.Value.DefaultMesh;
             if (!GrainKeys.IsValidMesh(mesh))
             {

@@ -10,6 +10,7 @@ using Relay.Gateway.Connections;
 using Relay.Gateway.Dashboard;
 using Relay.Gateway.Diagnostics;
 using Relay.Gateway.Routing;
+using Relay.Gateway.Shared;
 using Relay.Grains;
 using Relay.Grains.Contracts;
 using Relay.Protocol;
@@ -49,10 +50,10 @@ internal sealed partial class RelayWebSocketHandler(
         }
         // The upgrade's span ends once the socket is accepted and authenticated (RunAsync ends it), not with the
         // connection, which may last days; the connection's presences have spans of their own.
-        var upgrade = RelayActivities.StartUpgrade();
+        var upgrade = RelayActivities.StartUpgrade(context.Request.Headers.TraceParent, context.Request.Headers.TraceState);
         try
         {
-            var requestedMesh = context.Request.Query["mesh"].FirstOrDefault();
+            var requestedMesh = QueryParameter.First(context.Request.QueryString, "mesh");
             var meshName = requestedMesh ?? _options.DefaultMesh;
             if (!GrainKeys.IsValidMesh(meshName))
             {
@@ -169,8 +170,11 @@ internal sealed partial class RelayWebSocketHandler(
         Log.Opened(logger, connection.Id, mesh.Name);
 
         // Not tied to ApplicationStopping: on shutdown the ConnectionDrainer closes sockets with 1012 after their
-        // queues drained, and sessions end through the close handshake.
-        var stop = context.RequestAborted;
+        // queues drained, and sessions end through the close handshake. Nor to RequestAborted: the reader ends when
+        // the transport does (Kestrel completes its reads once the connection is gone, aborted or not), and the
+        // writer when the reader ends; the token would cost every connection a CancellationTokenSource and the
+        // registrations of its pending receive and doorbell wait for life (bench/results/2026-12-03-scale-memory.md).
+        var stop = CancellationToken.None;
         var writer = connection.RunWriterAsync(count => errors.DroppedNotice(connection, count), metrics, stop);
         var connectionTokens = tokens.Enabled ? new ConnectionTokens(connection, tokens, metrics, time) : null;
         var frames = new FrameHandler(connection, mesh, _options, presence, echoTypes, errors, metrics, time, connectionTokens);

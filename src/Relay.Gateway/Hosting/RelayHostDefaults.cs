@@ -22,6 +22,11 @@ public static class RelayHostDefaults
     {
         ["Logging:LogLevel:Default"] = "Information",
         ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+        // Off unless configured: while this category logs at any level, ASP.NET Core gives every request an Activity
+        // and a log scope, and a WebSocket's request lasts as long as the socket (about 0.5 KB a peer,
+        // bench/results/2026-12-03-scale.md). It logs request lines (Information) and start-up failures, which still
+        // end the process with their exception.
+        [$"Logging:LogLevel:{HostingDiagnosticsCategory}"] = "None",
         ["Logging:LogLevel:Orleans"] = "Warning",
         ["Logging:LogLevel:Polly"] = "Warning",
         ["Logging:LogLevel:Relay"] = "Information",
@@ -43,10 +48,23 @@ public static class RelayHostDefaults
             builder.WebHost.UseUrls(DefaultUrl);
         }
         // ASP.NET Core's request log lines carry the full URL, and clients put credentials into it (access_token,
-        // token, AgentCore's presigned X-Amz-* parameters): never log them, whatever the log configuration says.
-        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+        // token, AgentCore's presigned X-Amz-* parameters): never log them, whatever the log configuration says. The
+        // filter takes the level configured for the category when it is stricter (None by default, above), so that
+        // the category stays off unless asked for: a filter at Warning would turn it back on, and with it the
+        // per-request Activity and log scope that every WebSocket keeps for its life.
+        builder.Logging.AddFilter(HostingDiagnosticsCategory, HostingDiagnosticsLevel(configuration));
         // --authorizer-config PATH: an AgentCore authorizer file, mapped onto Relay:Auth before anything binds it.
         builder.Configuration.AddAgentCoreAuthorizerFile();
         return builder;
     }
+
+    private const string HostingDiagnosticsCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";
+
+    /// <summary>The least severe level ASP.NET Core's hosting diagnostics may log at: the configured one, but never
+    /// below <see cref="LogLevel.Warning"/> (below it are the request lines, with their URLs).</summary>
+    internal static LogLevel HostingDiagnosticsLevel(IConfiguration configuration) =>
+        Enum.TryParse<LogLevel>(configuration[$"Logging:LogLevel:{HostingDiagnosticsCategory}"], ignoreCase: true, out var configured)
+            && configured > LogLevel.Warning
+            ? configured
+            : LogLevel.Warning;
 }

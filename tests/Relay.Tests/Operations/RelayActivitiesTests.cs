@@ -34,7 +34,7 @@ public sealed class RelayActivitiesTests
             Assert.Null(RelayActivities.TraceParentOf(send));
             using var receive = RelayActivities.StartLinkReceive(traceParent, "gw-a", 7, 12);
             Assert.Null(receive);
-            using var upgrade = RelayActivities.StartUpgrade();
+            using var upgrade = RelayActivities.StartUpgrade(traceParent, null);
             Assert.Null(upgrade);
             using var presence = RelayActivities.StartPresence(registering: true, "mesh", "peer", 1);
             Assert.Null(presence);
