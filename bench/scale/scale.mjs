@@ -181,6 +181,7 @@ log(`steady ${steadySeconds} s: ${result.sent} sent, ${result.expected} expected
 // 3. Overflow.
 if (overflowCount > 0) {
     const over = await all('overflow', (w) => ({ cmd: 'overflow', count: Math.round(share(overflowCount, w)), concurrency: Math.max(1, Math.round(share(concurrency, w))) }));
+    await all('overflow-released', { cmd: 'release-overflow' });
     result.overflow = { attempted: sum(over, 'attempted'), accepted: sum(over, 'accepted'), refused: sum(over, 'refused'), errors: sum(over, 'connectErrors'), status: merge(over, 'refusedStatus') };
     log(`overflow: ${result.overflow.attempted} more upgrades, ${result.overflow.accepted} accepted, ${result.overflow.refused} refused ${JSON.stringify(result.overflow.status)}`);
     await sleep(1000);

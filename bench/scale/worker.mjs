@@ -228,8 +228,11 @@ async function depart(count, windowMs, graceMs) {
     report({ event: 'departed', left: leaving.length, expected, once, twice, missing, late, maxMs, ...pick(counts, 'falseOffline', 'falseOfflineIn', 'foreign', 'foreignTypes', 'closed', 'errors', 'errorCodes') });
 }
 
-/** Opens `count` more upgrades than the node is expected to hold (registering in meshes of their own), counts what was
- * accepted and what refused (HTTP status), then closes the accepted ones. The peers' false offline counts on. */
+/** Opens `count` more upgrades than the node is expected to hold (registering in meshes of their own) and counts what
+ * was accepted and what refused (HTTP status). The accepted ones stay open until the coordinator sends
+ * `release-overflow`, once every worker has counted: a worker that closed its own at once would free slots for the
+ * attempts other workers are still making. The peers' false offline counts on. */
+let overflowPeers = [];
 async function overflow(count, concurrency) {
     const extra = Array.from({ length: count }, (_, k) => ({
         index: -1 - k, id: `x${process.pid}-${k}-${run}`, mesh: `scale-${run}-overflow-${process.pid}-${k}`,
@@ -241,7 +244,7 @@ async function overflow(count, concurrency) {
     const lane = async () => { while (next < extra.length) await connect(extra[next++]); };
     await Promise.all(Array.from({ length: Math.min(concurrency, extra.length) }, lane));
     const accepted = extra.filter(p => p.open).length;
-    for (const p of extra) p.ws?.terminate();
+    overflowPeers = extra;
     report({
         event: 'overflow', attempted: count, accepted, refused: counts.refused - before.refused,
         connectErrors: counts.connectErrors - before.connectErrors, refusedStatus: counts.refusedStatus,
@@ -257,6 +260,11 @@ process.on('message', async (command) => {
         case 'connect': await connectAll(command.concurrency); break;
         case 'steady': await steady(command.seconds, command.directRate, command.broadcastRate, command.graceMs); break;
         case 'overflow': await overflow(command.count, command.concurrency); break;
+        case 'release-overflow':
+            for (const p of overflowPeers) p.ws?.terminate();
+            overflowPeers = [];
+            report({ event: 'overflow-released' });
+            break;
         case 'depart': await depart(command.count, command.windowMs, command.graceMs); break;
         case 'stop':
             stopping = true;
