@@ -51,7 +51,7 @@ internal static class MemoryCheck
             var sockets = baseline.Sockets + end.Sockets == 0 ? "" : $", sockets {baseline.Sockets} -> {end.Sockets}";
             if (baseline.Activations + end.Activations > 0) sockets += $", grain activations {baseline.Activations} -> {end.Activations}";
             var heap = heapGrowth is { } h
-                ? string.Create(CultureInfo.InvariantCulture, $", managed heap after GC {heapBefore!.Value / 1048576.0:F1} -> {heapAfter!.Value / 1048576.0:F1} MiB ({h:+0.0%;-0.0%}})")
+                ? string.Create(CultureInfo.InvariantCulture, $", managed heap after GC {heapBefore!.Value / 1048576.0:F1} -> {heapAfter!.Value / 1048576.0:F1} MiB ({h:+0.0%;-0.0%})")
                 : "";
             var judged = !sameSockets ? " (socket count changed: not judged)"
                 : !sameGrains ? " (grain activations changed: not judged)"
