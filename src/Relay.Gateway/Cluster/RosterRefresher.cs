@@ -9,10 +9,12 @@ namespace Relay.Gateway.Cluster;
 /// <summary>
 /// Every few seconds, restates this gateway's peers to their mesh grains. Mesh grains keep their rosters in
 /// memory; one that lost its activation with a silo is whole again after at most one period, without any
-/// peer going offline meanwhile (gateways route from their own views, not from the roster).
+/// peer going offline meanwhile (gateways route from their own views, not from the roster). The grain answers with
+/// its recent reaps, which this gateway's stream may have lost with a silo.
 /// </summary>
 internal sealed partial class RosterRefresher(
     MeshRegistry meshes,
+    PeerMembership membership,
     GatewayIdentity gateway,
     IGrainFactory grains,
     TimeProvider time,
@@ -27,7 +29,8 @@ internal sealed partial class RosterRefresher(
             if (mesh.Opening is not { IsCompletedSuccessfully: true }) continue;
             try
             {
-                await grains.GetGrain<IMeshGrain>(mesh.Name).Refresh(gateway.Id, mesh.LocalRoster());
+                var reaps = await grains.GetGrain<IMeshGrain>(mesh.Name).Refresh(gateway.Id, mesh.LocalRoster());
+                foreach (var reaped in reaps) await membership.ApplyRestatedReapAsync(reaped);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
             {

@@ -162,6 +162,24 @@ internal sealed partial class PeerMembership(
     {
         if (meshes.Find(reaped.Mesh) is not { } mesh) return;
         using var _ = await gates.EnterAsync(mesh.Name, reaped.PeerId);
+        ApplyReaped(mesh, reaped);
+    }
+
+    /// <summary>
+    /// A reap the mesh grain restated (<see cref="IMeshGrain.Refresh"/>), heard on the stream already or lost
+    /// there. Applying one twice changes nothing and announces nothing twice. It is applied only where this gateway
+    /// knew the peer, as a member of its view or through a connection of its own, so that a gateway that opened the
+    /// mesh after the reap never announces the offline of a peer its clients never saw.
+    /// </summary>
+    public async Task ApplyRestatedReapAsync(PeerReaped reaped)
+    {
+        if (meshes.Find(reaped.Mesh) is not { } mesh) return;
+        using var _ = await gates.EnterAsync(mesh.Name, reaped.PeerId);
+        if (RemoteMeshUpdates.KnewOf(mesh, reaped)) ApplyReaped(mesh, reaped);
+    }
+
+    private void ApplyReaped(MeshView mesh, PeerReaped reaped)
+    {
         foreach (var key in reaped.Connections)
         {
             if (key.GatewayId != gateway.Id || !connections.TryGet(key.ConnectionId, out var connection)) continue;

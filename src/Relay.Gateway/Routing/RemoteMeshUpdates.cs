@@ -70,6 +70,16 @@ internal sealed class RemoteMeshUpdates(ConnectionRegistry connections)
         }
     }
 
+    /// <summary>Whether this gateway knew the reaped peer: as a member of its view, or through a connection of its own
+    /// that the reap names (the view may have dropped it already, unannounced, by this node's sweep).</summary>
+    public static bool KnewOf(MeshView mesh, PeerReaped reaped)
+    {
+        lock (mesh.Membership.Lock)
+        {
+            return mesh.Membership.IsOnlinePeer(reaped.PeerId) || Array.Exists(reaped.Connections, c => c.GatewayId == mesh.GatewayId);
+        }
+    }
+
     private static void RemoteOffline(MeshView mesh, string peerId, long incarnation, byte[] offline)
     {
         var membership = mesh.Membership;

@@ -19,9 +19,12 @@ public interface IMeshGrain : IGrainWithStringKey
     Task Close(string gatewayId);
 
     /// <summary>A gateway restates the peers it holds (periodically): heals the roster after this grain lost its
-    /// activation with a silo. The gateway's connections in the roster become exactly <paramref name="local"/>.</summary>
+    /// activation with a silo. The gateway's connections in the roster become exactly <paramref name="local"/>.
+    /// Returns the reaps of the last half minute (<see cref="PeerReaped"/>, as the gateways' streams carried them):
+    /// stream events are queued on a silo, and those queued on one that died before delivering them are lost, which
+    /// would leave the reaped peer in the gateway's view for good.</summary>
     [Alias("Refresh")]
-    Task Refresh(string gatewayId, RosterEntry[] local);
+    Task<PeerReaped[]> Refresh(string gatewayId, RosterEntry[] local);
 
     /// <summary>Records a peer's current state. Returns every gateway of the mesh.</summary>
     [Alias("Upsert")]

@@ -19,6 +19,11 @@ internal sealed partial class MeshGrain(
     // that has not by then, and holds no member, died while this grain was away.
     internal static readonly TimeSpan UnconfirmedGatewayGrace = TimeSpan.FromSeconds(45);
 
+    // Long enough for every gateway to restate its peers at least twice (every 10 s) after a reap, so that one whose
+    // stream lost it hears of it from the answer; bounded, so that a mesh with a burst of reaps keeps the latest.
+    internal static readonly TimeSpan ReapReplayWindow = TimeSpan.FromSeconds(30);
+    internal const int MaxRecentReaps = 256;
+
     private readonly Dictionary<string, RosterEntry> _roster = new(StringComparer.Ordinal);
 
     // Gateways that opened the mesh or hold a member. A gateway that dies stops appearing in connections once
@@ -27,6 +32,7 @@ internal sealed partial class MeshGrain(
 
     // Gateways loaded from storage that have not shown they are alive to this activation yet.
     private readonly HashSet<string> _unconfirmed = new(StringComparer.Ordinal);
+    private readonly Queue<(long At, PeerReaped Reap)> _recentReaps = new();
     private long _activatedAt;
     private bool _saveFailed;
     private string[] _gateways = [];
@@ -60,7 +66,7 @@ internal sealed partial class MeshGrain(
         await PublishAsync(_gateways, new GatewayLeftMesh(this.GetPrimaryKeyString(), gatewayId));
     }
 
-    public async Task Refresh(string gatewayId, RosterEntry[] local)
+    public async Task<PeerReaped[]> Refresh(string gatewayId, RosterEntry[] local)
     {
         _unconfirmed.Remove(gatewayId);
         if (_saveFailed) await SaveGatewaysAsync();
@@ -85,6 +91,7 @@ internal sealed partial class MeshGrain(
             // A newer incarnation is known: this gateway's view is behind and will hear about it.
         }
         await ForgetUnconfirmedAsync();
+        return RecentReaps();
     }
 
     public async Task<string[]> Upsert(RosterEntry entry)
@@ -116,7 +123,9 @@ internal sealed partial class MeshGrain(
         // them (it lost its state with a silo): they may still hold the sockets.
         var mesh = this.GetPrimaryKeyString();
         var audience = _gateways.Union(connections.Select(c => c.GatewayId), StringComparer.Ordinal).ToArray();
-        await PublishAsync(audience, new PeerReaped(mesh, peerId, incarnation, connections, offline));
+        var reaped = new PeerReaped(mesh, peerId, incarnation, connections, offline);
+        Remember(reaped);
+        await PublishAsync(audience, reaped);
 
         // A gateway none of whose connections is left in the roster is presumed dead: stop counting it.
         foreach (var gateway in connections.Select(c => c.GatewayId).Distinct())
@@ -148,6 +157,18 @@ internal sealed partial class MeshGrain(
     }
 
     public Task<RosterEntry[]> GetRoster() => Task.FromResult(_roster.Values.ToArray());
+
+    private void Remember(PeerReaped reaped)
+    {
+        if (_recentReaps.Count == MaxRecentReaps) _recentReaps.Dequeue();
+        _recentReaps.Enqueue((time.GetTimestamp(), reaped));
+    }
+
+    private PeerReaped[] RecentReaps()
+    {
+        while (_recentReaps.TryPeek(out var oldest) && time.GetElapsedTime(oldest.At) > ReapReplayWindow) _recentReaps.Dequeue();
+        return _recentReaps.Count == 0 ? [] : [.. _recentReaps.Select(r => r.Reap)];
+    }
 
     private Task GatewaysChangedAsync()
     {

@@ -61,6 +61,29 @@ public sealed class MeshGrainDeactivationTests(GrainClusterFixture fixture)
         Assert.Equal([connection], reaped.Connections);
     }
 
+    [Fact]
+    public async Task A_gateway_whose_stream_lost_a_reap_gets_it_from_the_answer_to_its_restatement()
+    {
+        // Stream events are queued on a silo; one queued on a silo that dies before delivering it is lost. The other
+        // gateway here never subscribed, as if its copy of the reap had been lost that way.
+        var mesh = GrainClusterFixture.NewMesh("replay");
+        var gateway = GrainClusterFixture.NewGateway("gw");
+        var deaf = GrainClusterFixture.NewGateway("deaf");
+        await using var probe = await GatewayProbe.SubscribeAsync(fixture.Client, gateway);
+        var peer = fixture.Peer(mesh, "gone");
+        var connection = new ConnectionKey(gateway, 1);
+        var join = await peer.Connect(new MemberConnection(connection, null), Metadata, Unix.Now());
+        Assert.Empty(await fixture.Mesh(mesh).Refresh(deaf, []));
+
+        var (reaped, _) = await probe.NextReapedAsync(GrainClusterFixture.Lease + TimeSpan.FromSeconds(3));
+
+        var restated = Assert.Single(await fixture.Mesh(mesh).Refresh(deaf, []));
+        Assert.Equal(reaped, restated with { Connections = reaped.Connections });
+        Assert.Equal([connection], restated.Connections);
+        Assert.Equal(join.Incarnation, restated.Incarnation);
+        Assert.True(restated.Offline);
+    }
+
     private async Task DeactivateMesh(string mesh)
     {
         var grain = fixture.Mesh(mesh);

@@ -118,6 +118,40 @@ public sealed class MeshViewTests
         Assert.DoesNotContain("old-agent", _mesh.Membership.ActiveAgents());
     }
 
+    [Fact]
+    public void A_restated_reap_removes_a_ghost_the_stream_lost_and_announces_its_offline_once()
+    {
+        // The reap's stream event was queued on a silo that died: the remote peer stayed in this view. The mesh grain's
+        // answer to the next restatement carries the reap again; so does the one after.
+        var observer = Join("observer", incarnation: 1);
+        _remote.Apply(_mesh, "gw-other", Joined("ghost", incarnation: 4, connectionId: 7, agents: null), receivedAt: 0);
+        var before = observer.QueuedBytes;
+        var reaped = new PeerReaped("mesh", "ghost", 4, [new ConnectionKey("gw-other", 7)]);
+
+        var now = Now();
+        foreach (var _ in new[] { 1, 2 })
+        {
+            if (RemoteMeshUpdates.KnewOf(_mesh, reaped)) RemoteMeshUpdates.ApplyExpired(_mesh, reaped, now);
+        }
+
+        Assert.Equal(before + RelayFrames.Offline("ghost", now).Length, observer.QueuedBytes);
+        Assert.False(_mesh.Membership.IsOnlinePeer("ghost"));
+    }
+
+    [Fact]
+    public void A_restated_reap_of_a_peer_this_gateway_never_knew_announces_nothing()
+    {
+        // This gateway opened the mesh after the peer was reaped: its clients never saw the peer.
+        var observer = Join("observer", incarnation: 1);
+        var before = observer.QueuedBytes;
+        var reaped = new PeerReaped("mesh", "stranger", 2, [new ConnectionKey("gw-other", 9)]);
+
+        Assert.False(RemoteMeshUpdates.KnewOf(_mesh, reaped));
+        Assert.Equal(before, observer.QueuedBytes);
+        // A restated reap of one of this gateway's own connections is known even once the view has dropped the peer.
+        Assert.True(RemoteMeshUpdates.KnewOf(_mesh, reaped with { Connections = [new ConnectionKey(GatewayId, 3)] }));
+    }
+
     private static LinkItem Joined(string peerId, long incarnation, long connectionId, string[]? agents) =>
         new(LinkItemKind.Joined, "mesh", peerId, incarnation, connectionId, RelayFrames.Presence(peerId, "{}"u8.ToArray(), Now()), Agents: agents);
 
