@@ -42,6 +42,13 @@ public static class ErrorCodes
     /// <summary>The connection exceeded its inbound frame rate; the frame was dropped.</summary>
     public const string RateLimited = "rate_limited";
 
+    /// <summary>The connection exceeded its inbound byte rate (bytes of frames per second); the frame was dropped.</summary>
+    public const string ByteRateLimited = "byte_rate_limited";
+
+    /// <summary>A presence listed more agents than the relay keeps per connection: it was accepted and forwarded
+    /// whole, but only its first agents count for direct addressing and <c>activeAgents</c>.</summary>
+    public const string TooManyAgents = "too_many_agents";
+
     /// <summary>Frames for this slow consumer were dropped; <c>data.count</c> says how many, sent once it drains.</summary>
     public const string Dropped = "dropped";
 

@@ -114,9 +114,16 @@ public static class RelayFrames
     public static byte[] CapabilitiesResponse(string? to, IReadOnlyCollection<string> activeAgents, string mesh, int peerCount, string version, double now)
     {
         ArgumentNullException.ThrowIfNull(activeAgents);
+        return CapabilitiesResponseWithAgentsJson(to, JsonStringArray(activeAgents), mesh, peerCount, version, now);
+    }
+
+    /// <summary>The same answer with <c>activeAgents</c> given as its JSON array (<see cref="JsonStringArray"/>), which
+    /// a mesh builds once and shares between answers.</summary>
+    public static byte[] CapabilitiesResponseWithAgentsJson(string? to, ReadOnlySpan<byte> activeAgentsJsonArray, string mesh, int peerCount, string version, double now)
+    {
         ArgumentNullException.ThrowIfNull(mesh);
         ArgumentNullException.ThrowIfNull(version);
-        var frame = new FrameBuilder(256 + (activeAgents.Count * 32));
+        var frame = new FrameBuilder(256 + activeAgentsJsonArray.Length);
         frame.Raw("{\"type\":\"capabilities_response\",\"from\":\"relay\""u8);
         if (to is not null)
         {
@@ -124,20 +131,9 @@ public static class RelayFrames
             frame.String(to);
         }
 
-        frame.Raw(",\"data\":{\"agentCards\":[],\"activeAgents\":["u8);
-        var first = true;
-        foreach (var agent in activeAgents)
-        {
-            if (!first)
-            {
-                frame.Raw(","u8);
-            }
-
-            frame.String(agent);
-            first = false;
-        }
-
-        frame.Raw("],\"relay\":{\"name\":\"relay\",\"version\":"u8);
+        frame.Raw(",\"data\":{\"agentCards\":[],\"activeAgents\":"u8);
+        frame.Raw(activeAgentsJsonArray);
+        frame.Raw(",\"relay\":{\"name\":\"relay\",\"version\":"u8);
         frame.String(version);
         frame.Raw(",\"mesh\":"u8);
         frame.String(mesh);
@@ -147,5 +143,27 @@ public static class RelayFrames
         frame.UnixSeconds(now);
         frame.Raw("}"u8);
         return frame.ToArrayAndRelease();
+    }
+
+    /// <summary><paramref name="values"/> as a JSON array of strings, <c>["a","b"]</c>.</summary>
+    public static byte[] JsonStringArray(IReadOnlyCollection<string> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var array = new FrameBuilder(16 + (values.Count * 32));
+        array.Raw("["u8);
+        var first = true;
+        foreach (var value in values)
+        {
+            if (!first)
+            {
+                array.Raw(","u8);
+            }
+
+            array.String(value);
+            first = false;
+        }
+
+        array.Raw("]"u8);
+        return array.ToArrayAndRelease();
     }
 }

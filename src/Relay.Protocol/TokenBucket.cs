@@ -1,7 +1,8 @@
 namespace Relay.Protocol;
 
 /// <summary>
-/// Token bucket for the per-connection inbound rate limit and the error-frame limit.
+/// Token bucket for the per-connection inbound rate limits (frames, and bytes: one token per byte), the error-frame
+/// limit and the connect rate per client address.
 /// </summary>
 /// <remarks>
 /// Hand-written on purpose: System.Threading.RateLimiting's TokenBucketRateLimiter needs a timer or
@@ -33,24 +34,43 @@ public sealed class TokenBucket
     }
 
     /// <summary>Refills by the time elapsed since the last call, then takes one token if there is one.</summary>
-    public bool TryTake(long now)
+    public bool TryTake(long now) => TryTake(now, 1);
+
+    /// <summary>Refills by the time elapsed since the last call, then takes <paramref name="count"/> tokens if there
+    /// are that many (all or none: more than the burst never passes).</summary>
+    public bool TryTake(long now, long count)
     {
         lock (_gate)
         {
-            // Timestamps from racing threads may arrive out of order; never refill backwards.
-            if (now > _last)
+            Refill(now);
+            if (_tokens >= count)
             {
-                _tokens = Math.Min(_burst, _tokens + ((now - _last) * _tokensPerTick));
-                _last = now;
-            }
-
-            if (_tokens >= 1)
-            {
-                _tokens -= 1;
+                _tokens -= count;
                 return true;
             }
 
             return false;
+        }
+    }
+
+    /// <summary>True when the bucket has refilled to its burst by <paramref name="now"/>: it then behaves exactly as a
+    /// new one, so whoever keeps buckets per key may forget it.</summary>
+    public bool IsFull(long now)
+    {
+        lock (_gate)
+        {
+            Refill(now);
+            return _tokens >= _burst;
+        }
+    }
+
+    private void Refill(long now)
+    {
+        // Timestamps from racing threads may arrive out of order; never refill backwards.
+        if (now > _last)
+        {
+            _tokens = Math.Min(_burst, _tokens + ((now - _last) * _tokensPerTick));
+            _last = now;
         }
     }
 }

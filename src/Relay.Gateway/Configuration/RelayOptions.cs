@@ -38,6 +38,17 @@ public sealed class RelayOptions : IValidatableObject
     [Range(1, 1_000_000)]
     public int RateLimitBurst { get; set; } = 1000;
 
+    // Counted in bytes, not frames: at the frame rate alone, 1 MiB frames let one sender push 200 MiB/s into every
+    // receiver of its mesh. The default burst lets a few maximum-size frames through at once, and equals the default
+    // SendQueueBytes, so a burst fits one receiver's queue.
+    [Description("sustained bytes/s of frames per connection (excess: dropped, error `byte_rate_limited`)")]
+    [Range(1024, int.MaxValue)]
+    public int ByteRateLimitPerSecond { get; set; } = 1024 * 1024;
+
+    [Description("bytes per connection in a burst above the sustained byte rate; at least `MaxFrameBytes` and `ByteRateLimitPerSecond`")]
+    [Range(1024, int.MaxValue)]
+    public int ByteRateLimitBurst { get; set; } = 4 * 1024 * 1024;
+
     [Description("relay error frames per connection and second, then one `errors_suppressed` summary")]
     [Range(0.1, 1000)]
     public double ErrorsPerSecond { get; set; } = 2;
@@ -57,6 +68,12 @@ public sealed class RelayOptions : IValidatableObject
     [Range(1, 4096)]
     public int MaxPeerIdLength { get; set; } = 256;
 
+    // Real clients list 2-3 agents. Without a cap, 64 KiB of metadata lists about 6,800, and every capabilities
+    // answer, direct lookup and roster entry grows with them.
+    [Description("agents of one connection's presence (`data.agents`) used for direct addressing and `activeAgents`; beyond it the rest is ignored, the presence is still accepted and forwarded whole, and its sender gets error `too_many_agents`")]
+    [Range(1, 100_000)]
+    public int MaxAgentsPerPeer { get; set; } = 64;
+
     [Description("largest presence `data` (larger: error `metadata_too_large`, neither stored nor forwarded)")]
     [Range(256, 16 * 1024 * 1024)]
     public int MaxMetadataBytes { get; set; } = 64 * 1024;
@@ -69,6 +86,16 @@ public sealed class RelayOptions : IValidatableObject
     [Description("open WebSockets per client address and node (more: HTTP 503 with `Retry-After`), so that no one client takes a node, a mesh or the mesh table; at most `MaxConnections`")]
     [Range(1, 10_000_000)]
     public int MaxConnectionsPerAddress { get; set; } = 256;
+
+    // Every connect and close of a registered client costs each other peer of its mesh a presence and an offline:
+    // churn from one address must not become a flood for everybody else.
+    [Description("sustained WebSocket upgrades per second from one client address to one node (more: HTTP 429 with `Retry-After`)")]
+    [Range(0.01, 1_000_000)]
+    public double ConnectsPerSecondPerAddress { get; set; } = 10;
+
+    [Description("upgrades from one client address in a burst above `ConnectsPerSecondPerAddress`; at least that rate")]
+    [Range(1, 1_000_000)]
+    public int ConnectBurstPerAddress { get; set; } = 100;
 
     [Description("meshes one node serves at once (a new one beyond: HTTP 503 with `Retry-After`, or close 1013 after first-frame auth)")]
     [Range(1, 10_000_000)]
@@ -96,6 +123,15 @@ public sealed class RelayOptions : IValidatableObject
         if (RateLimitBurst < RateLimitPerSecond)
         {
             yield return new ValidationResult("RateLimitBurst must be at least RateLimitPerSecond.", [nameof(RateLimitBurst)]);
+        }
+        if (ByteRateLimitBurst < MaxFrameBytes || ByteRateLimitBurst < ByteRateLimitPerSecond)
+        {
+            yield return new ValidationResult("ByteRateLimitBurst must be at least MaxFrameBytes and ByteRateLimitPerSecond.",
+                [nameof(ByteRateLimitBurst), nameof(MaxFrameBytes)]);
+        }
+        if (ConnectBurstPerAddress < ConnectsPerSecondPerAddress)
+        {
+            yield return new ValidationResult("ConnectBurstPerAddress must be at least ConnectsPerSecondPerAddress.", [nameof(ConnectBurstPerAddress)]);
         }
         if (MaxConnections is { } max && MaxConnectionsPerAddress > max)
         {

@@ -9,4 +9,8 @@ internal abstract class MeshMember
 
     /// <summary>Agents listed by the connection's latest presence.</summary>
     public volatile string[]? Agents;
+
+    /// <summary>The agents the mesh's agent index holds for this connection (see <see cref="Routing.MeshMembership"/>):
+    /// its <see cref="Agents"/> as of its latest recorded presence. Written under the mesh lock only.</summary>
+    public string[]? IndexedAgents { get; set; }
 }

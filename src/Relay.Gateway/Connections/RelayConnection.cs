@@ -37,7 +37,7 @@ internal sealed class RelayConnection : MeshMember, IAuthenticatedConnection
     /// <param name="transport">The socket's transport when it can hold a write back (<see cref="WriteCoalescingStream"/>):
     /// the writer then sends a burst of queued frames as one write. Null sends every frame on its own.</param>
     public RelayConnection(long id, string meshName, WebSocket socket, WriteCoalescingStream? transport, long sendQueueBytes, TimeProvider time,
-        EchoFilter? echo, CredentialRedactor? redactor, TokenBucket inboundLimit, ErrorGate errors)
+        EchoFilter? echo, CredentialRedactor? redactor, TokenBucket inboundLimit, TokenBucket inboundBytes, ErrorGate errors)
     {
         Id = id;
         MeshName = meshName;
@@ -48,6 +48,7 @@ internal sealed class RelayConnection : MeshMember, IAuthenticatedConnection
         Echo = echo;
         Redactor = _upgradeRedactor = redactor;
         InboundLimit = inboundLimit;
+        InboundBytes = inboundBytes;
         Errors = errors;
         _lastFrame = _lastProgress = time.GetTimestamp();
     }
@@ -98,7 +99,11 @@ internal sealed class RelayConnection : MeshMember, IAuthenticatedConnection
         Redactor = redactor;
     }
 
+    /// <summary>Frames per second this connection may send.</summary>
     public TokenBucket InboundLimit { get; }
+
+    /// <summary>Bytes of frames per second this connection may send (one token per byte).</summary>
+    public TokenBucket InboundBytes { get; }
 
     public ErrorGate Errors { get; }
 

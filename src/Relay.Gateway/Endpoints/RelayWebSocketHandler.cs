@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Http;
@@ -28,6 +29,7 @@ internal sealed partial class RelayWebSocketHandler(
     EchoTypes echoTypes,
     ErrorReplies errors,
     ConnectionAdmission admission,
+    ConnectRateLimiter connectRate,
     ConnectionBudget budget,
     DrainState drain,
     TokenValidator tokens,
@@ -68,9 +70,20 @@ internal sealed partial class RelayWebSocketHandler(
                 return;
             }
 
+            var address = context.Connection.RemoteIpAddress ?? IPAddress.None;
+            if (!connectRate.TryConnect(address))
+            {
+                metrics.Refused("connect_rate");
+                RelayActivities.Failed(upgrade, "connect_rate");
+                Log.ConnectRateRefused(logger);
+                await TooManyRequests.WriteAsync(context, connectRate.RetryAfter, string.Create(CultureInfo.InvariantCulture,
+                    $"this address opens connections faster than {_options.ConnectsPerSecondPerAddress}/s (bursts of {_options.ConnectBurstPerAddress}); try again later"));
+                return;
+            }
+
             // A slot of this node's connection budget, taken before anything else is spent on the request and given
             // back when it ends, however it ends.
-            using var slot = admission.TryAdmit(context.Connection.RemoteIpAddress ?? IPAddress.None, out var refusal);
+            using var slot = admission.TryAdmit(address, out var refusal);
             if (slot is null)
             {
                 await (refusal == ConnectionAdmission.Refusal.NodeFull
@@ -219,6 +232,7 @@ internal sealed partial class RelayWebSocketHandler(
             connections.NextId(), mesh.Name, socket, WriteCoalescingUpgrade.TransportOf(context), _options.SendQueueBytes, time, echo,
             CredentialRedactor.FromQueryString(context.Request.QueryString.Value, BearerToken.FromHeader(context.Request)),
             new TokenBucket(_options.RateLimitPerSecond, _options.RateLimitBurst, now, Stopwatch.Frequency),
+            new TokenBucket(_options.ByteRateLimitPerSecond, _options.ByteRateLimitBurst, now, Stopwatch.Frequency),
             new ErrorGate(new TokenBucket(_options.ErrorsPerSecond, _options.ErrorBurst, now, Stopwatch.Frequency)));
     }
 
@@ -232,5 +246,8 @@ internal sealed partial class RelayWebSocketHandler(
 
         [LoggerMessage(EventId = 1003, Level = LogLevel.Debug, Message = "Upgrade refused with 503 ({Reason})")]
         public static partial void Refused(ILogger logger, string reason);
+
+        [LoggerMessage(EventId = 1004, Level = LogLevel.Debug, Message = "Upgrade refused with 429 (connect rate of its address)")]
+        public static partial void ConnectRateRefused(ILogger logger);
     }
 }

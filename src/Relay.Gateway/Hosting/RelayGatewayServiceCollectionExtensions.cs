@@ -38,6 +38,7 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddSingleton<ConnectionBudget>();
         services.AddHostedService(sp => sp.GetRequiredService<ConnectionBudget>());
         services.AddSingleton<ConnectionAdmission>();
+        services.AddSingleton<ConnectRateLimiter>();
         // After Kestrel's own socket transport, so that Kestrel binds with this one.
         services.AddSingleton<IConnectionListenerFactory, SheddingSocketTransport>();
         services.AddSingleton<LinkLossReporter>();

@@ -40,6 +40,12 @@ internal sealed class FrameHandler(
             errors.Send(connection, ErrorCodes.RateLimited, RateLimitText, TurnIdOf(frame, parsed));
             return;
         }
+        if (!connection.InboundBytes.TryTake(now, frame.Length))
+        {
+            metrics.RateLimited();
+            errors.Send(connection, ErrorCodes.ByteRateLimited, ByteRateLimitText, TurnIdOf(frame, parsed));
+            return;
+        }
         if (parsed.Error != ParseError.None)
         {
             errors.Send(connection, ErrorCodes.ForParseError(parsed.Error), parsed.ErrorDetail ?? "invalid frame", TurnIdOf(frame, parsed));
@@ -126,7 +132,7 @@ internal sealed class FrameHandler(
     private void SendCapabilities()
     {
         var membership = mesh.Membership;
-        connection.Send(RelayFrames.CapabilitiesResponse(connection.PeerId, membership.ActiveAgents(), mesh.Name, membership.PeerCount,
+        connection.Send(RelayFrames.CapabilitiesResponseWithAgentsJson(connection.PeerId, membership.ActiveAgentListing().JsonArray, mesh.Name, membership.PeerCount,
             RelayVersion.Value, UnixTime.Now(time)), droppable: false);
     }
 
@@ -137,6 +143,9 @@ internal sealed class FrameHandler(
 
     private string RateLimitText => string.Create(CultureInfo.InvariantCulture,
         $"rate limit exceeded ({options.RateLimitPerSecond} frames/s, bursts of {options.RateLimitBurst}); frame dropped");
+
+    private string ByteRateLimitText => string.Create(CultureInfo.InvariantCulture,
+        $"byte rate limit exceeded ({options.ByteRateLimitPerSecond} bytes/s, bursts of {options.ByteRateLimitBurst}); frame dropped");
 
     private static ReadOnlySpan<byte> TurnIdOf(ReadOnlyMemory<byte> frame, in ParsedFrame parsed) => frame.Span[parsed.TurnId];
 }

@@ -43,6 +43,13 @@ internal sealed class MeshMembership(string gatewayId) : IAgentDirectory<MeshMem
     private RemoteMember[] _remoteMembers = [];
     private string[] _gateways = [];
 
+    // Agent name -> the registered connections (here and on other gateways) whose latest presence lists it, as
+    // copy-on-write arrays: direct addressing reads it without the lock. Changed with the members, under the lock.
+    private readonly ConcurrentDictionary<string, MeshMember[]> _listings = new(StringComparer.Ordinal);
+
+    // What capabilities answers carry; null once the set of listed agents changed, until the next answer rebuilds it.
+    private ActiveAgentsSnapshot? _activeAgents;
+
     // Peers announced offline, with the incarnation that ended: late news about that incarnation, arriving on
     // another gateway's link, must not bring them back. Bounded; oldest forgotten first. Each departure takes a
     // ticket: a peer that came back (its entry removed) and left again has a stale slot in the order, which forgets
@@ -83,19 +90,40 @@ internal sealed class MeshMembership(string gatewayId) : IAgentDirectory<MeshMem
 
     public bool TryGet(string peerId, [MaybeNullWhen(false)] out Peer peer) => _peers.TryGetValue(peerId, out peer);
 
+    /// <summary>One lookup in the agent index, whatever the number of members and agents: a direct to an unknown agent
+    /// costs no more than one to a known one.</summary>
     public void FindAgentListings(string agent, List<AgentListing<MeshMember>> into)
     {
-        foreach (var member in Members) AddIfListed(member, agent, into);
-        foreach (var member in Volatile.Read(ref _remoteMembers)) AddIfListed(member, agent, into);
+        if (!_listings.TryGetValue(agent, out var listed)) return;
+        foreach (var member in listed) into.Add(new AgentListing<MeshMember>(member.PeerId!, member));
     }
 
-    /// <summary>Agents listed by the latest presences of every registered connection of the mesh.</summary>
-    public SortedSet<string> ActiveAgents()
+    /// <summary>Agents listed by the latest presences of every registered connection of the mesh, in ordinal order.</summary>
+    public string[] ActiveAgents() => ActiveAgentListing().Agents;
+
+    /// <summary><see cref="ActiveAgents"/> with its JSON array, as <c>capabilities_response</c> carries it: built once
+    /// after the set of listed agents changed and shared by every answer until the next change, so that a flood of
+    /// <c>capabilities</c> costs a copy of bytes per frame rather than a sort of every member's agents.</summary>
+    public ActiveAgentsSnapshot ActiveAgentListing()
     {
-        var agents = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (var member in Members) if (member.Agents is { } listed) agents.UnionWith(listed);
-        foreach (var member in Volatile.Read(ref _remoteMembers)) if (member.Agents is { } listed) agents.UnionWith(listed);
-        return agents;
+        var cached = Volatile.Read(ref _activeAgents);
+        if (cached is not null) return cached;
+        lock (Lock)
+        {
+            if (_activeAgents is not null) return _activeAgents;
+            var agents = _listings.Keys.ToArray();
+            Array.Sort(agents, StringComparer.Ordinal);
+            var built = new ActiveAgentsSnapshot(agents, RelayFrames.JsonStringArray(agents));
+            Volatile.Write(ref _activeAgents, built);
+            return built;
+        }
+    }
+
+    /// <summary>After a recorded presence of a registered connection of this node: the agent index takes its agents.
+    /// The caller holds <see cref="Lock"/>.</summary>
+    public void UpdateAgents(RelayConnection connection)
+    {
+        if (connection.Registered) Index(connection, connection.Agents);
     }
 
     // ---- changes: the caller holds Lock ------------------------------------------------------------------
@@ -111,6 +139,7 @@ internal sealed class MeshMembership(string gatewayId) : IAgentDirectory<MeshMem
         peer.Incarnation = Math.Max(peer.Incarnation, incarnation);
         SetMetadata(peer, metadata, now);
         _members = [.. _members, connection];
+        Index(connection, connection.Agents);
     }
 
     /// <summary>Removes a connection of this node. Returns true when its peer has no connection left here.</summary>
@@ -118,6 +147,7 @@ internal sealed class MeshMembership(string gatewayId) : IAgentDirectory<MeshMem
     {
         var peerId = connection.PeerId!;
         _members = Without(_members, connection);
+        Index(connection, null);
         if (!_peers.TryGetValue(peerId, out var peer)) return true;
         peer.Local = Without(peer.Local, connection);
         if (peer.IsEmpty) _peers.TryRemove(peerId, out _);
@@ -131,7 +161,11 @@ internal sealed class MeshMembership(string gatewayId) : IAgentDirectory<MeshMem
         if (incarnation > peer.Incarnation)
         {
             // A newer incarnation: whatever was known of older ones is gone.
-            foreach (var stale in peer.Remote) _remoteMembers = Without(_remoteMembers, stale);
+            foreach (var stale in peer.Remote)
+            {
+                _remoteMembers = Without(_remoteMembers, stale);
+                Index(stale, null);
+            }
             peer.Remote = [];
             peer.Incarnation = incarnation;
         }
@@ -139,12 +173,14 @@ internal sealed class MeshMembership(string gatewayId) : IAgentDirectory<MeshMem
         if (index >= 0)
         {
             peer.Remote[index].Agents = agents;
+            Index(peer.Remote[index], agents);
         }
         else
         {
             var member = new RemoteMember(key, peerId, incarnation, agents);
             peer.Remote = [.. peer.Remote, member];
             _remoteMembers = [.. _remoteMembers, member];
+            Index(member, agents);
         }
         SetMetadata(peer, metadata, lastSeen);
     }
@@ -158,6 +194,7 @@ internal sealed class MeshMembership(string gatewayId) : IAgentDirectory<MeshMem
             if (Array.IndexOf(keys, member.Key) < 0) continue;
             peer.Remote = Without(peer.Remote, member);
             _remoteMembers = Without(_remoteMembers, member);
+            Index(member, null);
         }
         if (peer.IsEmpty) _peers.TryRemove(peerId, out _);
     }
@@ -171,6 +208,7 @@ internal sealed class MeshMembership(string gatewayId) : IAgentDirectory<MeshMem
             if (member.Incarnation > incarnation) continue;
             peer.Remote = Without(peer.Remote, member);
             _remoteMembers = Without(_remoteMembers, member);
+            Index(member, null);
         }
         if (peer.IsEmpty) _peers.TryRemove(peer.PeerId, out _);
     }
@@ -179,7 +217,11 @@ internal sealed class MeshMembership(string gatewayId) : IAgentDirectory<MeshMem
     public void Forget(Peer peer)
     {
         _peers.TryRemove(peer.PeerId, out _);
-        foreach (var member in peer.Remote) _remoteMembers = Without(_remoteMembers, member);
+        foreach (var member in peer.Remote)
+        {
+            _remoteMembers = Without(_remoteMembers, member);
+            Index(member, null);
+        }
     }
 
     /// <summary>Room for <paramref name="peerId"/> within <paramref name="maxPeers"/>: always for a peer the mesh has;
@@ -236,10 +278,54 @@ internal sealed class MeshMembership(string gatewayId) : IAgentDirectory<MeshMem
         peer.SnapshotFrame = null;
     }
 
-    private static void AddIfListed(MeshMember member, string agent, List<AgentListing<MeshMember>> into)
+    /// <summary>Makes the agent index hold <paramref name="agents"/> for <paramref name="member"/> (null: none, it left).
+    /// Only the agents that changed are touched; the capabilities listing is rebuilt only when an agent name appears
+    /// or disappears, not when one more connection lists a known one. A connection's agents are bounded
+    /// (<c>MaxAgentsPerPeer</c>), so this costs at most that many lookups per change.</summary>
+    private void Index(MeshMember member, string[]? agents)
     {
-        var agents = member.Agents;
-        if (agents is not null && Array.IndexOf(agents, agent) >= 0) into.Add(new AgentListing<MeshMember>(member.PeerId!, member));
+        var old = member.IndexedAgents;
+        if (ReferenceEquals(old, agents) || (old is not null && agents is not null && old.AsSpan().SequenceEqual(agents))) return;
+        if (old is not null)
+        {
+            foreach (var agent in old)
+            {
+                if (agents is null || Array.IndexOf(agents, agent) < 0) Unlist(agent, member);
+            }
+        }
+        if (agents is not null)
+        {
+            foreach (var agent in agents) List(agent, member);
+        }
+        member.IndexedAgents = agents;
+    }
+
+    private void List(string agent, MeshMember member)
+    {
+        if (!_listings.TryGetValue(agent, out var listed))
+        {
+            _listings[agent] = [member];
+            Volatile.Write(ref _activeAgents, null);
+        }
+        else if (Array.IndexOf(listed, member) < 0)
+        {
+            _listings[agent] = [.. listed, member];
+        }
+    }
+
+    private void Unlist(string agent, MeshMember member)
+    {
+        if (!_listings.TryGetValue(agent, out var listed)) return;
+        var rest = Without(listed, member);
+        if (rest.Length == 0)
+        {
+            _listings.TryRemove(agent, out _);
+            Volatile.Write(ref _activeAgents, null);
+        }
+        else if (!ReferenceEquals(rest, listed))
+        {
+            _listings[agent] = rest;
+        }
     }
 
     private static T[] Without<T>(T[] items, T item) where T : class

@@ -142,6 +142,7 @@ internal sealed class MeshView
         lock (Membership.Lock)
         {
             if (Membership.TryGet(peerId, out var peer)) MeshMembership.SetMetadata(peer, metadata, now);
+            Membership.UpdateAgents(connection);
             FanOut.ToLocalMembers(peerId, OutboundFrame.Wrap(announcement), droppable: false, echoHash: 0);
             FanOut.ToGateways(new LinkItem(LinkItemKind.Updated, Name, peerId, connection.Incarnation, connection.Id, announcement,
                 Agents: connection.Agents, Metadata: metadata, LastSeen: now));

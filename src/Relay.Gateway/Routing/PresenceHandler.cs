@@ -25,11 +25,18 @@ internal sealed class PresenceHandler(IOptions<RelayOptions> relayOptions, PeerM
         }
         var peerId = parsed.From!;
         connection.PeerId = peerId;
-        connection.Agents = parsed.Agents;
+        var listed = parsed.Agents;
+        connection.Agents = listed is not null && listed.Length > _options.MaxAgentsPerPeer ? listed[.._options.MaxAgentsPerPeer] : listed;
         var announcement = FrameStamper.Stamp(frame.Span, parsed, peerId, UnixTime.Now(time), connection.Redactor);
         var metadata = MetadataOf(connection, frame.Span, parsed, announcement);
         var outcome = await membership.PresenceAsync(mesh, connection, metadata, announcement);
-        if (outcome == PeerMembership.Outcome.Unavailable)
+        if (outcome is PeerMembership.Outcome.Registered or PeerMembership.Outcome.Updated && listed is not null && listed.Length > _options.MaxAgentsPerPeer)
+        {
+            errors.Send(connection, ErrorCodes.TooManyAgents, string.Create(CultureInfo.InvariantCulture,
+                $"presence lists {listed.Length} agents; only the first {_options.MaxAgentsPerPeer} are used for direct addressing and activeAgents (the presence was forwarded whole)"),
+                TurnIdOf(frame, parsed));
+        }
+        else if (outcome == PeerMembership.Outcome.Unavailable)
         {
             errors.Send(connection, ErrorCodes.Unavailable, "the relay could not record this presence; send it again", TurnIdOf(frame, parsed));
         }

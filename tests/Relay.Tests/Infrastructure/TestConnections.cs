@@ -21,7 +21,7 @@ internal static class TestConnections
         var now = Stopwatch.GetTimestamp();
         return new RelayConnection(
             id, mesh, socket, transport, sendQueueBytes: 1 << 20, TimeProvider.System, echo: null, redactor: null,
-            new TokenBucket(100, 100, now, Stopwatch.Frequency), new ErrorGate(new TokenBucket(10, 10, now, Stopwatch.Frequency)));
+            new TokenBucket(100, 100, now, Stopwatch.Frequency), new TokenBucket(1 << 20, 1 << 20, now, Stopwatch.Frequency), new ErrorGate(new TokenBucket(10, 10, now, Stopwatch.Frequency)));
     }
 
     /// <summary>Links of a gateway that has already stopped: whatever is put on them is dropped, never sent.</summary>
