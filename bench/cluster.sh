@@ -20,7 +20,7 @@
 #      silo to silo instead of gateway -> silo -> gateway)
 #   5. prints the table (markdown) on stdout; progress goes to stderr
 #
-# Every relay process gets Relay__RateLimitPerSecond=1000000 and Relay__RateLimitBurst=1000000: the default
+# Every relay process gets Relay__RateLimitPerSecond=1000000 and Relay__RateLimitBurst=1000000 (the byte rate and the connect rate per address lifted likewise): the default
 # per-connection limit (200 frames/s, bursts of 1000) would otherwise throttle the senders.
 # Server CPU is sampled here from /proc/PID/stat (utime+stime) of every relay process (split: 2 silos,
 # 2 gateways and redis; co-hosted: 2 nodes and redis) before and after each meshbench run, so it covers setup too, the same way on both sides.
@@ -47,9 +47,11 @@ source "$repo/bench/lib.sh"
 
 export Relay__RateLimitPerSecond=1000000
 export Relay__RateLimitBurst=1000000
+export Relay__ByteRateLimitPerSecond=1000000000
+export Relay__ByteRateLimitBurst=1000000000
 # One client address holds every peer's socket: lift the connection and mesh-size limits too.
 export Relay__MaxConnections=1000000
-export Relay__MaxConnectionsPerAddress=1000000
+export Relay__MaxConnectionsPerAddress=1000000 Relay__ConnectsPerSecondPerAddress=1000000 Relay__ConnectBurstPerAddress=1000000
 export Relay__MaxPeersPerMesh=1000000
 
 # Same parameters on both sides. --timeout bounds each run (setup included); `timeout` is the backstop.

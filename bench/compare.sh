@@ -8,7 +8,7 @@
 # compare.sh gives it, with its Orleans silo and gateway ports on free ports found here (the defaults 11111 and
 # 30000 may be taken by tests running on the same machine). Its readiness URL is /healthz (200 once the silo has
 # joined and the gateway accepts sockets), not /ping.
-# Rate limits: Relay__RateLimitPerSecond=1000000 and Relay__RateLimitBurst=1000000. The default per-connection limit
+# Rate limits: Relay__RateLimitPerSecond=1000000 and Relay__RateLimitBurst=1000000 (and the byte rate, the connect rate per address lifted likewise). The default per-connection limit
 # (200 frames/s, bursts of 1000) would throttle meshbench's senders; limit-hub has no rate limit.
 #
 # The shared kit is read-only and must stay untouched: it is copied (timestamps kept, so limit-hub is built only
@@ -49,7 +49,7 @@ free_ports 1; silo_port=$port
 free_ports 1; gateway_port=$port
 
 export OURS_CMD="cd '$silo_dir' && exec env Cluster__SiloPort=$silo_port Cluster__GatewayPort=$gateway_port \
-Relay__RateLimitPerSecond=1000000 Relay__RateLimitBurst=1000000 Relay__MaxConnections=1000000 Relay__MaxConnectionsPerAddress=1000000 Relay__MaxPeersPerMesh=1000000 dotnet Relay.Silo.dll --urls http://127.0.0.1:\$PORT"
+Relay__RateLimitPerSecond=1000000 Relay__RateLimitBurst=1000000 Relay__ByteRateLimitPerSecond=1000000000 Relay__ByteRateLimitBurst=1000000000 Relay__MaxConnections=1000000 Relay__MaxConnectionsPerAddress=1000000 Relay__ConnectsPerSecondPerAddress=1000000 Relay__ConnectBurstPerAddress=1000000 Relay__MaxPeersPerMesh=1000000 dotnet Relay.Silo.dll --urls http://127.0.0.1:\$PORT"
 export OURS_URL='ws://127.0.0.1:{PORT}/ws'
 export OURS_READY='http://127.0.0.1:{PORT}/healthz'
 say "ours: Relay.Silo (Release, single process), Orleans ports $silo_port/$gateway_port, rate limit 1000000/s"

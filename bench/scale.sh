@@ -91,7 +91,7 @@ if ! cmp -s "$load_dir/package-lock.json" "$load_dir/node_modules/.lock-copy"; t
 fi
 sysctl -q -w net.ipv4.ip_local_port_range="1024 65535" || die "cannot raise net.ipv4.ip_local_port_range (root needed)"
 
-export Relay__MaxConnectionsPerAddress=1000000 Relay__MaxMeshes=1000000 Relay__MaxPeersPerMesh=1000000
+export Relay__MaxConnectionsPerAddress=1000000 Relay__ConnectsPerSecondPerAddress=1000000 Relay__ConnectBurstPerAddress=1000000 Relay__MaxMeshes=1000000 Relay__MaxPeersPerMesh=1000000
 
 wait_ready() { # url pid
     for _ in $(seq 1 480); do

@@ -17,7 +17,7 @@ public sealed class CoHostedNodesTests
     [Fact]
     public async Task Peers_on_two_co_hosted_nodes_exchange_directs_and_broadcasts_in_order_and_see_offline_once()
     {
-        await using var cluster = await ProcessCluster.StartCoHostedAsync(2, "Relay__RateLimitPerSecond=100000", "Relay__RateLimitBurst=100000");
+        await using var cluster = await ProcessCluster.StartCoHostedAsync(2, "Relay__RateLimitPerSecond=100000", "Relay__RateLimitBurst=100000", "Relay__ByteRateLimitPerSecond=1000000000", "Relay__ByteRateLimitBurst=1000000000");
         Assert.Equal(2, cluster.Gateways.Length);
         var mesh = "m" + Guid.NewGuid().ToString("N")[..12];
         await using var a = await TestPeer.ConnectAsync(new Uri(cluster.Gateways[0], $"?mesh={mesh}"), TestPeer.NewId("a"));

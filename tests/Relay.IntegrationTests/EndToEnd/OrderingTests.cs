@@ -12,7 +12,7 @@ public sealed class OrderingTests : EndToEndTest
     [Fact]
     public async Task Every_receiver_gets_each_senders_frames_in_order_without_loss_or_duplicates()
     {
-        await StartRelayAsync("Relay:RateLimitPerSecond=1000000", "Relay:RateLimitBurst=1000000");
+        await StartRelayAsync("Relay:RateLimitPerSecond=1000000", "Relay:RateLimitBurst=1000000", "Relay:ByteRateLimitPerSecond=1000000000", "Relay:ByteRateLimitBurst=1000000000");
         const int Peers = 4;
         const int FramesPerSender = 2500;
         var peers = new List<TestPeer>();

@@ -30,7 +30,7 @@ public sealed class SlowConsumerTests : EndToEndTest
     public async Task Slow_consumer_does_not_slow_the_others_its_queue_stays_bounded_and_it_is_told_what_was_dropped()
     {
         await StartRelayAsync($"Relay:SendQueueBytes={SendQueueBytes}", "Relay:MaxFrameBytes=131072",
-            "Relay:RateLimitPerSecond=100000", "Relay:RateLimitBurst=100000");
+            "Relay:RateLimitPerSecond=100000", "Relay:RateLimitBurst=100000", "Relay:ByteRateLimitPerSecond=1000000000", "Relay:ByteRateLimitBurst=1000000000");
         var sender = await JoinAsync(TestPeer.NewId("sender"));
         var fast1 = await JoinAsync(TestPeer.NewId("fast1"));
         var fast2 = await JoinAsync(TestPeer.NewId("fast2"));
@@ -101,7 +101,7 @@ public sealed class SlowConsumerTests : EndToEndTest
     public async Task Consumer_making_no_progress_for_the_stale_timeout_is_closed_and_goes_offline_once()
     {
         await StartRelayAsync(FastLiveness.With($"Relay:SendQueueBytes={SendQueueBytes}", "Relay:MaxFrameBytes=131072",
-            "Relay:RateLimitPerSecond=100000", "Relay:RateLimitBurst=100000"));
+            "Relay:RateLimitPerSecond=100000", "Relay:RateLimitBurst=100000", "Relay:ByteRateLimitPerSecond=1000000000", "Relay:ByteRateLimitBurst=1000000000"));
         var sender = await JoinAsync(TestPeer.NewId("sender"));
         sender.StartKeepAlive(FastLiveness.KeepAliveInterval, usePresence: true);
         var fast = await JoinAsync(TestPeer.NewId("fast"));

@@ -53,7 +53,7 @@ public sealed class LimitedRelayProcess : IAsyncDisposable
         [
             dll, "--urls", $"http://127.0.0.1:{port}",
             $"--Cluster:SiloPort={ClusterScript.FreePortBlock(1, taken)}", $"--Cluster:GatewayPort={ClusterScript.FreePortBlock(1, taken)}",
-            "--Relay:DrainWindow=00:00:00", .. settings.Select(s => "--" + s),
+            "--Relay:DrainWindow=00:00:00", .. RelayServer.UnlimitedConnectRate.Select(s => "--" + s), .. settings.Select(s => "--" + s),
         ];
         var start = new ProcessStartInfo("bash")
         {

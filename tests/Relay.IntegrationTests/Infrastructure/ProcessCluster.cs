@@ -38,6 +38,12 @@ public sealed class ProcessCluster : IAsyncDisposable
     {
         var state = Directory.CreateTempSubdirectory("relay-cluster-").FullName;
         var environment = settings.Select(s => s.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+        // Every test client is 127.0.0.1: unless a test says otherwise, its connects are not rate limited per address.
+        foreach (var setting in RelayServer.UnlimitedConnectRate)
+        {
+            var (key, value) = (setting.Split('=', 2)[0].Replace(":", "__", StringComparison.Ordinal), setting.Split('=', 2)[1]);
+            environment.TryAdd(key, value);
+        }
         environment["CLUSTER_DIR"] = state;
         Console.WriteLine($"process cluster state: {state}");
         var taken = new HashSet<int>();

@@ -24,6 +24,9 @@ public sealed class RelayServer : IAsyncDisposable
         Http = new HttpClient { BaseAddress = httpBase, Timeout = TimeSpan.FromSeconds(30) };
     }
 
+    /// <summary>Settings that lift the connect rate per client address (tests that check it set their own).</summary>
+    public static readonly string[] UnlimitedConnectRate = ["Relay:ConnectsPerSecondPerAddress=1000000", "Relay:ConnectBurstPerAddress=1000000"];
+
     /// <summary>Base address, e.g. http://127.0.0.1:41234/.</summary>
     public Uri HttpBase { get; }
 
@@ -34,9 +37,11 @@ public sealed class RelayServer : IAsyncDisposable
     /// <summary>Starts a relay. <paramref name="settings"/> are configuration overrides such as
     /// <c>"Relay:StaleTimeout=00:00:02"</c>, passed as command-line arguments like an operator would. Unless they say
     /// otherwise, a stopping relay closes its remaining sockets at once (<c>Relay:DrainWindow=0</c>): tests stop many
-    /// relays, and spreading the closes of leftover connections would only slow them down.</summary>
+    /// relays, and spreading the closes of leftover connections would only slow them down. Nor is the connect rate
+    /// per address limited (<see cref="UnlimitedConnectRate"/>): every test client is 127.0.0.1, and a class sharing a
+    /// relay opens connections faster than one client address may.</summary>
     public static Task<RelayServer> StartAsync(params string[] settings) =>
-        StartWithArgumentsAsync(["--Relay:DrainWindow=00:00:00", .. settings.Select(s => "--" + s)], builder =>
+        StartWithArgumentsAsync(["--Relay:DrainWindow=00:00:00", .. UnlimitedConnectRate.Select(s => "--" + s), .. settings.Select(s => "--" + s)], builder =>
         {
             builder.Logging.ClearProviders();
             builder.Logging.SetMinimumLevel(LogLevel.Warning);

@@ -8,7 +8,7 @@ public sealed class SharedCluster : IAsyncLifetime
     public ProcessCluster Cluster { get; private set; } = null!;
 
     public async Task InitializeAsync() => Cluster = await ProcessCluster.StartAsync(2, 2,
-        "Relay__RateLimitPerSecond=100000", "Relay__RateLimitBurst=100000");
+        "Relay__RateLimitPerSecond=100000", "Relay__RateLimitBurst=100000", "Relay__ByteRateLimitPerSecond=1000000000", "Relay__ByteRateLimitBurst=1000000000");
 
     public async Task DisposeAsync() => await Cluster.DisposeAsync();
 }

@@ -55,7 +55,7 @@ public sealed class FuzzedFrameTests(ITestOutputHelper output) : EndToEndTest
     {
         // Rate and error limits out of the way: each bad frame must get its own answer (the limits have their tests).
         await StartRelayAsync(
-            "Relay:RateLimitPerSecond=1000000", "Relay:RateLimitBurst=1000000", "Relay:ErrorsPerSecond=1000", "Relay:ErrorBurst=1000",
+            "Relay:RateLimitPerSecond=1000000", "Relay:RateLimitBurst=1000000", "Relay:ByteRateLimitPerSecond=1000000000", "Relay:ByteRateLimitBurst=1000000000", "Relay:ErrorsPerSecond=1000", "Relay:ErrorBurst=1000",
             $"Relay:MaxFrameBytes={MaxFrameBytes}", $"Relay:MaxMetadataBytes={MaxMetadataBytes}", $"Relay:MaxPeerIdLength={MaxPeerIdLength}");
         var good = new List<TestPeer>();
         for (var i = 0; i < GoodPeers; i++) good.Add(await JoinAsync(TestPeer.NewId("good")));
