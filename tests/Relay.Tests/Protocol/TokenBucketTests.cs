@@ -87,4 +87,27 @@ public class TokenBucketTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new TokenBucket(1, 0, 0, TicksPerSecond));
         Assert.Throws<ArgumentOutOfRangeException>(() => new TokenBucket(1, 1, 0, 0));
     }
+
+    [Fact]
+    public void Takes_many_tokens_all_or_none()
+    {
+        // The byte budget: one token per byte of a frame.
+        var bucket = new TokenBucket(1000, 4000, 0, TicksPerSecond);
+
+        Assert.True(bucket.TryTake(0, 3000));
+        Assert.False(bucket.TryTake(0, 1001)); // 1,000 left: refused whole, nothing taken
+        Assert.True(bucket.TryTake(0, 1000));
+        Assert.False(bucket.TryTake(TicksPerSecond * 10, 4001)); // more than the burst never passes
+        Assert.True(bucket.TryTake(TicksPerSecond * 10, 4000));
+    }
+
+    [Fact]
+    public void Is_full_once_it_has_refilled_to_its_burst()
+    {
+        var bucket = new TokenBucket(10, 100, 0, TicksPerSecond);
+        Assert.True(bucket.IsFull(0));
+        Assert.True(bucket.TryTake(0));
+        Assert.False(bucket.IsFull(TicksPerSecond / 20));
+        Assert.True(bucket.IsFull(TicksPerSecond / 10));
+    }
 }
