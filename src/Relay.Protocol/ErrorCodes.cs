@@ -33,8 +33,17 @@ public static class ErrorCodes
     /// <summary>A presence named another <c>from</c> than the id the connection is bound to.</summary>
     public const string IdChange = "id_change";
 
-    /// <summary>A presence tried to register a reserved id (<c>relay</c>).</summary>
+    /// <summary>A presence tried to register a reserved id: <c>relay</c> or a name that reads as it
+    /// (<see cref="RelayLookalikes"/>).</summary>
     public const string ReservedId = "reserved_id";
+
+    /// <summary>A routed frame's <c>from</c> is <c>relay</c> or reads as it (case, invisible characters, compatibility
+    /// forms: <see cref="RelayLookalikes"/>); nothing was delivered.</summary>
+    public const string ReservedSender = "reserved_sender";
+
+    /// <summary>A client sent a frame of a type only the relay sends (<c>error</c>, <c>capabilities_response</c>);
+    /// nothing was delivered.</summary>
+    public const string ReservedType = "reserved_type";
 
     /// <summary>A presence lacked a usable <c>from</c> or had a non-object <c>data</c>.</summary>
     public const string InvalidPresence = "invalid_presence";

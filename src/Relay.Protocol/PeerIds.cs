@@ -5,7 +5,7 @@ public static class PeerIds
 {
     /// <summary>
     /// True when <paramref name="id"/> is non-empty, at most <paramref name="maxLength"/> chars, not the
-    /// reserved <see cref="RelayFrames.RelayId"/> and free of control characters; otherwise
+    /// reserved <see cref="RelayFrames.RelayId"/> (nor reads as it: <see cref="RelayLookalikes"/>) and free of control characters; otherwise
     /// <paramref name="problem"/> says why in words fit for an error frame.
     /// </summary>
     public static bool IsValid(string? id, int maxLength, out string? problem)
@@ -22,7 +22,7 @@ public static class PeerIds
             return false;
         }
 
-        if (string.Equals(id, RelayFrames.RelayId, StringComparison.Ordinal))
+        if (RelayLookalikes.IsRelayLike(id))
         {
             problem = "peer id 'relay' is reserved";
             return false;

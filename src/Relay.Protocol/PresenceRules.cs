@@ -16,7 +16,7 @@ public static class PresenceRules
     {
         if (!PeerIds.IsValid(parsed.From, maxPeerIdLength, out var problem))
         {
-            return string.Equals(parsed.From, RelayFrames.RelayId, StringComparison.Ordinal)
+            return RelayLookalikes.IsRelayLike(parsed.From)
                 ? new RelayError(ErrorCodes.ReservedId, "\"relay\" is reserved for the relay itself")
                 : new RelayError(ErrorCodes.InvalidPresence, $"presence needs a valid string from: {problem}");
         }

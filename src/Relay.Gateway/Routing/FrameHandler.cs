@@ -26,6 +26,8 @@ internal sealed class FrameHandler(
 {
     private readonly List<AgentListing<MeshMember>> _scratch = [];
     private readonly Utf8StringCache _names = new();
+    private string? _judgedFrom;
+    private bool _judgedFromIsRelay;
 
     public async ValueTask HandleAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
     {
@@ -76,8 +78,32 @@ internal sealed class FrameHandler(
             errors.Send(connection, ErrorCodes.NotRegistered, "send a presence first; nothing is forwarded before it", TurnIdOf(frame, parsed));
             return;
         }
+        if (ClaimsToBeTheRelay(parsed) is { } refusal)
+        {
+            errors.Send(connection, refusal.Code, refusal.Message, TurnIdOf(frame, parsed));
+            return;
+        }
         if (parsed.Kind == FrameKind.Direct) RouteDirect(frame, parsed, now);
         else RouteBroadcast(frame, parsed, now);
+    }
+
+    /// <summary>Receivers take <c>from: "relay"</c> and the relay's own frame types for the relay's word
+    /// (agent-mesh.js reads <c>from</c>, never <c>sender</c>): a forwarded frame may claim neither.</summary>
+    private RelayError? ClaimsToBeTheRelay(in ParsedFrame parsed)
+    {
+        if (FrameTypes.IsRelayOnly(parsed.Type))
+        {
+            return new RelayError(ErrorCodes.ReservedType, $"only the relay sends \"{parsed.Type}\" frames; not delivered");
+        }
+        // The parser hands out one string instance per recent name, so a connection's usual from is judged once.
+        if (!ReferenceEquals(parsed.From, _judgedFrom))
+        {
+            _judgedFrom = parsed.From;
+            _judgedFromIsRelay = RelayLookalikes.IsRelayLike(parsed.From);
+        }
+        return _judgedFromIsRelay
+            ? new RelayError(ErrorCodes.ReservedSender, "from names the relay (\"relay\" is reserved); not delivered")
+            : null;
     }
 
     private void RouteDirect(ReadOnlyMemory<byte> frame, in ParsedFrame parsed, long receivedAt)

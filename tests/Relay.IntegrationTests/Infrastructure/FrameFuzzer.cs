@@ -30,6 +30,10 @@ public sealed class FrameFuzzer(string name, Random random, int maxFrameBytes, i
     private static readonly string[] RoutedTypes =
         ["chat", "stream", "ack", "turn_end", "relay-log", "error", "capabilities_response", "invoke", "ring-update", "broadcast", "x-é-😀", " "];
 
+    /// <summary>Spellings a person reads as "relay".</summary>
+    private static readonly string[] RelayLookalikes =
+        ["relay", "RELAY", "Relay", "re\u200blay", "\u202erelay", "relay\ufeff", "\u2066relay\u2069", "ｒｅｌａｙ", " relay"];
+
     private static readonly string[] WrongKinds =
     [
         "0", "-0", "42", "1e400", "-1.5e-400", "123456789012345678901234567890123456789", "true", "false", "{}", """{"a":[1,2]}""", "[]", """["x"]""",
@@ -131,18 +135,27 @@ public sealed class FrameFuzzer(string name, Random random, int maxFrameBytes, i
         return random.Next(2) == 0 ? frame : Fragmented(frame);
     }
 
-    /// <summary>A peer id with odd but allowed characters (quotes, backslashes, emoji, invisible and right-to-left
-    /// marks), unique per call, never "relay".</summary>
     /// <summary>A peer id no other fuzzer hands out (its name is in it), odd characters after the prefix. Two fuzzers
     /// handing out the same id would make one peer of two connections, and count its offline twice.</summary>
     public string NewOddId() => $"fz{name}.{_next++}-{OddId()}";
 
+    /// <summary>Odd pieces, never a spelling of "relay" (the pieces "relay" with only invisible ones and white space
+    /// around it): those are refused, and <see cref="Routed"/> picks them on purpose.</summary>
     private string OddId()
     {
-        var builder = new StringBuilder();
-        var count = random.Next(1, 8);
-        for (var i = 0; i < count; i++) builder.Append(Pick(OddPieces));
-        return builder.ToString();
+        while (true)
+        {
+            var builder = new StringBuilder();
+            var visible = new StringBuilder();
+            var count = random.Next(1, 8);
+            for (var i = 0; i < count; i++)
+            {
+                var piece = Pick(OddPieces);
+                builder.Append(piece);
+                if (piece is not ("\u200b" or "\u202e" or "\ufeff")) visible.Append(piece);
+            }
+            if (!visible.ToString().Trim().Equals("relay", StringComparison.OrdinalIgnoreCase)) return builder.ToString();
+        }
     }
 
     private FuzzFrame Truncated()
@@ -214,13 +227,17 @@ public sealed class FrameFuzzer(string name, Random random, int maxFrameBytes, i
         return new FuzzFrame(payload, WebSocketMessageType.Binary, [], "binary_frame", null, "binary message");
     }
 
-    /// <summary>A valid frame of a routed type with odd contents (from "relay", odd ids, any data): forwarded, not
-    /// answered.</summary>
+    /// <summary>A valid frame of a routed type with odd contents (odd ids, any data): forwarded, not answered; or one
+    /// claiming to be the relay (its type, or a from that reads as "relay"): refused.</summary>
     private FuzzFrame Routed()
     {
-        var from = random.Next(3) switch { 0 => "relay", 1 => OddId(), _ => null };
-        return Text(Json(Pick(RoutedTypes), from, OddValue(5), ("sender", "\"forged\""), ("turnId", OddValue(1))), null,
-            from == "relay" ? "routed frame from \"relay\"" : "routed frame with odd contents");
+        var lookalike = random.Next(3) == 0;
+        var from = lookalike ? Pick(RelayLookalikes) : random.Next(2) == 0 ? OddId() : null;
+        var type = Pick(RoutedTypes);
+        // A relay-only type is refused before its from is looked at (protocol.md "Frames that claim to be the relay").
+        var answer = type is "error" or "capabilities_response" ? "reserved_type" : lookalike ? "reserved_sender" : null;
+        return Text(Json(type, from, OddValue(5), ("sender", "\"forged\""), ("turnId", OddValue(1))), answer,
+            answer is null ? "routed frame with odd contents" : $"routed frame claiming to be the relay ({answer})");
     }
 
     private FuzzFrame UnknownDirect()
