@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 
 namespace Relay.Protocol;
@@ -18,6 +19,11 @@ public sealed class CredentialRedactor
     private readonly string[] _variants;
     private readonly byte[][] _utf8Variants;
 
+    // Each secret fully decoded, as UTF-8, longest first: matched against text in which any byte may be
+    // percent-encoded (either case of hex) and a space may be a '+', since a client may quote its URL in any spelling.
+    private readonly byte[][] _decodedUtf8;
+    private readonly bool _spaceInSecret;
+
     // Characters occurring in any variant: only a JSON escape producing one of these can hide a secret.
     private readonly ulong _asciiLow;
     private readonly ulong _asciiHigh;
@@ -27,6 +33,22 @@ public sealed class CredentialRedactor
     {
         _variants = variants;
         _utf8Variants = new byte[variants.Length][];
+        var decoded = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var variant in variants)
+        {
+            AddVariant(decoded, Uri.UnescapeDataString(variant));
+        }
+
+        _decodedUtf8 = decoded.OrderByDescending(d => Encoding.UTF8.GetByteCount(d)).ThenBy(d => d, StringComparer.Ordinal)
+            .Select(Encoding.UTF8.GetBytes).ToArray();
+        _spaceInSecret = decoded.Any(d => d.Contains(' ', StringComparison.Ordinal));
+        // Any character of a secret may come percent-encoded, and a space as '+'.
+        _asciiLow |= 1UL << '%';
+        if (_spaceInSecret)
+        {
+            _asciiLow |= 1UL << '+';
+        }
+
         for (var i = 0; i < variants.Length; i++)
         {
             _utf8Variants[i] = Encoding.UTF8.GetBytes(variants[i]);
@@ -86,6 +108,11 @@ public sealed class CredentialRedactor
         AddVariant(variants, secret);
         AddVariant(variants, Uri.EscapeDataString(secret));
         AddVariant(variants, Uri.UnescapeDataString(secret));
+        if (secret.Contains('+', StringComparison.Ordinal))
+        {
+            // In a query string '+' stands for a space (the relay reads its parameters so): the decoded token has one.
+            AddVariant(variants, Uri.UnescapeDataString(secret.Replace('+', ' ')));
+        }
     }
 
     private static CredentialRedactor? FromVariants(HashSet<string> variants)
@@ -134,9 +161,10 @@ public sealed class CredentialRedactor
     }
 
     /// <summary>
-    /// Cheap conservative pre-check on raw JSON: true when a variant's UTF-8 bytes occur, or when a
+    /// Cheap conservative pre-check on raw JSON: true when a variant's UTF-8 bytes occur, when a
     /// backslash escape decodes to a character some variant contains (a secret may be spelled with
-    /// escapes such as <c>\/</c> or <c>\u0041</c>). False means the frame certainly needs no redaction.
+    /// escapes such as <c>\/</c> or <c>\u0041</c>), or when a percent-encoded byte (<c>%61</c>, <c>%2f</c>) or a
+    /// '+' could stand for part of a secret. False means the frame certainly needs no redaction.
     /// </summary>
     public bool MightContainSecret(ReadOnlySpan<byte> utf8Frame)
     {
@@ -146,6 +174,11 @@ public sealed class CredentialRedactor
             {
                 return true;
             }
+        }
+
+        if (MightHoldEncodedSecret(utf8Frame))
+        {
+            return true;
         }
 
         var i = utf8Frame.IndexOf((byte)'\\');
@@ -188,7 +221,8 @@ public sealed class CredentialRedactor
         return false;
     }
 
-    /// <summary>Replaces every occurrence of every variant with <see cref="Replacement"/>.</summary>
+    /// <summary>Replaces every occurrence of every variant, and of every secret spelled with any of its bytes
+    /// percent-encoded (hex in either case) or a space as '+', with <see cref="Replacement"/>.</summary>
     public string Redact(string value)
     {
         ArgumentNullException.ThrowIfNull(value);
@@ -200,7 +234,120 @@ public sealed class CredentialRedactor
             }
         }
 
-        return value;
+        return value.AsSpan().IndexOfAny('%', '+') >= 0 ? RedactEncoded(value) : value;
+    }
+
+    private string RedactEncoded(string value)
+    {
+        StringBuilder? result = null;
+        var copied = 0;
+        var at = 0;
+        while (at < value.Length)
+        {
+            var end = -1;
+            foreach (var secret in _decodedUtf8)
+            {
+                end = MatchEncoded(value, at, secret);
+                if (end >= 0)
+                {
+                    break;
+                }
+            }
+
+            if (end < 0)
+            {
+                at++;
+                continue;
+            }
+
+            result ??= new StringBuilder(value.Length);
+            result.Append(value, copied, at - copied).Append(Replacement);
+            copied = at = end;
+        }
+
+        return result is null ? value : result.Append(value, copied, value.Length - copied).ToString();
+    }
+
+    /// <summary>Where a spelling of <paramref name="secret"/> that starts at <paramref name="start"/> ends, or -1:
+    /// each of its bytes as itself, as <c>%XX</c> (either case), a space also as '+'.</summary>
+    private static int MatchEncoded(string value, int start, byte[] secret)
+    {
+        Span<byte> encoded = stackalloc byte[4];
+        var at = start;
+        var matched = 0;
+        while (matched < secret.Length)
+        {
+            if (at >= value.Length)
+            {
+                return -1;
+            }
+
+            var c = value[at];
+            var expected = secret[matched];
+            if (c == '%' && at + 2 < value.Length && HexDigit(value[at + 1]) is var high and >= 0
+                && HexDigit(value[at + 2]) is var low and >= 0 && ((high << 4) | low) == expected)
+            {
+                at += 3;
+                matched++;
+            }
+            else if (c == '+' && expected == (byte)' ')
+            {
+                at++;
+                matched++;
+            }
+            else if (c < 0x80)
+            {
+                if (c != expected)
+                {
+                    return -1;
+                }
+
+                at++;
+                matched++;
+            }
+            else
+            {
+                if (Rune.DecodeFromUtf16(value.AsSpan(at), out var rune, out var used) != OperationStatus.Done)
+                {
+                    return -1;
+                }
+
+                var length = rune.EncodeToUtf8(encoded);
+                if (matched + length > secret.Length || !secret.AsSpan(matched, length).SequenceEqual(encoded[..length]))
+                {
+                    return -1;
+                }
+
+                at += used;
+                matched += length;
+            }
+        }
+
+        return at;
+    }
+
+    /// <summary>A <c>%XX</c> whose byte some secret contains, or a '+' when some secret has a space.</summary>
+    private bool MightHoldEncodedSecret(ReadOnlySpan<byte> utf8Frame)
+    {
+        if (_spaceInSecret && utf8Frame.IndexOf((byte)'+') >= 0)
+        {
+            return true;
+        }
+
+        var i = utf8Frame.IndexOf((byte)'%');
+        while (i >= 0)
+        {
+            if (i + 2 < utf8Frame.Length && HexDigit(utf8Frame[i + 1]) is var high and >= 0 && HexDigit(utf8Frame[i + 2]) is var low and >= 0
+                && MayOccurInSecret((high << 4) | low))
+            {
+                return true;
+            }
+
+            var next = utf8Frame[(i + 1)..].IndexOf((byte)'%');
+            i = next < 0 ? -1 : i + 1 + next;
+        }
+
+        return false;
     }
 
     private static void AddVariant(HashSet<string> variants, string variant)
@@ -240,11 +387,13 @@ public sealed class CredentialRedactor
         return true;
     }
 
-    private static int HexDigit(byte b) => b switch
+    private static int HexDigit(byte b) => HexDigit((char)b);
+
+    private static int HexDigit(char c) => c switch
     {
-        >= (byte)'0' and <= (byte)'9' => b - '0',
-        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
-        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+        >= '0' and <= '9' => c - '0',
+        >= 'a' and <= 'f' => c - 'a' + 10,
+        >= 'A' and <= 'F' => c - 'A' + 10,
         _ => -1,
     };
 }

@@ -126,7 +126,8 @@ public class CredentialRedactorTests
 
     [Theory]
     [InlineData("""{"data":"contains the-secret-1 raw"}""", true)]
-    [InlineData("""{"data":"contains the%2Dsecret%2D1? no"}""", false)]
+    [InlineData("""{"data":"contains the%2Dsecret%2D1, percent-encoded"}""", true)]
+    [InlineData("""{"data":"100% off, %20 and %zz, no secret byte encoded"}""", false)]
     [InlineData("""{"data":"nothing here"}""", false)]
     [InlineData("""{"data":"line\nbreak and \"quotes\" and \\ backslash"}""", false)]
     [InlineData("""{"data":"the\u002dsecret-1"}""", true)]
@@ -151,5 +152,66 @@ public class CredentialRedactorTests
         Assert.True(withNonAscii.MightContainSecret(Utf8("""{"a":"p\u00e4ssw\u00f6rd-secret"}""")));
         Assert.False(withSlash.MightContainSecret(Utf8("""{"a":"p\u00e4ss"}""")));
         Assert.True(withSlash.MightContainSecret(Utf8("trailing backslash \\")));
+    }
+
+    private const string Jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl";
+
+    private static string EncodeEvery(string text, string hexFormat) =>
+        string.Concat(System.Text.Encoding.UTF8.GetBytes(text).Select(b => "%" + b.ToString(hexFormat, System.Globalization.CultureInfo.InvariantCulture)));
+
+    [Theory]
+    [InlineData("X2")]
+    [InlineData("x2")]
+    public void A_secret_with_every_byte_percent_encoded_is_redacted(string hexFormat)
+    {
+        var redactor = CredentialRedactor.FromQueryString("?access_token=" + Jwt, null)!;
+        var encoded = EncodeEvery(Jwt, hexFormat);
+
+        Assert.True(redactor.MightContainSecret(Utf8($$"""{"url":"wss://h/ws?access_token={{encoded}}"}""")));
+        Assert.Equal("wss://h/ws?access_token=[redacted]&mesh=a", redactor.Redact($"wss://h/ws?access_token={encoded}&mesh=a"));
+    }
+
+    [Fact]
+    public void A_secret_with_some_bytes_encoded_in_lower_case_hex_is_redacted()
+    {
+        var redactor = CredentialRedactor.FromQueryString("?X-Amz-Security-Token=IQoJb3JpZ2luX2VjEJr%2F%2Fabc", null)!;
+
+        Assert.Equal("t=[redacted]", redactor.Redact("t=IQoJb3JpZ2luX2VjEJr%2f%2fabc"));
+        Assert.Equal("t=[redacted]", redactor.Redact("t=IQoJb3JpZ2luX2VjEJr%2F%2fabc"));
+        Assert.Equal("t=[redacted]", redactor.Redact("t=%49QoJb3JpZ2luX2VjEJr/%2fabc"));
+    }
+
+    [Fact]
+    public void A_plus_for_a_space_is_redacted_in_every_spelling()
+    {
+        // The relay reads query parameters as forms do: '+' is a space, so the token it took is "abc def ghi jkl".
+        var redactor = CredentialRedactor.FromQueryString("?token=abc+def+ghi+jkl", null)!;
+
+        Assert.Equal("[redacted]", redactor.Redact("abc+def+ghi+jkl"));
+        Assert.Equal("[redacted]", redactor.Redact("abc def ghi jkl"));
+        Assert.Equal("[redacted]", redactor.Redact("abc%20def+ghi%2Bjkl".Replace("%2B", "%20", StringComparison.Ordinal)));
+        Assert.True(redactor.MightContainSecret(Utf8("""{"a":"abc def ghi jkl"}""")));
+        Assert.True(redactor.MightContainSecret(Utf8("""{"a":"abc%20def%20ghi%20jkl"}""")));
+    }
+
+    [Fact]
+    public void A_percent_encoded_parameter_name_still_names_a_secret()
+    {
+        var redactor = CredentialRedactor.FromQueryString("?%61%63%63ess%5ftoken=the-real-token&%54oken=other-token-1", null)!;
+
+        Assert.Equal("[redacted] [redacted]", redactor.Redact("the-real-token other-token-1"));
+    }
+
+    [Fact]
+    public void A_stamped_frame_quoting_its_url_fully_encoded_is_redacted()
+    {
+        var redactor = CredentialRedactor.FromQueryString("?mesh=a&access_token=" + Jwt, null)!;
+        var frame = Utf8($$$"""{"type":"relay-log","data":{"url":"ws://h/ws?access_token={{{EncodeEvery(Jwt, "x2")}}}"}}""");
+        var parsed = FrameParser.Parse(frame);
+
+        var stamped = System.Text.Encoding.UTF8.GetString(FrameStamper.Stamp(frame, parsed, "peer-1", 1, redactor));
+
+        Assert.Contains("access_token=[redacted]", stamped, StringComparison.Ordinal);
+        Assert.DoesNotContain("%65%79", stamped, StringComparison.OrdinalIgnoreCase);
     }
 }
