@@ -9,22 +9,24 @@ namespace Relay.Gateway.Authentication;
 /// </summary>
 internal sealed class ConnectionPrincipal
 {
-    public ConnectionPrincipal(string issuer, string subject, string? clientId, DateTimeOffset expiresAt, string? mesh)
+    public ConnectionPrincipal(string issuer, string? subject, string? clientId, DateTimeOffset expiresAt, string? mesh)
     {
         Issuer = issuer;
         Subject = subject;
         ClientId = clientId;
         ExpiresAt = expiresAt;
         Mesh = mesh;
-        // Length-prefixed, so no choice of claim values makes two different principals look alike.
+        // Length-prefixed, so no choice of claim values makes two different principals look alike; an absent claim has
+        // length -1, so a token without sub (a client acting for itself) is never the user whose sub equals its client id.
         Key = string.Create(CultureInfo.InvariantCulture,
-            $"{issuer.Length}:{issuer}{subject.Length}:{subject}{clientId?.Length ?? -1}:{clientId}");
+            $"{issuer.Length}:{issuer}{subject?.Length ?? -1}:{subject}{clientId?.Length ?? -1}:{clientId}");
     }
 
     public string Issuer { get; }
 
-    /// <summary>The token's <c>sub</c> (or, for a token without one, its client id).</summary>
-    public string Subject { get; }
+    /// <summary>The token's <c>sub</c>; null for a token without one (a client-credentials token: the principal is then
+    /// the client id alone).</summary>
+    public string? Subject { get; }
 
     /// <summary>The first of <c>client_id</c>, <c>azp</c>, <c>cid</c>, <c>appid</c> the token carries.</summary>
     public string? ClientId { get; }

@@ -76,6 +76,9 @@ internal sealed partial class TokenValidator
             return TokenCheck.Invalid("malformed token");
         }
         if (jwt.IsEncrypted) return TokenCheck.Invalid("encrypted tokens are not supported");
+        // RFC 7515 4.1.11: a recipient must refuse a token whose crit names an extension it does not understand, and
+        // Relay understands none (IdentityModel does not look at crit).
+        if (jwt.TryGetHeaderValue<object>("crit", out _)) return TokenCheck.Invalid("unsupported critical header");
         if (string.IsNullOrEmpty(jwt.Alg) || string.Equals(jwt.Alg, SecurityAlgorithms.None, StringComparison.OrdinalIgnoreCase)
             || string.IsNullOrEmpty(jwt.EncodedSignature))
         {
@@ -107,8 +110,8 @@ internal sealed partial class TokenValidator
 
         var clientId = FirstString(jwt, ClientIdClaims);
         if (_allowedClients.Count > 0 && (clientId is null || !_allowedClients.Contains(clientId))) return TokenCheck.Invalid("client not allowed");
-        var subject = string.IsNullOrEmpty(jwt.Subject) ? clientId : jwt.Subject;
-        if (string.IsNullOrEmpty(subject)) return TokenCheck.Invalid("token names no subject");
+        var subject = string.IsNullOrEmpty(jwt.Subject) ? null : jwt.Subject;
+        if (subject is null && clientId is null) return TokenCheck.Invalid("token names no subject");
 
         string? mesh = null;
         if (_options.MeshClaim is { } meshClaim && jwt.TryGetClaim(meshClaim, out _))

@@ -58,10 +58,50 @@ public sealed class TokenValidatorTests : IAsyncLifetime
         Assert.Equal((_issuer.Issuer, "alice", "okta-app"), (principal.Issuer, principal.Subject, principal.ClientId));
         Assert.InRange(principal.ExpiresAt, DateTimeOffset.UtcNow.AddMinutes(9), DateTimeOffset.UtcNow.AddMinutes(11));
 
-        // A client-credentials token without sub: its client id is the subject.
+        // A client-credentials token without sub: the principal is its client id alone.
         check = await validator.Value.ValidateAsync(_issuer.Token(new TokenSpec { Subject = null }), default);
-        Assert.Equal("relay-client", check.Principal!.Subject);
+        Assert.Equal(TokenStatus.Valid, check.Status);
+        Assert.Null(check.Principal!.Subject);
+        Assert.Equal("relay-client", check.Principal.ClientId);
         Assert.False(check.Principal.IsSameIdentity(principal));
+    }
+
+    [Fact]
+    public async Task A_token_without_sub_is_not_the_user_whose_sub_is_its_client_id()
+    {
+        // A user who may pick their own sub (or a provider reusing ids) must not own what the client itself owns.
+        using var validator = Validator(TimeProvider.System, TimeSpan.Zero);
+        var client = (await validator.Value.ValidateAsync(_issuer.Token(new TokenSpec { Subject = null, ClientId = "relay-client" }), default)).Principal!;
+        var user = (await validator.Value.ValidateAsync(_issuer.Token(new TokenSpec { Subject = "relay-client", ClientId = "relay-client" }), default)).Principal!;
+
+        Assert.False(client.IsSameIdentity(user));
+        Assert.NotEqual(client.Key, user.Key);
+        Assert.True(client.IsSameIdentity((await validator.Value.ValidateAsync(_issuer.Token(new TokenSpec { Subject = null }), default)).Principal!));
+    }
+
+    [Fact]
+    public async Task A_token_without_sub_or_client_id_is_refused()
+    {
+        using var validator = Validator(TimeProvider.System, TimeSpan.Zero);
+        var check = await validator.Value.ValidateAsync(_issuer.Token(new TokenSpec { Subject = null, ClientId = null }), default);
+        Assert.Equal(TokenStatus.Invalid, check.Status);
+    }
+
+    [Theory]
+    [InlineData("""["exp-unknown"]""")]
+    [InlineData("""["b64"]""")]
+    [InlineData("""[]""")]
+    public async Task A_crit_header_is_refused_since_no_extension_is_understood(string crit)
+    {
+        using var validator = Validator(TimeProvider.System, TimeSpan.Zero);
+        var names = System.Text.Json.JsonSerializer.Deserialize<string[]>(crit)!;
+        var headers = new Dictionary<string, object> { ["crit"] = names };
+        foreach (var name in names) headers[name] = false;
+        var check = await validator.Value.ValidateAsync(_issuer.Token(new TokenSpec { Headers = headers }), default);
+
+        Assert.Equal(TokenStatus.Invalid, check.Status);
+        Assert.Equal("unsupported critical header", check.Error);
+        Assert.Equal(TokenStatus.Valid, (await validator.Value.ValidateAsync(_issuer.Token(), default)).Status);
     }
 
     [Fact]

@@ -95,6 +95,7 @@ public sealed class TestOidcIssuer : IAsyncDisposable
             NotBefore = (now + (spec.NotBefore ?? TimeSpan.Zero)).UtcDateTime,
             Expires = spec.Lifetime is { } lifetime ? (now + lifetime).UtcDateTime : null,
             SigningCredentials = new SigningCredentials(key.Private, key.Algorithm),
+            AdditionalHeaderClaims = spec.Headers is null ? null : new Dictionary<string, object>(spec.Headers),
         };
         if (spec.NotBefore is null && spec.Lifetime is { } l && l < TimeSpan.Zero)
         {
@@ -200,6 +201,9 @@ public sealed record TokenSpec
     public TestSigningKey? Key { get; init; }
 
     public IReadOnlyDictionary<string, object>? Claims { get; init; }
+
+    /// <summary>Further JOSE header parameters (e.g. <c>crit</c>), signed with the token.</summary>
+    public IReadOnlyDictionary<string, object>? Headers { get; init; }
 }
 
 /// <summary>A test signing key: its private half signs, its public half is what a JWKS publishes.</summary>
