@@ -2,7 +2,9 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.Memory;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Relay.Gateway.Authentication;
 
 namespace Relay.Gateway.Hosting;
@@ -48,17 +50,17 @@ public static class RelayHostDefaults
             builder.WebHost.UseUrls(DefaultUrl);
         }
         // ASP.NET Core's request log lines carry the full URL, and clients put credentials into it (access_token,
-        // token, AgentCore's presigned X-Amz-* parameters): never log them, whatever the log configuration says. The
-        // filter takes the level configured for the category when it is stricter (None by default, above), so that
-        // the category stays off unless asked for: a filter at Warning would turn it back on, and with it the
-        // per-request Activity and log scope that every WebSocket keeps for its life.
-        builder.Logging.AddFilter(HostingDiagnosticsCategory, HostingDiagnosticsLevel(configuration));
+        // token, AgentCore's presigned X-Amz-* parameters): never log them, whatever the log configuration says, for
+        // every provider (HostingDiagnosticsFilter). The level is the one configured for the category when stricter
+        // (None by default, above), so that the category stays off unless asked for: a filter at Warning would turn it
+        // back on, and with it the per-request Activity and log scope that every WebSocket keeps for its life.
+        builder.Services.AddSingleton<IPostConfigureOptions<LoggerFilterOptions>, HostingDiagnosticsFilter>();
         // --authorizer-config PATH: an AgentCore authorizer file, mapped onto Relay:Auth before anything binds it.
         builder.Configuration.AddAgentCoreAuthorizerFile();
         return builder;
     }
 
-    private const string HostingDiagnosticsCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";
+    internal const string HostingDiagnosticsCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";
 
     /// <summary>The least severe level ASP.NET Core's hosting diagnostics may log at: the configured one, but never
     /// below <see cref="LogLevel.Warning"/> (below it are the request lines, with their URLs).</summary>

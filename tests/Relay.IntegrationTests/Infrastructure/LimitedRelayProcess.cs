@@ -109,6 +109,16 @@ public sealed class LimitedRelayProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the relay as an operator would (SIGTERM) and waits, bounded, until it has exited: by then its
+    /// loggers have written out what they had queued.</summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        if (_process.HasExited) return;
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)])) await kill.WaitForExitAsync();
+        using var bounded = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(bounded.Token);
+    }
+
     private void Append(string? line)
     {
         if (line is null) return;

@@ -46,4 +46,30 @@ public sealed class HostingDiagnosticsLevelTests
         Assert.True(logger.IsEnabled(LogLevel.Error));
         Assert.False(logger.IsEnabled(LogLevel.Warning));
     }
+
+    [Theory]
+    [InlineData("--Logging:Console:LogLevel:Default=Information")]
+    [InlineData("--Logging:Console:LogLevel:Default=Trace")]
+    [InlineData("--Logging:Debug:LogLevel:Default=Debug")]
+    [InlineData("--Logging:EventSource:LogLevel:Default=Trace")]
+    [InlineData("--Logging:Console:LogLevel:Microsoft.AspNetCore=Trace")]
+    [InlineData("--Logging:Console:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics=Trace")]
+    [InlineData("--Logging:Microsoft.Extensions.Logging.Console.ConsoleLoggerProvider:LogLevel:Default=Trace")]
+    [InlineData("--Logging:LogLevel:Microsoft.AspNetCore=Trace")]
+    [InlineData("--Logging:LogLevel:Default=Trace")]
+    public void Provider_scoped_rules_cannot_turn_the_request_lines_on(string setting)
+    {
+        // Provider-scoped rules beat every rule without a provider, however specific its category.
+        Assert.False(HostingLogger(setting).IsEnabled(LogLevel.Information));
+        Assert.False(HostingLogger(setting, $"--Logging:LogLevel:{Category}=Trace").IsEnabled(LogLevel.Information));
+    }
+
+    [Fact]
+    public void A_provider_scoped_level_for_the_category_is_honoured_down_to_warning()
+    {
+        var logger = HostingLogger($"--Logging:LogLevel:{Category}=Warning", "--Logging:Console:LogLevel:Default=Trace");
+
+        Assert.True(logger.IsEnabled(LogLevel.Warning));
+        Assert.False(logger.IsEnabled(LogLevel.Information));
+    }
 }
