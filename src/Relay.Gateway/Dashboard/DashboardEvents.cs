@@ -8,11 +8,12 @@ namespace Relay.Gateway.Dashboard;
 
 /// <summary>
 /// <c>GET /dashboard/events</c>: server-sent events, one JSON <see cref="DashboardView"/> per update interval, until
-/// the viewer leaves, its token expires (the browser's reconnect then needs a fresh one) or the node stops. At most
-/// <see cref="DashboardOptions.MaxViewers"/> at once; more get 503.
+/// the viewer leaves, its token expires (the browser's reconnect then needs a fresh one), a newer viewer takes its place
+/// (<see cref="DashboardStreams"/>) or the node stops.
 /// </summary>
 internal sealed class DashboardEvents(
     DashboardViews views,
+    DashboardStreams streams,
     IOptions<DashboardOptions> options,
     IHostApplicationLifetime lifetime,
     TimeProvider time)
@@ -20,36 +21,20 @@ internal sealed class DashboardEvents(
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
 
-    private int _viewers;
-
     public async Task StreamAsync(HttpContext context, DashboardViewer viewer)
     {
-        if (Interlocked.Increment(ref _viewers) > options.Value.MaxViewers)
-        {
-            Interlocked.Decrement(ref _viewers);
-            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            context.Response.Headers.RetryAfter = "10";
-            await context.Response.WriteAsync("too many open dashboards on this node");
-            return;
-        }
-        try
-        {
-            await RunAsync(context, viewer);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _viewers);
-        }
+        using var stream = streams.Open(context.Connection.RemoteIpAddress);
+        await RunAsync(context, viewer, stream.Ended);
     }
 
-    private async Task RunAsync(HttpContext context, DashboardViewer viewer)
+    private async Task RunAsync(HttpContext context, DashboardViewer viewer, CancellationToken ended)
     {
         var response = context.Response;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-store";
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping, ended);
         if (viewer.Until is { } until) stop.CancelAfter(Clamp(until - time.GetUtcNow()));
         using var timer = new PeriodicTimer(options.Value.UpdateInterval, time);
         try
@@ -67,7 +52,7 @@ internal sealed class DashboardEvents(
         }
         catch (OperationCanceledException)
         {
-            // the viewer left, its token expired, or the node stops
+            // the viewer left, a newer viewer took its place, its token expired, or the node stops
         }
     }
 

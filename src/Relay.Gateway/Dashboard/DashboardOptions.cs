@@ -20,7 +20,11 @@ public sealed class DashboardOptions
     public TimeSpan UpdateInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     // Each open dashboard costs a serialised view per update.
-    [Description("dashboards open at once on one node (more: 503)")]
+    [Description("dashboard streams open at once on one node; a newer viewer ends the oldest stream of the address holding the most")]
     [Range(1, 1000)]
     public int MaxViewers { get; set; } = 16;
+
+    [Description("dashboard streams open at once from one client address; a newer one ends that address's oldest")]
+    [Range(1, 1000)]
+    public int MaxViewersPerAddress { get; set; } = 8;
 }

@@ -97,6 +97,7 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddSingleton<MessageRates>();
         services.AddSingleton<ClusterNodes>();
         services.AddSingleton<DashboardViews>();
+        services.AddSingleton<DashboardStreams>();
         services.AddSingleton<DashboardEvents>();
         services.AddHostedService<RateSampler>();
         return services;

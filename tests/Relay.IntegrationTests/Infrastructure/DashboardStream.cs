@@ -47,6 +47,28 @@ internal sealed class DashboardStream : IAsyncDisposable
         throw new TimeoutException($"the dashboard never showed {description} within {timeout}; last update: {last}");
     }
 
+    /// <summary>Whether the relay ends this stream within <paramref name="timeout"/> (updates until then are read and
+    /// dropped).</summary>
+    public async Task<bool> EndsWithinAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            while (await _reader.ReadLineAsync(cts.Token) is not null)
+            {
+            }
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+
     /// <summary>The peers the view lists in <paramref name="mesh"/> (empty when the mesh is not shown).</summary>
     public static IEnumerable<JsonElement> Peers(JsonElement view, string mesh) =>
         view.GetProperty("meshes").EnumerateArray()

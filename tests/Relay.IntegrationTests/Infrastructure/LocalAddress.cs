@@ -33,4 +33,26 @@ public static class LocalAddress
             }
         },
     }));
+
+    /// <summary>An HTTP client for <paramref name="baseAddress"/> whose connections leave from <paramref name="address"/>;
+    /// the caller disposes it.</summary>
+    public static HttpClient HttpClient(IPAddress address, Uri baseAddress) => new(new SocketsHttpHandler
+    {
+        ConnectCallback = async (context, cancellationToken) =>
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                socket.Bind(new IPEndPoint(address, 0));
+                await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        },
+    })
+    { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
 }

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.WebSockets;
+using Microsoft.Extensions.DependencyInjection;
+using Relay.Gateway.Dashboard;
 using Relay.IntegrationTests.Infrastructure;
 using Xunit;
 
@@ -93,13 +95,46 @@ public sealed class DashboardTests : EndToEndTest
     }
 
     [Fact]
-    public async Task Viewers_beyond_the_limit_get_503()
+    public async Task Sixteen_idle_streams_do_not_lock_out_the_next_viewer()
     {
-        await StartRelayAsync("Relay:Dashboard:MaxViewers=1");
-        await using var first = await DashboardStream.OpenAsync(Relay.Http);
-        await first.WaitForAsync(_ => true, Wait, "a first update");
-        using var second = await Relay.Http.GetAsync(new Uri("dashboard/events", UriKind.Relative), HttpCompletionOption.ResponseHeadersRead);
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, second.StatusCode);
-        Assert.NotNull(second.Headers.RetryAfter);
+        await StartRelayAsync();
+        var idle = new List<DashboardStream>();
+        try
+        {
+            // Opened and never read again, as an attacker would hold them.
+            for (var i = 0; i < 16; i++) idle.Add(await DashboardStream.OpenAsync(Relay.Http));
+
+            await using var viewer = await DashboardStream.OpenAsync(Relay.Http);
+            await viewer.WaitForAsync(_ => true, Wait, "a first update for the 17th viewer");
+            Assert.True(await idle[0].EndsWithinAsync(Wait), "the oldest stream should have made room");
+        }
+        finally
+        {
+            foreach (var stream in idle) await stream.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_newer_viewer_ends_the_oldest_stream_of_the_busiest_address()
+    {
+        await StartRelayAsync("Relay:Dashboard:MaxViewers=4", "Relay:Dashboard:MaxViewersPerAddress=2");
+        using var b = LocalAddress.HttpClient(IPAddress.Parse("127.0.0.2"), Relay.HttpBase);
+        using var c = LocalAddress.HttpClient(IPAddress.Parse("127.0.0.3"), Relay.HttpBase);
+        await using var b1 = await DashboardStream.OpenAsync(b);
+        await using var a1 = await DashboardStream.OpenAsync(Relay.Http);
+        await using var a2 = await DashboardStream.OpenAsync(Relay.Http);
+        await using var c1 = await DashboardStream.OpenAsync(c);
+
+        // Full: 127.0.0.1 holds the most, so its oldest goes, not the oldest of all (b1).
+        await using var c2 = await DashboardStream.OpenAsync(c);
+        Assert.True(await a1.EndsWithinAsync(Wait));
+        await c2.WaitForAsync(_ => true, Wait, "a first update");
+
+        // An address at its own maximum displaces only its own oldest.
+        await using var c3 = await DashboardStream.OpenAsync(c);
+        Assert.True(await c1.EndsWithinAsync(Wait));
+        await b1.WaitForAsync(_ => true, Wait, "b1 still updated");
+        await a2.WaitForAsync(_ => true, Wait, "a2 still updated");
+        Assert.Equal(4, Relay.Services.GetRequiredService<DashboardStreams>().Count);
     }
 }
