@@ -60,6 +60,9 @@ public sealed class RelayOptions : IValidatableObject
     [Description("types whose echo (same type and data delivered to the same connection within `EchoWindow`) is dropped; empty list: echo suppression off")]
     public string[] EchoSuppressedTypes { get; set; } = ["invoke", "broadcast", "ring-update"];
 
+    [Description("origins (`https://app.example`, `null`) whose pages may open a WebSocket; an upgrade with an unlisted `Origin` gets 403, one without `Origin` is let in; empty list: any origin (with auth off, any web page a browser visits can then join)")]
+    public string[] AllowedOrigins { get; set; } = [];
+
     [Description("how long a delivered frame is remembered for echo suppression (0 turns it off)")]
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan EchoWindow { get; set; } = TimeSpan.FromSeconds(10);
@@ -115,6 +118,10 @@ public sealed class RelayOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (AllowedOrigins.FirstOrDefault(origin => !Configuration.AllowedOrigins.IsValidEntry(origin)) is { } badOrigin)
+        {
+            yield return new ValidationResult($"AllowedOrigins: '{badOrigin}' is not an origin (scheme://host[:port], or null).", [nameof(AllowedOrigins)]);
+        }
         if (SendQueueBytes < MaxFrameBytes)
         {
             yield return new ValidationResult("SendQueueBytes must hold at least one frame of MaxFrameBytes.",

@@ -8,7 +8,7 @@ namespace Relay.Gateway.Dashboard;
 /// "Relay:Dashboard". It shows peer ids and their presence metadata, so with authentication on it is off unless
 /// switched on explicitly, and then it needs a valid token like <c>/invocations</c>.
 /// </summary>
-public sealed class DashboardOptions
+public sealed class DashboardOptions : IValidatableObject
 {
     public const string SectionName = "Relay:Dashboard";
 
@@ -27,4 +27,15 @@ public sealed class DashboardOptions
     [Description("dashboard streams open at once from one client address; a newer one ends that address's oldest")]
     [Range(1, 1000)]
     public int MaxViewersPerAddress { get; set; } = 8;
+
+    [Description("further `Host` names the dashboard answers to (`*`: any), besides IP addresses, `localhost` and the host names of the listen URLs; others get 403 (against DNS rebinding)")]
+    public string[] AllowedHosts { get; set; } = [];
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (AllowedHosts.FirstOrDefault(host => string.IsNullOrWhiteSpace(host) || host.IndexOfAny([':', '/', ' ', '\t']) >= 0 && !host.StartsWith('[')) is { } bad)
+        {
+            yield return new ValidationResult($"AllowedHosts: '{bad}' is not a host name (no scheme, port or path).", [nameof(AllowedHosts)]);
+        }
+    }
 }

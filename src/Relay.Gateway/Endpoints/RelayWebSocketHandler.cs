@@ -41,6 +41,7 @@ internal sealed partial class RelayWebSocketHandler(
 {
     private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(5);
     private readonly RelayOptions _options = relayOptions.Value;
+    private readonly AllowedOrigins _origins = new(relayOptions.Value.AllowedOrigins);
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -48,6 +49,12 @@ internal sealed partial class RelayWebSocketHandler(
         {
             context.Response.StatusCode = StatusCodes.Status426UpgradeRequired;
             await context.Response.WriteAsync("Relay: open a WebSocket here (ws://host:port/ws).");
+            return;
+        }
+        if (!_origins.Allows(context.Request.Headers.Origin))
+        {
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            await context.Response.WriteAsync("Relay: this page's origin may not open a relay WebSocket (Relay:AllowedOrigins).");
             return;
         }
         // The upgrade's span ends once the socket is accepted and authenticated (RunAsync ends it), not with the

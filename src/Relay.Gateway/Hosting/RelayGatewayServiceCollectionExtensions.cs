@@ -98,6 +98,7 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddSingleton<ClusterNodes>();
         services.AddSingleton<DashboardViews>();
         services.AddSingleton<DashboardStreams>();
+        services.AddSingleton<DashboardHosts>();
         services.AddSingleton<DashboardEvents>();
         services.AddHostedService<RateSampler>();
         return services;

@@ -137,4 +137,41 @@ public sealed class DashboardTests : EndToEndTest
         await a2.WaitForAsync(_ => true, Wait, "a2 still updated");
         Assert.Equal(4, Relay.Services.GetRequiredService<DashboardStreams>().Count);
     }
+
+    private async Task<HttpStatusCode> GetWithHostAsync(string path, string host)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(path, UriKind.Relative));
+        request.Headers.Host = host;
+        using var response = await Relay.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        return response.StatusCode;
+    }
+
+    [Fact]
+    public async Task A_page_rebound_to_the_relay_under_its_own_name_is_refused()
+    {
+        // DNS rebinding: evil.example first resolves to the attacker, then to 127.0.0.1; the browser keeps sending
+        // Host: evil.example, and would let the attacker's page read the dashboard as same-origin.
+        await StartRelayAsync();
+        var port = Relay.HttpBase.Port;
+        foreach (var path in new[] { "dashboard", "dashboard/events", "" })
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, await GetWithHostAsync(path, $"evil.example:{port}"));
+            Assert.Equal(HttpStatusCode.Forbidden, await GetWithHostAsync(path, "evil.example"));
+        }
+        Assert.Equal(HttpStatusCode.OK, await GetWithHostAsync("dashboard", $"localhost:{port}"));
+        Assert.Equal(HttpStatusCode.OK, await GetWithHostAsync("dashboard", $"127.0.0.1:{port}"));
+        Assert.Equal(HttpStatusCode.OK, await GetWithHostAsync("dashboard", $"[::1]:{port}"));
+        Assert.Equal(HttpStatusCode.OK, await GetWithHostAsync("dashboard", $"relay.localhost:{port}"));
+        // Health and the WebSocket endpoint are not the dashboard's: any Host.
+        Assert.Equal(HttpStatusCode.OK, await GetWithHostAsync("ping", "evil.example"));
+    }
+
+    [Fact]
+    public async Task Configured_host_names_are_served()
+    {
+        await StartRelayAsync("Relay:Dashboard:AllowedHosts:0=relay.example", "Relay:Dashboard:AllowedHosts:1=Ops.Example");
+        Assert.Equal(HttpStatusCode.OK, await GetWithHostAsync("dashboard", "relay.example"));
+        Assert.Equal(HttpStatusCode.OK, await GetWithHostAsync("dashboard", "ops.example:8443"));
+        Assert.Equal(HttpStatusCode.Forbidden, await GetWithHostAsync("dashboard", "evil.example"));
+    }
 }
