@@ -32,10 +32,11 @@ public static class FrameTypes
         CapabilitiesRequest, Auth, Error, RelayLog, RelayConnected, RelayConfigUpdated, CapabilitiesResponse,
     ];
 
-    /// <summary>Types only the relay sends (its error frames and its answer to <c>capabilities</c>): a client frame of
-    /// one is refused with <see cref="ErrorCodes.ReservedType"/>, since receivers would take it for the relay's word.
-    /// Compared by value, so a type spelled with escapes is caught too.</summary>
-    public static bool IsRelayOnly(string type) => type is Error or CapabilitiesResponse;
+    /// <summary>Types only the relay sends (its answer to <c>capabilities</c>): a client frame of one is refused with
+    /// <see cref="ErrorCodes.ReservedType"/>, since receivers would take it for the relay's word. Not <c>error</c>: the
+    /// contract routes clients' error frames to the mesh (agents report failed turns with them); one that claims to be
+    /// the relay's is caught by its <c>from</c>. Compared by value, so a type spelled with escapes is caught too.</summary>
+    public static bool IsRelayOnly(string type) => type is CapabilitiesResponse;
 
     /// <summary>Routing class of a type name; unknown names route like <c>broadcast</c>.</summary>
     public static FrameKind KindOf(string type) => type switch

@@ -235,7 +235,7 @@ public sealed class FrameFuzzer(string name, Random random, int maxFrameBytes, i
         var from = lookalike ? Pick(RelayLookalikes) : random.Next(2) == 0 ? OddId() : null;
         var type = Pick(RoutedTypes);
         // A relay-only type is refused before its from is looked at (protocol.md "Frames that claim to be the relay").
-        var answer = type is "error" or "capabilities_response" ? "reserved_type" : lookalike ? "reserved_sender" : null;
+        var answer = type is "capabilities_response" ? "reserved_type" : lookalike ? "reserved_sender" : null;
         return Text(Json(type, from, OddValue(5), ("sender", "\"forged\""), ("turnId", OddValue(1))), answer,
             answer is null ? "routed frame with odd contents" : $"routed frame claiming to be the relay ({answer})");
     }

@@ -49,7 +49,7 @@ public class RelayLookalikesTests
     }
 
     [Theory]
-    [InlineData("error", true)]
+    [InlineData("error", false)]
     [InlineData("capabilities_response", true)]
     [InlineData("Error", false)]
     [InlineData("capabilities", false)]
