@@ -16,6 +16,9 @@ internal sealed partial class PeerGrain(
 
     // Lets a burst of expiries (a gateway's connections, all reported at the same moment) reap in one turn.
     private static readonly TimeSpan MinimumReapDue = TimeSpan.FromMilliseconds(10);
+
+    // After a failed announcement: soon, since the offline is due, but not at once against a silo still dying.
+    private static readonly TimeSpan ReapRetryDelay = TimeSpan.FromMilliseconds(500);
     private readonly LivenessOptions _options = options.Value;
 
     // Leases this activation loaded from storage and no live gateway has renewed since: the activation that held them
@@ -149,13 +152,36 @@ internal sealed partial class PeerGrain(
         var expired = State.Connections.FindAll(c => LeaseEnd(c) <= now);
         if (expired.Count == 0) return;
 
+        // Announced before the connections go: a call that fails (the mesh grain's silo just died, and is not yet
+        // declared dead) leaves them expired in the state, so the next tick announces again instead of nobody ever
+        // hearing of the offline. An announcement made twice (the write after it failed) is applied once by the
+        // gateways, which remember the incarnations they announced.
+        var remaining = State.Connections.FindAll(c => !expired.Contains(c));
+        var offline = remaining.Count == 0;
+        Log.LeasesExpired(logger, _mesh, expired.Count, remaining.Count);
+        var entry = offline ? null : new RosterEntry(_peerId, State.Metadata, State.LastSeen, State.Incarnation,
+            [.. remaining.Select(c => new MemberConnection(c.ToKey(), c.Agents))]);
+        await Mesh.Expired(_peerId, State.Incarnation, [.. expired.Select(c => c.ToKey())], offline, entry);
+
         State.Connections.RemoveAll(expired.Contains);
         _restored.ExceptWith(expired);
         await state.WriteStateAsync();
-        var offline = State.Connections.Count == 0;
-        Log.LeasesExpired(logger, _mesh, expired.Count, State.Connections.Count);
-        await Mesh.Expired(_peerId, State.Incarnation, [.. expired.Select(c => c.ToKey())], offline, offline ? null : Entry());
         if (offline) await StopReaping();
+    }
+
+    private async Task ReapOrRetry()
+    {
+        try
+        {
+            await ReapExpired();
+            ArmReapTimer();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The timer is one-shot: without this, a failed announcement would never be tried again.
+            Log.ReapFailed(logger, ex, _mesh);
+            ArmReapTimer(ReapRetryDelay);
+        }
     }
 
     private async Task StartReaping()
@@ -171,18 +197,18 @@ internal sealed partial class PeerGrain(
     /// is armed again. An idle peer's grain so wakes once per lease, not once per reap check: at thousands of peers
     /// a timer per peer ticking every second was thousands of grain turns a second on a silo doing nothing.
     /// </summary>
-    private void ArmReapTimer()
+    private void ArmReapTimer(TimeSpan? atLeast = null)
     {
         if (State.Connections.Count == 0 || !_options.LeaseBackstop) return;
         var due = NextReapDue();
+        if (atLeast is { } floor && due < floor) due = floor;
         if (_reapTimer is null)
         {
             _reapTimer = this.RegisterGrainTimer(
                 static async (grain, _) =>
                 {
                     await grain.EnsureReminder();
-                    await grain.ReapExpired();
-                    grain.ArmReapTimer();
+                    await grain.ReapOrRetry();
                 },
                 this,
                 new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { KeepAlive = true });
@@ -252,6 +278,10 @@ internal sealed partial class PeerGrain(
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = 2005, Level = LogLevel.Warning,
+            Message = "Mesh {Mesh}: announcing expired leases failed; trying again shortly")]
+        public static partial void ReapFailed(ILogger logger, Exception exception, string mesh);
+
         [LoggerMessage(EventId = 2002, Level = LogLevel.Debug,
             Message = "Mesh {Mesh}: a connection of another principal was refused a peer id that is online")]
         public static partial void Refused(ILogger logger, string mesh);
