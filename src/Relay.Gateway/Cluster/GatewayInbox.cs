@@ -7,8 +7,10 @@ using Relay.Grains.Contracts;
 namespace Relay.Gateway.Cluster;
 
 /// <summary>
-/// This gateway's inbox: other gateways' links call it with their batches (frames and membership changes), and it
-/// applies them to the local meshes in the order each source numbered them (<see cref="LinkSequencer"/>).
+/// This gateway's inbox: other gateways' links send it their batches (frames and membership changes), one-way, and it
+/// applies them to the local meshes in the order each source numbered them (<see cref="LinkSequencer"/>) and
+/// acknowledges them to their source (<see cref="LinkAcknowledger"/>). The acknowledgements of this gateway's own
+/// links come here too, and go to <see cref="GatewayLinks"/>.
 /// Registered with the gateway's grain at start, before any other gateway can learn this gateway's id (so the
 /// first batch from any source is its batch 1), and unregistered at stop. This object is a singleton, so
 /// the strong reference that Orleans' observers need (it holds them weakly) lives as long as the gateway.
@@ -19,14 +21,17 @@ internal sealed partial class GatewayInbox(
     MeshRegistry meshes,
     RemoteMeshUpdates remote,
     LinkLossReporter losses,
+    GatewayLinks links,
+    LinkAcknowledger acknowledger,
     RelayMetrics metrics,
     TimeProvider time,
     ILogger<GatewayInbox> logger) : IGatewayInbox, IHostedService
 {
     private static readonly TimeSpan UnregisterTimeout = TimeSpan.FromSeconds(2);
 
-    // How long batches that arrived early wait for a missing one before it is reported lost. A sender retries a
-    // batch whose call got no answer after 3 s (a silo that died on the way): long enough for that retry to arrive.
+    // How long batches that arrived early wait for a missing one before it is reported lost. A sender sends a batch
+    // again when it is not acknowledged within 1 s, and again after 1 s more (a silo that died on the way): long
+    // enough for those to arrive, and longer than the sender's 4 s before it gives the batch up.
     private static readonly TimeSpan GapTimeout = TimeSpan.FromSeconds(5);
 
     private static readonly TimeSpan GapCheckInterval = TimeSpan.FromSeconds(1);
@@ -66,18 +71,38 @@ internal sealed partial class GatewayInbox(
     public Task Deliver(LinkBatch batch)
     {
         Log.BatchArrived(logger, batch.Sequence, batch.Items.Length, batch.SourceGateway);
+        long completed;
         lock (_lock)
         {
             // A copy: a batch sent again after a timeout although the first attempt had arrived, or a straggler
-            // already reported lost. Applying it again would deliver twice, or out of order.
+            // already reported lost. Applying it again would deliver twice, or out of order. Its acknowledgement
+            // goes out again all the same: the copy says the sender did not get the last one.
             if (!_sequencer!.Accept(batch)) metrics.LinkDuplicate();
+            completed = _sequencer.CompletedThrough(batch.SourceGateway);
         }
+        acknowledger.Acknowledge(batch.SourceGateway, completed);
+        return Task.CompletedTask;
+    }
+
+    public Task Acknowledge(string destinationGateway, long upToSequence)
+    {
+        links.Acknowledge(destinationGateway, upToSequence);
         return Task.CompletedTask;
     }
 
     private void ExpireGaps()
     {
-        lock (_lock) _sequencer!.ExpireGaps();
+        List<(string Source, long Completed)>? moved = null;
+        lock (_lock)
+        {
+            if (_sequencer!.ExpireGaps() is { } expired)
+            {
+                foreach (var source in expired) (moved ??= []).Add((source, _sequencer.CompletedThrough(source)));
+            }
+        }
+        if (moved is null) return;
+        // The batches that waited behind a gap are applied now: their sender stops sending them again.
+        foreach (var (source, completed) in moved) acknowledger.Acknowledge(source, completed);
     }
 
     private void Apply(LinkBatch batch)

@@ -4,7 +4,7 @@ namespace Relay.Gateway.Cluster;
 
 /// <summary>
 /// Puts each source gateway's batches back in the order it numbered them. A link has up to
-/// <see cref="LinkBatch.MaxInFlight"/> batches on the way, and calls may overtake each other between silos: a batch
+/// <see cref="LinkBatch.MaxInFlight"/> batches unacknowledged, and calls may overtake each other between silos: a batch
 /// that arrives early waits here for the ones before it. A missing batch is given up (reported lost, and the ones
 /// after it applied) when a batch numbered <see cref="LinkBatch.MaxInFlight"/> or more after it arrives (its sender
 /// is done with it), or when it is still missing after the gap timeout (its sender may be gone). Copies of a batch
@@ -39,17 +39,25 @@ internal sealed class LinkSequencer(Action<LinkBatch> apply, Action<string, long
         return true;
     }
 
-    /// <summary>Gives up the gaps that have waited longer than the gap timeout.</summary>
-    public void ExpireGaps()
+    /// <summary>Gives up the gaps that have waited longer than the gap timeout; returns the sources that had one
+    /// (their <see cref="CompletedThrough"/> moved on), or null.</summary>
+    public List<string>? ExpireGaps()
     {
+        List<string>? expired = null;
         foreach (var source in _sources.Values)
         {
             if (source.Early.Count > 0 && time.GetElapsedTime(source.WaitingSince) >= gapTimeout)
             {
                 GiveUpBelow(source, source.Early.Keys.First());
+                (expired ??= []).Add(source.Id);
             }
         }
+        return expired;
     }
+
+    /// <summary>The highest sequence number from <paramref name="source"/> up to which every batch was applied or
+    /// given up (0 before its first): what the receiver acknowledges.</summary>
+    public long CompletedThrough(string source) => _sources.TryGetValue(source, out var s) ? s.Next - 1 : 0;
 
     private void GiveUpBelow(Source source, long sequence)
     {

@@ -42,7 +42,9 @@ public static class RelayGatewayServiceCollectionExtensions
         // After Kestrel's own socket transport, so that Kestrel binds with this one.
         services.AddSingleton<IConnectionListenerFactory, SheddingSocketTransport>();
         services.AddSingleton<LinkLossReporter>();
-        services.AddSingleton<IGatewayLinks, GatewayLinks>();
+        services.AddSingleton<GatewayLinks>();
+        services.AddSingleton<IGatewayLinks>(sp => sp.GetRequiredService<GatewayLinks>());
+        services.AddSingleton<LinkAcknowledger>();
         services.AddSingleton<MeshRegistry>();
         services.AddSingleton<TransitionGates>();
         services.AddSingleton<EchoTypes>();

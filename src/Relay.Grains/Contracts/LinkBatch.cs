@@ -17,13 +17,13 @@ public sealed record LinkBatch(
     [property: Id(3)] string? TraceParent = null)
 {
     /// <summary>
-    /// How many batches a link has on the way at most: it sends batch <c>n</c> only once batch <c>n - MaxInFlight</c>
-    /// has been delivered or given up. Calls in flight together may arrive in any order, so the receiver puts them
-    /// back in sequence; and a batch numbered <c>n</c> tells it that the sender is done with every batch up to
-    /// <c>n - MaxInFlight</c>, so one of those still missing will never come. Part of the link protocol: every
-    /// gateway of a cluster must use the same value.
+    /// How many batches a link has unacknowledged at most: it sends batch <c>n</c> only once batch
+    /// <c>n - MaxInFlight</c> has been acknowledged or given up. Batches on the way together may arrive in any order,
+    /// so the receiver puts them back in sequence; and a batch numbered <c>n</c> tells it that the sender is done with
+    /// every batch up to <c>n - MaxInFlight</c>, so one of those still missing will never come. Part of the link
+    /// protocol: every gateway of a cluster must use the same value.
     /// </summary>
-    public const int MaxInFlight = 4;
+    public const int MaxInFlight = 8;
 }
 
 public enum LinkItemKind

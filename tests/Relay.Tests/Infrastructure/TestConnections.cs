@@ -29,7 +29,7 @@ internal static class TestConnections
     {
         var metrics = new RelayMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
         var losses = new LinkLossReporter(new ConnectionRegistry(), new ErrorReplies(metrics, TimeProvider.System), metrics, NullLogger<LinkLossReporter>.Instance);
-        return new GatewayLinks(cluster: null!, new GatewayIdentity(), losses, metrics, new StoppedLifetime(), NullLogger<GatewayLinks>.Instance);
+        return new GatewayLinks(cluster: null!, new GatewayIdentity(), losses, metrics, TimeProvider.System, new StoppedLifetime(), NullLogger<GatewayLinks>.Instance);
     }
 
     private sealed class StoppedLifetime : IHostApplicationLifetime
