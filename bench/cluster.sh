@@ -2,28 +2,39 @@
 # Cluster benchmark: the same meshbench load against the single-process relay, a 2-gateway/2-silo process cluster
 # and 2 co-hosted nodes (each a silo and a gateway) (scripts/cluster.sh), in one run, side by side in one markdown table.
 #
-#   bench/cluster.sh [--quick] [--keep]
+#   bench/cluster.sh [--quick] [--keep] [--rounds N] [--sides LIST] [--scenarios LIST] [--perf]
 #
-#   --quick   2 s per scenario instead of 10 s (a smoke test; the figures are noisy)
-#   --keep    keep the work directory (meshbench JSON, relay and cluster logs) and print its path
+#   --quick      2 s per scenario instead of 10 s (a smoke test; the figures are noisy)
+#   --keep       keep the work directory (meshbench JSON, relay and cluster logs, perf data) and print its path
+#   --rounds N   N rounds (default 1), each the single node then every cluster side in turn, so that a change of the
+#                machine's load hits every side alike; the table gives medians with the min-max over the rounds, and
+#                each ratio is taken within its round (a cluster side ÷ the single node of the same round)
+#   --sides L    comma-separated, of split,cohosted (default both; the single node always runs: ratios need it)
+#   --scenarios L  comma-separated, of direct,broadcast,stream (default all three)
+#   --perf       perf record (cpu-clock, 499 Hz, call graphs) of every relay process during each measured run;
+#                the work directory (kept) gets perf-ROUND-SIDE-SCENARIO.data and .txt: the top symbols, the share of
+#                thread wake-up/futex/scheduler frames. Relay processes then run with DOTNET_PerfMapEnabled=1 (all
+#                sides alike, single included)
 #
 # What it does, in order (every step bounded in time; a trap stops whatever it started, even on failure):
 #   1. builds Relay once: dotnet build Relay.slnx -c Release
 #   2. copies ../shared/bench (read-only; MESHBENCH_SRC overrides) to $MESHBENCH_DIR (default
 #      /tmp/relay-meshbench-$UID) and runs `npm ci` there when node_modules is missing or stale
-#   3. single node: dotnet src/Relay.Silo/bin/Release/net10.0/Relay.Silo.dll --urls http://127.0.0.1:PORT with
-#      Cluster:SiloPort/GatewayPort on free ports; a discarded 3 s warm-up, then direct, broadcast, stream; stopped
-#   4. split roles: scripts/cluster.sh up --silos 2 --gateways 2 --no-build --configuration Release on free ports
-#      with its own CLUSTER_DIR; the same warm-up and scenarios with --url ws://gw1/ws,ws://gw2/ws (meshbench spreads
-#      peers round-robin, so every direct pair crosses nodes and every broadcast reaches both gateways); then down.
-#      Then co-hosted: the same with scripts/cluster.sh up --silos 2 --gateways 0 --combined (cross-node frames go
-#      silo to silo instead of gateway -> silo -> gateway)
+#   3. per round: single node: dotnet src/Relay.Silo/bin/Release/net10.0/Relay.Silo.dll --urls http://127.0.0.1:PORT
+#      with Cluster:SiloPort/GatewayPort on free ports; a discarded 3 s warm-up, then the scenarios; stopped
+#   4. per round, split roles: scripts/cluster.sh up --silos 2 --gateways 2 --no-build --configuration Release on
+#      free ports with its own CLUSTER_DIR; the same warm-up and scenarios with --url ws://gw1/ws,ws://gw2/ws; then
+#      down. Then co-hosted: the same with scripts/cluster.sh up --silos 2 --gateways 0 --combined (cross-node frames
+#      go silo to silo instead of gateway -> silo -> gateway). meshbench puts peer i on URL i mod 2 and pairs direct
+#      peer i with peer i + N/2, so a pair crosses nodes only when N/2 is odd: direct runs 18 peers (9 pairs, all
+#      across); every broadcast and stream reaches both nodes.
 #   5. prints the table (markdown) on stdout; progress goes to stderr
 #
 # Every relay process gets Relay__RateLimitPerSecond=1000000 and Relay__RateLimitBurst=1000000 (the byte rate and the connect rate per address lifted likewise): the default
 # per-connection limit (200 frames/s, bursts of 1000) would otherwise throttle the senders.
 # Server CPU is sampled here from /proc/PID/stat (utime+stime) of every relay process (split: 2 silos,
-# 2 gateways and redis; co-hosted: 2 nodes and redis) before and after each meshbench run, so it covers setup too, the same way on both sides.
+# 2 gateways and redis; co-hosted: 2 nodes and redis) before and after each meshbench run, so it covers setup too, the
+# same way on every side. "CPU/delivery ÷ single" is a side's server CPU per delivered message over the single node's.
 # Exit status: 0 when every run passed meshbench's checks, 1 when one failed (the table still prints), 2 on error.
 set -euo pipefail
 
@@ -32,11 +43,19 @@ src=${MESHBENCH_SRC:-$repo/../shared/bench}
 mb_dir=${MESHBENCH_DIR:-/tmp/relay-meshbench-$UID}
 duration=10
 keep=0
+rounds=1
+sides_arg=split,cohosted
+scenarios_arg=direct,broadcast,stream
+perf=0
 while (($#)); do
     case $1 in
         --quick) duration=2; shift ;;
         --keep) keep=1; shift ;;
-        -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+        --rounds) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { echo "bench/cluster.sh: --rounds needs a positive number" >&2; exit 2; }; rounds=$2; shift 2 ;;
+        --sides) sides_arg=${2:-}; shift 2 ;;
+        --scenarios) scenarios_arg=${2:-}; shift 2 ;;
+        --perf) perf=1; keep=1; shift ;;
+        -h|--help) sed -n '2,39p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
         *) echo "bench/cluster.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -57,11 +76,19 @@ export Relay__MaxPeersPerMesh=1000000
 # Same parameters on both sides. --timeout bounds each run (setup included); `timeout` is the backstop.
 mb_timeout=$((duration + 50))
 declare -A params=(
-    [direct]="--peers 16 --messages 20000 --payload 256 --window 16"
+    [direct]="--peers 18 --messages 20000 --payload 256 --window 16"
     [broadcast]="--peers 20 --senders 4 --messages 20000 --payload 256 --window 8"
     [stream]="--peers 10 --messages 200000 --payload 64 --window 32"
 )
-scenarios=(direct broadcast stream)
+IFS=, read -r -a scenarios <<<"$scenarios_arg"
+IFS=, read -r -a sides <<<"$sides_arg"
+for sc in "${scenarios[@]}"; do [[ -n ${params[$sc]:-} ]] || { echo "bench/cluster.sh: unknown scenario $sc" >&2; exit 2; }; done
+for sd in "${sides[@]}"; do [[ $sd == split || $sd == cohosted ]] || { echo "bench/cluster.sh: unknown side $sd" >&2; exit 2; }; done
+if ((perf)); then
+    command -v perf >/dev/null || { echo "bench/cluster.sh: --perf needs perf (Debian: linux-perf)" >&2; exit 2; }
+    # Names for JIT-compiled frames (/tmp/perf-PID.map), on every side alike.
+    export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
+fi
 
 work=$(mktemp -d /tmp/relay-clusterbench.XXXXXX)
 export CLUSTER_DIR=$work/cluster
@@ -117,26 +144,51 @@ fi
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-# run_bench SIDE SCENARIO URL PIDS... : one meshbench run -> $work/SIDE-SCENARIO.json (+ .cpu: ticks ms)
+# run_bench ROUND SIDE SCENARIO URL PIDS... : one meshbench run -> $work/rROUND-SIDE-SCENARIO.json (+ .cpu: ticks ms)
 failed=0
 run_bench() {
-    local side=$1 scenario=$2 url=$3; shift 3
-    local out=$work/$side-$scenario.json extra=()
+    local round=$1 side=$2 scenario=$3 url=$4; shift 4
+    local name=r$round-$side-$scenario
+    local out=$work/$name.json extra=() perf_pid=""
     [[ $side == single ]] && extra=(--pid "$1")
     local t0 c0 t1 c1 rc=0
+    if ((perf)); then
+        # From 1 s in (setup done) for the sending time; stopped with SIGINT after meshbench at the latest.
+        (sleep 1; exec perf record -F 499 -g -p "$(IFS=,; echo "$*")" -o "$work/perf-$name.data" -- sleep "$duration") \
+            >/dev/null 2>"$work/perf-$name.err" &
+        perf_pid=$!
+    fi
     t0=$(now_ms); c0=$(cpu_ticks "$@")
     # shellcheck disable=SC2086
     timeout $((mb_timeout + 30)) node "$mb_dir/meshbench.mjs" --proto agimesh --url "$url" --scenario "$scenario" \
-        ${params[$scenario]} --duration "$duration" --timeout "$mb_timeout" "${extra[@]}" --json >"$out" 2>"$work/$side-$scenario.err" || rc=$?
+        ${params[$scenario]} --duration "$duration" --timeout "$mb_timeout" "${extra[@]}" --json >"$out" 2>"$work/$name.err" || rc=$?
     t1=$(now_ms); c1=$(cpu_ticks "$@")
     echo "$((c1 - c0)) $((t1 - t0)) $hz $rc" >"$out.cpu"
+    if [[ -n $perf_pid ]]; then
+        timeout $((duration + 30)) tail --pid="$perf_pid" -f /dev/null || kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
+        perf_summary "$work/perf-$name.data" >"$work/perf-$name.txt" 2>/dev/null || true
+    fi
     if ((rc != 0)); then
         failed=1
-        say "$side $scenario: meshbench exit $rc ($(head -c 300 "$work/$side-$scenario.err" | tr '\n' ' '))"
+        say "$name: meshbench exit $rc ($(head -c 300 "$work/$name.err" | tr '\n' ' '))"
     else
-        say "$side $scenario: ok"
+        say "$name: ok"
     fi
     sleep 1
+}
+# perf_summary DATA: the hottest symbols (self), and the share of samples in thread wake-ups and waits.
+perf_summary() {
+    local data=$1 total wake
+    [[ -s $data ]] || { echo "no samples"; return; }
+    perf report -i "$data" --no-children --sort symbol --percent-limit 0.7 --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -40
+    # Samples whose stack passes through the kernel's futex/scheduler paths or .NET's thread-pool wait/wake.
+    total=$(perf script -i "$data" -F period 2>/dev/null | wc -l)
+    wake=$(perf script -i "$data" -F comm,tid,ip,sym 2>/dev/null | awk '
+        /^[^ \t]/ { if (n) { c += hit }; n = 1; hit = 0; next }
+        /futex|schedule|try_to_wake_up|LowLevelLifoSemaphore|WaitHandle|Monitor.Wait|SemaphoreSlim/ { hit = 1 }
+        END { if (n) c += hit; print c + 0 }')
+    echo "samples: $total; in thread wake-up/wait paths: $wake ($(awk -v w="$wake" -v t="$total" 'BEGIN { printf "%.0f", t ? 100 * w / t : 0 }') %)"
 }
 warm_up() { # url
     timeout 60 node "$mb_dir/meshbench.mjs" --proto agimesh --url "$1" --scenario direct --peers 8 --messages 20000 \
@@ -145,34 +197,39 @@ warm_up() { # url
 }
 
 # --- 3. single node ---------------------------------------------------------------------------------------
-free_ports 1; http_port=$port; free_ports 1; silo_port=$port; free_ports 1; gw_port=$port
-say "single node on 127.0.0.1:$http_port (Orleans ports $silo_port/$gw_port)"
-(
-    cd "$(dirname "$silo_dll")"
-    exec setsid env Cluster__SiloPort="$silo_port" Cluster__GatewayPort="$gw_port" \
-        dotnet "$silo_dll" --urls "http://127.0.0.1:$http_port" </dev/null >"$work/single.log" 2>&1
-) &
-single_pid=$!
-for ((i = 0; ; i++)); do
-    curl -sf -o /dev/null "http://127.0.0.1:$http_port/healthz" && break
-    [[ -e /proc/$single_pid ]] || { tail -n 30 "$work/single.log" >&2; die "single-node relay exited"; }
-    ((i < 240)) || die "single-node relay not healthy within 60 s"
-    sleep 0.25
-done
-url="ws://127.0.0.1:$http_port/ws"
-warm_up "$url"
-for s in "${scenarios[@]}"; do run_bench single "$s" "$url" "$single_pid"; done
-say "stopping the single-node relay"
-kill -TERM "$single_pid"
-timeout 30 tail --pid="$single_pid" -f /dev/null || kill -KILL "$single_pid" 2>/dev/null || true
-single_pid=""
+run_single() { # ROUND
+    local round=$1
+    free_ports 1; local http_port=$port; free_ports 1; local silo_port=$port; free_ports 1; local gw_port=$port
+    say "round $round: single node on 127.0.0.1:$http_port (Orleans ports $silo_port/$gw_port)"
+    (
+        cd "$(dirname "$silo_dll")"
+        exec setsid env Cluster__SiloPort="$silo_port" Cluster__GatewayPort="$gw_port" \
+            dotnet "$silo_dll" --urls "http://127.0.0.1:$http_port" </dev/null >"$work/r$round-single.log" 2>&1
+    ) &
+    single_pid=$!
+    local i
+    for ((i = 0; ; i++)); do
+        curl -sf -o /dev/null "http://127.0.0.1:$http_port/healthz" && break
+        [[ -e /proc/$single_pid ]] || { tail -n 30 "$work/r$round-single.log" >&2; die "single-node relay exited"; }
+        ((i < 240)) || die "single-node relay not healthy within 60 s"
+        sleep 0.25
+    done
+    local url="ws://127.0.0.1:$http_port/ws"
+    warm_up "$url"
+    for s in "${scenarios[@]}"; do run_bench "$round" single "$s" "$url" "$single_pid"; done
+    say "stopping the single-node relay"
+    kill -TERM "$single_pid"
+    timeout 30 tail --pid="$single_pid" -f /dev/null || kill -KILL "$single_pid" 2>/dev/null || true
+    single_pid=""
+}
 
 # --- 4. clusters -----------------------------------------------------------------------------------------
-# run_cluster SIDE cluster.sh-options...: brings the topology up on free ports, warms up, runs the scenarios, stops it.
+# run_cluster ROUND SIDE cluster.sh-options...: brings the topology up on free ports, warms up, runs the scenarios, stops it.
 run_cluster() {
-    local side=$1; shift
+    local round=$1 side=$2; shift 2
     free_ports 4; local base=$port; free_ports 1; local redis=$port; free_ports 2; local sport=$port; free_ports 2; local gport=$port
-    say "$side: HTTP from $base, redis $redis, CLUSTER_DIR $CLUSTER_DIR"
+    export CLUSTER_DIR=$work/cluster-r$round-$side
+    say "round $round: $side: HTTP from $base, redis $redis, CLUSTER_DIR $CLUSTER_DIR"
     cluster_started=1
     local urls
     urls=$(timeout 180 "$repo/scripts/cluster.sh" up "$@" --no-build --configuration Release \
@@ -183,59 +240,83 @@ run_cluster() {
     mapfile -t cpids < <(awk '{print $2}' "$CLUSTER_DIR/pids")
     say "$side up: $urls (pids ${cpids[*]})"
     warm_up "$urls"
-    for s in "${scenarios[@]}"; do run_bench "$side" "$s" "$urls" "${cpids[@]}"; done
+    for s in "${scenarios[@]}"; do run_bench "$round" "$side" "$s" "$urls" "${cpids[@]}"; done
     timeout 120 "$repo/scripts/cluster.sh" down >&2 || say "cluster.sh down reported a problem"
     cluster_started=0
 }
-run_cluster split --silos 2 --gateways 2
-run_cluster cohosted --silos 2 --gateways 0 --combined
+
+for ((round = 1; round <= rounds; round++)); do
+    run_single "$round"
+    for sd in "${sides[@]}"; do
+        case $sd in
+            split) run_cluster "$round" split --silos 2 --gateways 2 ;;
+            cohosted) run_cluster "$round" cohosted --silos 2 --gateways 0 --combined ;;
+        esac
+    done
+done
 
 # --- 5. table ---------------------------------------------------------------------------------------------
+params_text=""
+for sc in "${scenarios[@]}"; do params_text+="$sc: ${params[$sc]}; "; done
+perf_text=""
+((perf)) && perf_text=" perf record ran during every measured run (DOTNET_PerfMapEnabled=1 on every side); its summaries are in $work."
 cat <<EOF
 Relay: single node vs 2 gateways + 2 silos, and vs 2 co-hosted nodes (each a silo and a gateway) (\`bench/cluster.sh\`), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))
 Relay__RateLimitPerSecond=1000000, Relay__RateLimitBurst=1000000 on every relay process (the default 200/s would throttle the load).
 Client (one Node process) and all servers share the machine's $(nproc) cores. Load average (1/5/15 min) before the build: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg).
-meshbench ${duration} s per scenario (after a discarded 3 s warm-up on each side):
-direct: ${params[direct]}; broadcast: ${params[broadcast]}; stream: ${params[stream]}.
+$rounds round(s), each: single node, then ${sides[*]}; meshbench ${duration} s per scenario (after a discarded 3 s warm-up on each side):
+${params_text%; }.$perf_text
 
 EOF
-node - "$work" <<'EOF'
+node - "$work" "$rounds" "$scenarios_arg" "$sides_arg" <<'EOF'
 const fs = require('fs'), path = require('path');
-const dir = process.argv[2];
-const load = (side, sc) => {
+const [dir, roundsArg, scArg, sideArg] = process.argv.slice(2);
+const rounds = Number(roundsArg), scenarios = scArg.split(','), sides = ['single', ...sideArg.split(',')];
+const label = { single: 'single node', split: '2 gateways + 2 silos', cohosted: '2 co-hosted nodes' };
+const load = (round, side, sc) => {
   let r = null, cpu = null;
-  try { r = JSON.parse(fs.readFileSync(path.join(dir, `${side}-${sc}.json`), 'utf8')); } catch {}
-  try { const [ticks, ms, hz, rc] = fs.readFileSync(path.join(dir, `${side}-${sc}.json.cpu`), 'utf8').trim().split(' ').map(Number);
+  const f = path.join(dir, `r${round}-${side}-${sc}.json`);
+  try { r = JSON.parse(fs.readFileSync(f, 'utf8')); } catch {}
+  try { const [ticks, ms, hz, rc] = fs.readFileSync(f + '.cpu', 'utf8').trim().split(' ').map(Number);
         cpu = { s: ticks / hz, ms, rc }; } catch {}
   return { r, cpu };
 };
-const fmt = (v, d = 0) => v == null || Number.isNaN(v) ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const rows = [], notes = [];
-const figure = { direct: ['msgs/s', m => m.msgs_per_s], broadcast: ['deliveries/s', m => m.deliveries_per_s], stream: ['msgs/s', m => m.msgs_per_s] };
-rows.push('| scenario | figure | single node | 2 gateways + 2 silos | ratio (÷ single) | 2 co-hosted nodes | ratio (÷ single) | lost (single / split / co-hosted) | reordered (single / split / co-hosted) | client CPU % (single / split / co-hosted) | server CPU % (single / split / co-hosted) | server µs/delivery (single / split / co-hosted) |');
-rows.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-for (const sc of ['direct', 'broadcast', 'stream']) {
-  const sides = [['single', load('single', sc)], ['split', load('split', sc)], ['cohosted', load('cohosted', sc)]];
-  const mark = x => !x.r ? ' ✗' : (x.r.status === 'ok' ? '' : ' ✗');
-  for (const [side, v] of sides) {
-    if (!v.r) notes.push(`${side} ${sc}: no result (meshbench exit ${v.cpu ? v.cpu.rc : '?'})`);
-    else if (v.r.status !== 'ok') notes.push(`${side} ${sc}: ${v.r.status}: ${[...(v.r.failures || []), ...(v.r.errors || [])].join('; ')}`);
+const fmt = (v, d = 0) => v == null || !Number.isFinite(v) ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const finite = (xs) => xs.filter((x) => x != null && Number.isFinite(x));
+const median = (xs) => { const a = finite(xs).sort((p, q) => p - q); if (!a.length) return null;
+  const m = a.length >> 1; return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2; };
+// "median (min-max)" over the rounds; just the value for one round.
+const spread = (xs, d) => { const a = finite(xs); if (!a.length) return '–';
+  const m = fmt(median(a), d); return a.length > 1 ? `${m} (${fmt(Math.min(...a), d)}-${fmt(Math.max(...a), d)})` : m; };
+const figure = { direct: ['msgs/s', (m) => m.msgs_per_s], broadcast: ['deliveries/s', (m) => m.deliveries_per_s], stream: ['msgs/s', (m) => m.msgs_per_s] };
+const value = (x, sc) => (x.r && x.r.metrics ? figure[sc][1](x.r.metrics) : null);
+const usPer = (x) => (x.cpu && x.r && x.r.metrics && x.r.metrics.delivered ? 1e6 * x.cpu.s / x.r.metrics.delivered : null);
+const cpuPct = (x) => (x.cpu ? 100 * x.cpu.s / (x.cpu.ms / 1000) : null);
+const notes = [];
+const rows = [
+  '| scenario | figure | side | value | ÷ single | server µs/delivery | CPU/delivery ÷ single | p99 ms | server CPU % | client CPU % | lost / reordered (all rounds) |',
+  '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+];
+for (const sc of scenarios) {
+  const runs = Object.fromEntries(sides.map((sd) => [sd, Array.from({ length: rounds }, (_, i) => load(i + 1, sd, sc))]));
+  for (const sd of sides) runs[sd].forEach((x, i) => {
+    if (!x.r) notes.push(`round ${i + 1} ${sd} ${sc}: no result (meshbench exit ${x.cpu ? x.cpu.rc : '?'})`);
+    else if (x.r.status !== 'ok') notes.push(`round ${i + 1} ${sd} ${sc}: ${x.r.status}: ${[...(x.r.failures || []), ...(x.r.errors || [])].join('; ')}`);
+  });
+  for (const sd of sides) {
+    const xs = runs[sd], base = runs.single;
+    const ratio = (g) => (sd === 'single' ? '' : spread(xs.map((x, i) => (g(x) != null && g(base[i]) ? g(x) / g(base[i]) : null)), 2));
+    const sum = (g) => xs.reduce((t, x) => t + (x.r && x.r.metrics ? g(x.r.metrics) || 0 : 0), 0);
+    const bad = xs.some((x) => !x.r || x.r.status !== 'ok') ? ' ✗' : '';
+    rows.push(`| ${sc} | ${figure[sc][0]} | ${label[sd]} | ${spread(xs.map((x) => value(x, sc)), 0)}${bad} | ${ratio((x) => value(x, sc))} | ` +
+      `${spread(xs.map(usPer), 1)} | ${ratio(usPer)} | ${spread(xs.map((x) => (x.r && x.r.metrics ? x.r.metrics.latency_ms.p99 : null)), 1)} | ` +
+      `${spread(xs.map(cpuPct), 0)} | ${spread(xs.map((x) => x.r && x.r.client && x.r.client.cpu_pct), 0)} | ${sum((m) => m.lost)} / ${sum((m) => m.reordered)} |`);
   }
-  const [fname, f] = figure[sc];
-  const value = x => x.r ? f(x.r.metrics) : null;
-  const p99 = x => x.r ? x.r.metrics.latency_ms.p99 : null;
-  const [a, b, c] = sides.map(([, v]) => v);
-  const ratio = (g, x, d) => g(a) && g(x) ? fmt(g(x) / g(a), d) : '–';
-  const all = (g, d = 0) => sides.map(([, x]) => fmt(x.r ? g(x) : null, d)).join(' / ');
-  const lost = all(x => x.r.metrics.lost), reo = all(x => x.r.metrics.reordered);
-  const ccpu = all(x => x.r.client && x.r.client.cpu_pct);
-  const scpu = all(x => x.cpu && 100 * x.cpu.s / (x.cpu.ms / 1000));
-  const sus = all(x => x.cpu && x.r.metrics.delivered ? 1e6 * x.cpu.s / x.r.metrics.delivered : null, 1);
-  rows.push(`| ${sc} | ${fname} | ${fmt(value(a))}${mark(a)} | ${fmt(value(b))}${mark(b)} | ${ratio(value, b, 2)} | ${fmt(value(c))}${mark(c)} | ${ratio(value, c, 2)} | ${lost} | ${reo} | ${ccpu} | ${scpu} | ${sus} |`);
-  rows.push(`| ${sc} | p99 latency ms | ${fmt(p99(a), 1)} | ${fmt(p99(b), 1)} | ${ratio(p99, b, 2)} | ${fmt(p99(c), 1)} | ${ratio(p99, c, 2)} | | | | | |`);
 }
 console.log(rows.join('\n'));
-console.log('\nCPU % is of one core (the machine has ' + require('os').cpus().length + '); server CPU sums every relay process (split: 2 silos, 2 gateways, redis; co-hosted: 2 nodes, redis) over the whole meshbench run, setup included.');
-if (notes.length) console.log('\nFailed checks:\n' + notes.map(n => '- ' + n).join('\n'));
+console.log(`\nValues are medians over ${rounds} round(s), (min-max) when more than one; a ratio is taken within each round, then its median. ` +
+  'CPU % is of one core (the machine has ' + require('os').cpus().length + '); server CPU sums every relay process (split: 2 silos, 2 gateways, redis; ' +
+  'co-hosted: 2 nodes, redis) over the whole meshbench run, setup included.');
+if (notes.length) console.log('\nFailed checks:\n' + notes.map((n) => '- ' + n).join('\n'));
 EOF
 exit "$failed"
