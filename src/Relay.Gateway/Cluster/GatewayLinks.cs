@@ -46,6 +46,7 @@ internal sealed partial class GatewayLinks : IGatewayLinks, IDisposable
     private readonly ILogger<GatewayLinks> _logger;
     private readonly CancellationTokenSource _stopping;
     private readonly ITimer _deadlineCheck;
+    private int _disposed;
 
     public GatewayLinks(
         IClusterClient cluster,
@@ -109,6 +110,8 @@ internal sealed partial class GatewayLinks : IGatewayLinks, IDisposable
 
     public void Dispose()
     {
+        // The container disposes this once per registration it is reachable by (this type and IGatewayLinks).
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _deadlineCheck.Dispose();
         _stopping.Cancel();
         _stopping.Dispose();
