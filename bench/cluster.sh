@@ -181,7 +181,7 @@ run_bench() {
 perf_summary() {
     local data=$1 total wake
     [[ -s $data ]] || { echo "no samples"; return; }
-    perf report -i "$data" --no-children --sort symbol --percent-limit 0.7 --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -40
+    perf report -i "$data" --no-children -g none --sort symbol --percent-limit 0.7 --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -40
     # Samples whose stack passes through the kernel's futex/scheduler paths or .NET's thread-pool wait/wake.
     total=$(perf script -i "$data" -F period 2>/dev/null | wc -l)
     wake=$(perf script -i "$data" -F comm,tid,ip,sym 2>/dev/null | awk '
