@@ -71,6 +71,7 @@ internal sealed partial class GatewayInbox(
     public Task Deliver(LinkBatch batch)
     {
         Log.BatchArrived(logger, batch.Sequence, batch.Items.Length, batch.SourceGateway);
+        if (batch.Acknowledged > 0) links.Acknowledge(batch.SourceGateway, batch.Acknowledged);
         long completed;
         lock (_lock)
         {

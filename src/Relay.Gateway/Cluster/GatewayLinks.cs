@@ -155,13 +155,15 @@ internal sealed partial class GatewayLinks : IGatewayLinks, IDisposable
                 LinkBatch linkBatch;
                 using (var activity = RelayActivities.StartLinkSend(_gateway.Id, link.Destination, sequence, batch.Count))
                 {
-                    linkBatch = new LinkBatch(_gateway.Id, sequence, [.. batch], RelayActivities.TraceParentOf(activity));
+                    // Built under the lock: an acknowledgement handed to this link (CarryAcknowledgement) is either
+                    // on this batch or on a later one.
+                    lock (link.Lock)
+                    {
+                        linkBatch = new LinkBatch(_gateway.Id, sequence, [.. batch], RelayActivities.TraceParentOf(activity), link.TakeCarried());
+                        link.Unacknowledged.Enqueue(new PendingBatch(linkBatch, Deadline(0)));
+                    }
                 }
                 batch.Clear();
-                lock (link.Lock)
-                {
-                    link.Unacknowledged.Enqueue(new PendingBatch(linkBatch, Deadline(0)));
-                }
                 await TransmitAsync(link, linkBatch, attempt: 1);
             }
         }
@@ -179,13 +181,54 @@ internal sealed partial class GatewayLinks : IGatewayLinks, IDisposable
         if (batch.Count > 0) _losses.Undelivered(batch);
     }
 
-    private Task WindowOpenAsync(Link link)
+    private async ValueTask WindowOpenAsync(Link link)
     {
+        Task waiting;
+        long carried;
         lock (link.Lock)
         {
-            if (link.Unacknowledged.Count < LinkBatch.MaxInFlight) return Task.CompletedTask;
+            if (link.Unacknowledged.Count < LinkBatch.MaxInFlight) return;
             link.WindowWaiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return link.WindowWaiter.Task.WaitAsync(_stopping.Token);
+            waiting = link.WindowWaiter.Task.WaitAsync(_stopping.Token);
+            // No batch goes out until the window opens, and that may wait for the other side's acknowledgement, which
+            // may wait for this one: an acknowledgement handed to this link goes out on its own now.
+            carried = link.TakeCarried();
+        }
+        if (carried > 0) await AcknowledgeAsync(link, carried);
+        await waiting;
+    }
+
+    /// <summary>Sends an acknowledgement handed to this link on its own (one-way, to the same inbox as the batches).
+    /// Never throws: one lost makes its source send batches again, whose copies ask for it again.</summary>
+    private async ValueTask AcknowledgeAsync(Link link, long upToSequence)
+    {
+        try
+        {
+            var inbox = link.Inbox
+                ?? await _cluster.GetGrain<IGatewayGrain>(link.Destination).GetInbox().WaitAsync(LookupTimeout, _stopping.Token);
+            if (inbox is null) return;
+            var call = inbox.Acknowledge(_gateway.Id, upToSequence);
+            if (!call.IsCompletedSuccessfully) await call;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.SendFailed(_logger, ex, upToSequence, link.Destination);
+        }
+    }
+
+    /// <summary>Hands an acknowledgement of the reverse link (from <paramref name="destination"/> to this gateway) to
+    /// the link to that gateway, when it has a batch coming anyway: true when that batch will carry it, false when
+    /// the caller must send it on its own.</summary>
+    public bool CarryAcknowledgement(string destination, long upToSequence)
+    {
+        if (!_links.TryGetValue(destination, out var link)) return false;
+        lock (link.Lock)
+        {
+            // Items not yet taken mean a batch is still to be built (under this lock, after this), unless the window
+            // is full, in which case WindowOpenAsync sends what was handed over.
+            if (link.Stopped || link.Items.Reader.Count == 0 || link.Unacknowledged.Count >= LinkBatch.MaxInFlight) return false;
+            if (upToSequence > link.Carried) link.Carried = upToSequence;
+            return true;
         }
     }
 
@@ -311,6 +354,16 @@ internal sealed partial class GatewayLinks : IGatewayLinks, IDisposable
         public bool Unreachable { get; set; }
 
         public bool Stopped { get; set; }
+
+        /// <summary>An acknowledgement of the reverse link for the next batch to carry (0: none).</summary>
+        public long Carried { get; set; }
+
+        public long TakeCarried()
+        {
+            var carried = Carried;
+            Carried = 0;
+            return carried;
+        }
 
         /// <summary>The loop's waiter, when the window now has room for it (the caller completes it outside the lock).</summary>
         public TaskCompletionSource? TakeWindowWaiter()

@@ -10,9 +10,10 @@ namespace Relay.Gateway.Cluster;
 /// (<see cref="IGatewayInbox.Acknowledge"/>, one-way, on the source's own inbox). Acknowledgements are cumulative, so
 /// the ones asked for while one is waiting to go out collapse into it: a burst of batches from one source costs
 /// one acknowledgement, sent once the inbox has taken the burst (it runs after the current work item of the thread
-/// that asked, without waking another).
+/// that asked, without waking another), and on a batch of this gateway's link to the source when one is about to go
+/// out (<see cref="GatewayLinks.CarryAcknowledgement"/>).
 /// </summary>
-internal sealed partial class LinkAcknowledger(IClusterClient cluster, GatewayIdentity gateway, ILogger<LinkAcknowledger> logger)
+internal sealed partial class LinkAcknowledger(IClusterClient cluster, GatewayIdentity gateway, GatewayLinks links, ILogger<LinkAcknowledger> logger)
 {
     private static readonly TimeSpan LookupTimeout = TimeSpan.FromSeconds(3);
 
@@ -39,6 +40,8 @@ internal sealed partial class LinkAcknowledger(IClusterClient cluster, GatewayId
         // Cleared before the value is read: an acknowledgement asked for from here on schedules another send.
         Volatile.Write(ref entry.Scheduled, 0);
         var upTo = Volatile.Read(ref entry.UpTo);
+        // A batch this gateway is about to send the source anyway carries it, for no message of its own.
+        if (links.CarryAcknowledgement(entry.Id, upTo)) return;
         try
         {
             var inbox = entry.Inbox;

@@ -7,14 +7,17 @@ namespace Relay.Grains.Contracts;
 /// report) when batches were lost, and drop a batch it already has. <paramref name="TraceParent"/> is the W3C
 /// <c>traceparent</c> of the sender's span for this batch, when it is traced (null otherwise): the receiver's span
 /// for the batch links to it. It travels with the batch rather than with the call because a batch that overtook an
-/// earlier one is applied later, during the call that brings the missing one.
+/// earlier one is applied later, during the call that brings the missing one. <paramref name="Acknowledged"/>, when
+/// above 0, acknowledges the reverse link (destination to source) up to that sequence number, as
+/// <see cref="IGatewayInbox.Acknowledge"/> would: a link busy both ways carries its acknowledgements on its batches.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("relay.LinkBatch")]
 public sealed record LinkBatch(
     [property: Id(0)] string SourceGateway,
     [property: Id(1)] long Sequence,
     [property: Id(2)] LinkItem[] Items,
-    [property: Id(3)] string? TraceParent = null)
+    [property: Id(3)] string? TraceParent = null,
+    [property: Id(4)] long Acknowledged = 0)
 {
     /// <summary>
     /// How many batches a link has unacknowledged at most: it sends batch <c>n</c> only once batch
