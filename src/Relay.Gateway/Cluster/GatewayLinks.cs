@@ -82,6 +82,7 @@ internal sealed partial class GatewayLinks : IGatewayLinks, IDisposable
             return;
         }
         link.Items.Writer.TryWrite(item);
+        Interlocked.Increment(ref link.QueuedItems);
     }
 
     /// <summary>The destination gateway has applied (or given up) every batch of this gateway's link to it up to
@@ -151,6 +152,7 @@ internal sealed partial class GatewayLinks : IGatewayLinks, IDisposable
                     bytes += QueuedSize(item);
                 }
                 Interlocked.Add(ref link.QueuedBytes, -bytes);
+                Interlocked.Add(ref link.QueuedItems, -batch.Count);
                 var sequence = ++link.Sequence;
                 LinkBatch linkBatch;
                 using (var activity = RelayActivities.StartLinkSend(_gateway.Id, link.Destination, sequence, batch.Count))
@@ -226,7 +228,7 @@ internal sealed partial class GatewayLinks : IGatewayLinks, IDisposable
         {
             // Items not yet taken mean a batch is still to be built (under this lock, after this), unless the window
             // is full, in which case WindowOpenAsync sends what was handed over.
-            if (link.Stopped || link.Items.Reader.Count == 0 || link.Unacknowledged.Count >= LinkBatch.MaxInFlight) return false;
+            if (link.Stopped || Volatile.Read(ref link.QueuedItems) <= 0 || link.Unacknowledged.Count >= LinkBatch.MaxInFlight) return false;
             if (upToSequence > link.Carried) link.Carried = upToSequence;
             return true;
         }
@@ -334,6 +336,9 @@ internal sealed partial class GatewayLinks : IGatewayLinks, IDisposable
         public Channel<LinkItem> Items { get; } = Channel.CreateUnbounded<LinkItem>(new UnboundedChannelOptions { SingleReader = true });
 
         public long QueuedBytes;
+
+        /// <summary>Items written and not yet taken into a batch (the channel of a single reader cannot count them).</summary>
+        public long QueuedItems;
 
         /// <summary>The last sequence number handed out; only the link's loop touches it.</summary>
         public long Sequence;

@@ -40,10 +40,10 @@ internal sealed partial class LinkAcknowledger(IClusterClient cluster, GatewayId
         // Cleared before the value is read: an acknowledgement asked for from here on schedules another send.
         Volatile.Write(ref entry.Scheduled, 0);
         var upTo = Volatile.Read(ref entry.UpTo);
-        // A batch this gateway is about to send the source anyway carries it, for no message of its own.
-        if (links.CarryAcknowledgement(entry.Id, upTo)) return;
         try
         {
+            // A batch this gateway is about to send the source anyway carries it, for no message of its own.
+            if (links.CarryAcknowledgement(entry.Id, upTo)) return;
             var inbox = entry.Inbox;
             if (inbox is null)
             {
