@@ -38,6 +38,11 @@ public sealed class LivenessOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan ReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
 
+    // Kept by the peer grain (the cluster's truth about an id), so it holds across gateways; a silo-only node needs it.
+    [Description("after a peer id's last connection left, how long it stays bound to the principal that held it (another principal gets `peer_id_taken`), so a silent tab reaped at the stale timeout keeps its id; 0: released at once")]
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan PeerIdGracePeriod { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>
     /// Whether peer grains hold leases on their connections: gateways renew them, grains persist them and keep a
     /// reminder, and a grain reaps the connections of a gateway that stopped reporting. That is what lets peers of a

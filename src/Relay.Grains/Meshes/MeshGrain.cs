@@ -61,9 +61,14 @@ internal sealed partial class MeshGrain(
     public async Task Close(string gatewayId)
     {
         _unconfirmed.Remove(gatewayId);
-        if (!_opened.Remove(gatewayId)) return;
+        if (!_opened.Remove(gatewayId))
+        {
+            await ForgetIfEmptyAsync();
+            return;
+        }
         await GatewaysChangedAsync();
         await PublishAsync(_gateways, new GatewayLeftMesh(this.GetPrimaryKeyString(), gatewayId));
+        await ForgetIfEmptyAsync();
     }
 
     public async Task<PeerReaped[]> Refresh(string gatewayId, RosterEntry[] local)
@@ -91,7 +96,9 @@ internal sealed partial class MeshGrain(
             // A newer incarnation is known: this gateway's view is behind and will hear about it.
         }
         await ForgetUnconfirmedAsync();
-        return RecentReaps();
+        var reaps = RecentReaps();
+        await ForgetIfEmptyAsync();
+        return reaps;
     }
 
     public async Task<string[]> Upsert(RosterEntry entry)
@@ -108,10 +115,12 @@ internal sealed partial class MeshGrain(
         return _gateways;
     }
 
-    public Task<string[]> Remove(string peerId)
+    public async Task<string[]> Remove(string peerId)
     {
         _roster.Remove(peerId);
-        return Task.FromResult(_gateways);
+        var gateways = _gateways;
+        await ForgetIfEmptyAsync();
+        return gateways;
     }
 
     public async Task Expired(string peerId, long incarnation, ConnectionKey[] connections, bool offline, RosterEntry? remaining)
@@ -135,6 +144,7 @@ internal sealed partial class MeshGrain(
             await GatewaysChangedAsync();
             await PublishAsync(_gateways, new GatewayLeftMesh(mesh, gateway));
         }
+        await ForgetIfEmptyAsync();
     }
 
     public async Task GatewayLost(string reporter, string lostGateway, string[] peerIds)
@@ -156,7 +166,38 @@ internal sealed partial class MeshGrain(
         await Task.WhenAll(peers.Select(peer => GrainFactory.GetGrain<IPeerGrain>(GrainKeys.Peer(mesh, peer)).WatchLeases()));
     }
 
-    public Task<RosterEntry[]> GetRoster() => Task.FromResult(_roster.Values.ToArray());
+    public async Task<RosterEntry[]> GetRoster()
+    {
+        var roster = _roster.Values.ToArray();
+        // A reader naming a mesh nobody is in (/invocations takes any name) leaves nothing behind.
+        await ForgetIfEmptyAsync();
+        return roster;
+    }
+
+    /// <summary>
+    /// A mesh without members that no gateway serves, and without a reap to replay, has nothing worth keeping: its
+    /// stored gateways are cleared and the activation goes, so meshes that clients name and leave (or only ask about) cost no memory or storage.
+    /// Whatever comes next (a gateway opening it, a peer joining) starts from the empty mesh it would find anyway.
+    /// </summary>
+    private async Task ForgetIfEmptyAsync()
+    {
+        // Recent reaps are kept too, for the replay window: a gateway whose stream lost one hears of it in its refresh.
+        if (_roster.Count > 0 || _opened.Count > 0 || RecentReaps().Length > 0) return;
+        if (state.RecordExists)
+        {
+            try
+            {
+                await state.ClearStateAsync();
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // Kept active: the record is cleared by the next call that finds the mesh empty.
+                Log.SaveFailed(logger, ex, this.GetPrimaryKeyString());
+                return;
+            }
+        }
+        this.DeactivateOnIdle();
+    }
 
     private void Remember(PeerReaped reaped)
     {

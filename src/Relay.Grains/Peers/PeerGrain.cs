@@ -19,13 +19,18 @@ internal sealed partial class PeerGrain(
 
     // After a failed announcement: soon, since the offline is due, but not at once against a silo still dying.
     private static readonly TimeSpan ReapRetryDelay = TimeSpan.FromMilliseconds(500);
+    private static readonly byte[] EmptyMetadata = "{}"u8.ToArray();
     private readonly LivenessOptions _options = options.Value;
 
     // Leases this activation loaded from storage and no live gateway has renewed since: the activation that held them
     // was lost, and with it up to LeaseWriteInterval of renewals that were never written.
     private readonly HashSet<ConnectionLease> _restored = new(ReferenceEqualityComparer.Instance);
     private IGrainTimer? _reapTimer;
+    private IGrainTimer? _graceTimer;
     private bool _reminderRegistered;
+
+    // The last incarnation this activation handed out: kept in memory because clearing the state resets it.
+    private long _lastIncarnation;
     private double _lastLeaseWrite;
     private string _mesh = "";
     private string _peerId = "";
@@ -33,26 +38,35 @@ internal sealed partial class PeerGrain(
     private PeerState State => state.State;
     private IMeshGrain Mesh => GrainFactory.GetGrain<IMeshGrain>(_mesh);
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         (_mesh, _peerId) = GrainKeys.SplitPeer(this.GetPrimaryKeyString());
         _restored.UnionWith(State.Connections);
+        _lastIncarnation = State.Incarnation;
         ArmReapTimer();
-        return Task.CompletedTask;
+        // A binding whose activation was lost before its grace ran out: held for the rest of it, or dropped now.
+        if (State.Connections.Count == 0 && State.BoundUntil > 0)
+        {
+            if (IsBound()) ArmGraceTimer();
+            else await TryClearAsync();
+        }
     }
 
     public async Task<PeerJoin> Connect(MemberConnection connection, Immutable<byte[]> metadata, double now, string? principal = null)
     {
         var cameOnline = State.Connections.Count == 0;
-        if (!cameOnline && !string.Equals(State.Principal, principal, StringComparison.Ordinal))
+        if ((!cameOnline || IsBound()) && !string.Equals(State.Principal, principal, StringComparison.Ordinal))
         {
             Log.Refused(logger, _mesh);
             return new PeerJoin(State.Incarnation, CameOnline: false, []) { Refused = true };
         }
         if (cameOnline)
         {
-            State.Incarnation++;
+            State.Incarnation = NextIncarnation();
             State.Principal = principal;
+            State.BoundUntil = 0;
+            _graceTimer?.Dispose();
+            _graceTimer = null;
         }
         if (State.Find(connection.Key) is { } known)
         {
@@ -81,7 +95,11 @@ internal sealed partial class PeerGrain(
 
     public async Task<string[]> UpdateMetadata(MemberConnection connection, Immutable<byte[]> metadata, double now)
     {
-        if (State.Find(connection.Key) is not { } lease) return [];
+        if (State.Find(connection.Key) is not { } lease)
+        {
+            await ForgetIfUnusedAsync();
+            return [];
+        }
         lease.LastFrame = now;
         lease.Agents = connection.Agents;
         State.Metadata = metadata.Value;
@@ -94,18 +112,34 @@ internal sealed partial class PeerGrain(
     public async Task<PeerLeave> Disconnect(ConnectionKey connection)
     {
         // An unknown connection was already reaped here, and its offline already announced: say nothing.
-        if (State.Find(connection) is not { } lease) return new PeerLeave(false, State.Incarnation, []);
+        if (State.Find(connection) is not { } lease)
+        {
+            await ForgetIfUnusedAsync();
+            return new PeerLeave(false, State.Incarnation, []);
+        }
         State.Connections.Remove(lease);
         _restored.Remove(lease);
-        await state.WriteStateAsync();
-        if (State.Connections.Count > 0) return new PeerLeave(false, State.Incarnation, await Mesh.Upsert(Entry()));
+        if (State.Connections.Count > 0)
+        {
+            await state.WriteStateAsync();
+            return new PeerLeave(false, State.Incarnation, await Mesh.Upsert(Entry()));
+        }
+        var incarnation = State.Incarnation;
+        var forgotten = await PersistOfflineAsync();
         var gateways = await Mesh.Remove(_peerId);
         await StopReaping();
-        return new PeerLeave(true, State.Incarnation, gateways);
+        if (forgotten) this.DeactivateOnIdle();
+        return new PeerLeave(true, incarnation, gateways);
     }
 
     public async Task Renew(string gatewayId, long[] connectionIds, double lastFrame)
     {
+        // A late renewal of a peer that went offline must not keep (or bring back) an activation of nothing.
+        if (State.Connections.Count == 0)
+        {
+            await ForgetIfUnusedAsync();
+            return;
+        }
         if (!_options.LeaseBackstop) return;
         foreach (var id in connectionIds)
         {
@@ -133,12 +167,17 @@ internal sealed partial class PeerGrain(
 
     public Task<ConnectionKey[]> GetConnections() => Task.FromResult(State.Connections.Select(c => c.ToKey()).ToArray());
 
-    public Task ReceiveReminder(string reminderName, TickStatus status)
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (State.Connections.Count == 0) return StopReaping();
+        if (State.Connections.Count == 0)
+        {
+            await StopReaping();
+            await ForgetIfUnusedAsync();
+            return;
+        }
         _reminderRegistered = true;
         ArmReapTimer();
-        return ReapExpired();
+        await ReapExpired();
     }
 
     private RosterEntry Entry() => new(
@@ -165,8 +204,90 @@ internal sealed partial class PeerGrain(
 
         State.Connections.RemoveAll(expired.Contains);
         _restored.ExceptWith(expired);
-        await state.WriteStateAsync();
-        if (offline) await StopReaping();
+        if (!offline)
+        {
+            await state.WriteStateAsync();
+            return;
+        }
+        var forgotten = await PersistOfflineAsync();
+        await StopReaping();
+        if (forgotten) this.DeactivateOnIdle();
+    }
+
+    /// <summary>
+    /// A new incarnation: above every earlier one even when the state that counted them was cleared, since it is
+    /// at least the time in milliseconds (an offline peer's grain keeps nothing, so its ids cost no memory or storage),
+    /// and above the last one this activation handed out when several come within a millisecond. Late news about an
+    /// earlier incarnation so never hits a new one.
+    /// </summary>
+    private long NextIncarnation()
+    {
+        var next = Math.Max(Math.Max(State.Incarnation, _lastIncarnation) + 1, time.GetUtcNow().ToUnixTimeMilliseconds());
+        _lastIncarnation = next;
+        return next;
+    }
+
+    /// <summary>The id is bound to <see cref="PeerState.Principal"/> though the peer is offline (its grace).</summary>
+    private bool IsBound() => State.Principal is not null && State.BoundUntil > UnixTime.Now(time);
+
+    /// <summary>
+    /// The peer just went offline (no connection, no lease left): keeps only what must outlive it. With a principal
+    /// and a grace period, that is the binding of the id to the principal until the grace ends (then it is cleared);
+    /// otherwise nothing: the state is cleared (metadata, leases, principal), so ids that come and go cost no memory
+    /// or storage. Returns true when nothing is kept and the activation may go.
+    /// </summary>
+    private async Task<bool> PersistOfflineAsync()
+    {
+        if (State.Principal is not null && _options.PeerIdGracePeriod > TimeSpan.Zero)
+        {
+            State.Metadata = EmptyMetadata;
+            State.BoundUntil = UnixTime.Now(time) + _options.PeerIdGracePeriod.TotalSeconds;
+            await state.WriteStateAsync();
+            ArmGraceTimer();
+            return false;
+        }
+        await state.ClearStateAsync();
+        return true;
+    }
+
+    /// <summary>Clears and deactivates an activation that holds no connection and no binding: it was activated by a
+    /// late call about a peer that is gone, or kept a binding whose grace ran out.</summary>
+    private async Task ForgetIfUnusedAsync()
+    {
+        if (State.Connections.Count > 0 || IsBound()) return;
+        if (await TryClearAsync()) this.DeactivateOnIdle();
+    }
+
+    private async Task<bool> TryClearAsync()
+    {
+        if (!state.RecordExists) return true;
+        try
+        {
+            await state.ClearStateAsync();
+            return true;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The activation stays, so that what it knows stays right; the next call about the peer tries again.
+            Log.ClearFailed(logger, ex, _mesh);
+            return false;
+        }
+    }
+
+    private void ArmGraceTimer()
+    {
+        var due = TimeSpan.FromSeconds(State.BoundUntil - UnixTime.Now(time)) + TimeSpan.FromMilliseconds(1);
+        if (due < MinimumReapDue) due = MinimumReapDue;
+        _graceTimer?.Dispose();
+        _graceTimer = this.RegisterGrainTimer(
+            static async (grain, _) =>
+            {
+                grain._graceTimer?.Dispose();
+                grain._graceTimer = null;
+                await grain.ForgetIfUnusedAsync();
+            },
+            this,
+            new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { KeepAlive = true });
     }
 
     private async Task ReapOrRetry()
@@ -289,6 +410,10 @@ internal sealed partial class PeerGrain(
         [LoggerMessage(EventId = 2001, Level = LogLevel.Debug,
             Message = "Mesh {Mesh}: {Expired} connection lease(s) expired, {Remaining} remain")]
         public static partial void LeasesExpired(ILogger logger, string mesh, int expired, int remaining);
+
+        [LoggerMessage(EventId = 2004, Level = LogLevel.Warning,
+            Message = "Mesh {Mesh}: an offline peer's state could not be cleared; the next call about it tries again")]
+        public static partial void ClearFailed(ILogger logger, Exception exception, string mesh);
 
         [LoggerMessage(EventId = 2003, Level = LogLevel.Warning,
             Message = "Mesh {Mesh}: a peer's reap reminder could not be registered or removed; its timer tries again")]

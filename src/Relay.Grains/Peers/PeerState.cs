@@ -2,7 +2,7 @@ using Relay.Grains.Contracts;
 
 namespace Relay.Grains.Peers;
 
-/// <summary>What a peer grain persists, so that a reminder re-activating it after a silo failure can still reap
+/// <summary>What a peer grain persists while the peer is online (or its id bound to a principal), so that a reminder re-activating it after a silo failure can still reap
 /// the connections of gateways that died with it. Plain lists and scalars only: grain storage providers
 /// serialize state as JSON, where a dictionary with a composite key does not round-trip.</summary>
 [GenerateSerializer, Alias("relay.PeerState")]
@@ -21,6 +21,10 @@ public sealed class PeerState
     /// <summary>The principal every live connection authenticated as (null when auth is off); set when the peer
     /// comes online, so that another principal cannot take the id while it is.</summary>
     [Id(4)] public string? Principal { get; set; }
+
+    /// <summary>Offline, the id stays bound to <see cref="Principal"/> until this unix time (seconds): the grace a
+    /// reaped or reconnecting owner has before another principal may take the id. 0 when not bound.</summary>
+    [Id(5)] public double BoundUntil { get; set; }
 
     public ConnectionLease? Find(ConnectionKey key) =>
         Connections.Find(c => c.ConnectionId == key.ConnectionId && c.GatewayId == key.GatewayId);

@@ -21,6 +21,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
     public static readonly TimeSpan ReapCheckInterval = TimeSpan.FromMilliseconds(200);
     public static readonly TimeSpan LivenessReportInterval = TimeSpan.FromMilliseconds(200);
     public static readonly TimeSpan ReminderPeriod = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan PeerIdGracePeriod = TimeSpan.FromSeconds(2);
 
     /// <summary>What the grain waits after a connection's last reported frame (LivenessOptions.LeaseDuration).</summary>
     public static TimeSpan Lease => StaleTimeout + LivenessReportInterval + LivenessReportInterval;
@@ -46,6 +47,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
                 ["Relay:ReapCheckInterval"] = ReapCheckInterval.ToString("c"),
                 ["Relay:LivenessReportInterval"] = LivenessReportInterval.ToString("c"),
                 ["Relay:ReminderPeriod"] = ReminderPeriod.ToString("c"),
+                ["Relay:PeerIdGracePeriod"] = PeerIdGracePeriod.ToString("c"),
             })
             .Build();
         var calls = Calls;
