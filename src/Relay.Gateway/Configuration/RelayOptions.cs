@@ -104,6 +104,18 @@ public sealed class RelayOptions : IValidatableObject
     [Range(1, 10_000_000)]
     public int MaxMeshes { get; set; } = 1_000;
 
+    [Description("meshes the open WebSockets of one client address may be in, per node (a new one beyond: HTTP 503 with `Retry-After`, or close 1013 after first-frame auth), so that no one client fills `MaxMeshes`")]
+    [Range(1, 10_000_000)]
+    public int MaxMeshesPerAddress { get; set; } = 64;
+
+    [Description("auth on: meshes the open WebSockets of one principal may be in, per node (a new one beyond: HTTP 503 with `Retry-After`, or close 1013 after first-frame auth)")]
+    [Range(1, 10_000_000)]
+    public int MaxMeshesPerPrincipal { get; set; } = 32;
+
+    [Description("a WebSocket that has registered no peer (a presence) this long after it opened is closed with 1008; a presence the relay refused (`mesh_full`, `peer_id_taken`, `unavailable`) starts it again; 0: never")]
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan RegistrationTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
     [Description("peer ids per mesh as this node sees it, other gateways' peers included (a new one beyond: error `mesh_full`)")]
     [Range(1, 10_000_000)]
     public int MaxPeersPerMesh { get; set; } = 1_000;

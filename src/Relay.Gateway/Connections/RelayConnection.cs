@@ -55,6 +55,30 @@ internal sealed class RelayConnection : MeshMember, IAuthenticatedConnection
 
     public long Id { get; }
 
+    // When (a TimeProvider timestamp) this connection must have registered: 0 for none (it registered once, or the
+    // deadline is off); long.MaxValue while a presence is being recorded.
+    private long _registrationDeadline;
+
+    /// <summary>The connection must register within <paramref name="timeout"/> from now (0: no deadline).</summary>
+    public void StartRegistrationDeadline(TimeSpan timeout) => Volatile.Write(ref _registrationDeadline,
+        timeout <= TimeSpan.Zero ? 0 : _time.GetTimestamp() + (long)(timeout.TotalSeconds * _time.TimestampFrequency));
+
+    /// <summary>A presence of a connection that never registered is being recorded: not late while it is.</summary>
+    public void HoldRegistrationDeadline() => Volatile.Write(ref _registrationDeadline, long.MaxValue);
+
+    /// <summary>The connection registered: it has no deadline any more (a reaped connection keeps its socket).</summary>
+    public void EndRegistrationDeadline() => Volatile.Write(ref _registrationDeadline, 0);
+
+    /// <summary>True while the connection has a registration deadline: it never registered.</summary>
+    public bool AwaitsFirstRegistration => Volatile.Read(ref _registrationDeadline) != 0;
+
+    /// <summary>True when the connection has not registered by its deadline (a registration in progress is not late).</summary>
+    public bool IsRegistrationOverdue(long now)
+    {
+        var deadline = Volatile.Read(ref _registrationDeadline);
+        return deadline != 0 && now >= deadline && !Registered;
+    }
+
     /// <summary>True when the writer can send a burst of frames as one write (see <see cref="WriteCoalescingStream"/>).</summary>
     public bool CoalescesWrites => _transport is not null;
 

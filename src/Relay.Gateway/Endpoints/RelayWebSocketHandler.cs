@@ -30,6 +30,7 @@ internal sealed partial class RelayWebSocketHandler(
     ErrorReplies errors,
     ConnectionAdmission admission,
     ConnectRateLimiter connectRate,
+    MeshQuota meshQuota,
     ConnectionBudget budget,
     DrainState drain,
     TokenValidator tokens,
@@ -127,10 +128,20 @@ internal sealed partial class RelayWebSocketHandler(
             // The mesh is known now unless the first frame still has to authenticate (its token may name the mesh).
             var firstFrameAuth = tokens.Enabled && principal is null;
             MeshView? mesh = null;
-            if (!firstFrameAuth && (mesh = meshes.TryJoin(meshName)) is null)
+            MeshQuota.Claim? claim = null;
+            if (!firstFrameAuth)
             {
-                await RefuseAsync(context, upgrade, "mesh_limit", MeshLimitText);
-                return;
+                if ((claim = meshQuota.TryClaim(address, principal?.Key, meshName, out var over)) is null)
+                {
+                    await RefuseAsync(context, upgrade, QuotaReason(over), QuotaText(over));
+                    return;
+                }
+                if ((mesh = meshes.TryJoin(meshName)) is null)
+                {
+                    claim.Dispose();
+                    await RefuseAsync(context, upgrade, "mesh_limit", MeshLimitText);
+                    return;
+                }
             }
             try
             {
@@ -152,6 +163,13 @@ internal sealed partial class RelayWebSocketHandler(
                         return;
                     }
                     (principal, token, meshName) = (first.Principal, first.Token, first.Mesh);
+                    if ((claim = meshQuota.TryClaim(address, principal.Key, meshName, out var over)) is null)
+                    {
+                        metrics.Refused(QuotaReason(over));
+                        RelayActivities.Failed(upgrade, QuotaReason(over));
+                        await firstFrame.CloseAsync(socket, CloseCodes.TryAgainLater, QuotaText(over));
+                        return;
+                    }
                     if ((mesh = meshes.TryJoin(meshName)) is null)
                     {
                         metrics.Refused("mesh_limit");
@@ -165,6 +183,7 @@ internal sealed partial class RelayWebSocketHandler(
             finally
             {
                 if (mesh is not null) meshes.Leave(mesh);
+                claim?.Dispose();
             }
         }
         finally
@@ -176,6 +195,7 @@ internal sealed partial class RelayWebSocketHandler(
     private async Task RunAsync(HttpContext context, WebSocket socket, MeshView mesh, ConnectionPrincipal? principal, string? token, Activity? upgrade)
     {
         var connection = CreateConnection(context, socket, mesh);
+        connection.StartRegistrationDeadline(_options.RegistrationTimeout);
         if (principal is not null) connection.Authenticate(principal, token!);
         connections.Add(connection);
         if (upgrade is { IsAllDataRequested: true })
@@ -218,6 +238,13 @@ internal sealed partial class RelayWebSocketHandler(
             Log.Closed(logger, connection.Id, socket.CloseStatus);
         }
     }
+
+    private static string QuotaReason(MeshQuota.Refusal refusal) =>
+        refusal == MeshQuota.Refusal.PrincipalFull ? "principal_mesh_limit" : "address_mesh_limit";
+
+    private string QuotaText(MeshQuota.Refusal refusal) => refusal == MeshQuota.Refusal.PrincipalFull
+        ? $"this identity is in its maximum of {_options.MaxMeshesPerPrincipal} meshes on this relay node; close one first"
+        : $"this address is in its maximum of {_options.MaxMeshesPerAddress} meshes on this relay node; close one first";
 
     private string MeshLimitText => $"this relay node serves its maximum of {_options.MaxMeshes} meshes; try again later";
 

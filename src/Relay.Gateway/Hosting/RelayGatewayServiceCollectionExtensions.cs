@@ -39,6 +39,7 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<ConnectionBudget>());
         services.AddSingleton<ConnectionAdmission>();
         services.AddSingleton<ConnectRateLimiter>();
+        services.AddSingleton<MeshQuota>();
         // After Kestrel's own socket transport, so that Kestrel binds with this one.
         services.AddSingleton<IConnectionListenerFactory, SheddingSocketTransport>();
         services.AddSingleton<LinkLossReporter>();

@@ -42,6 +42,7 @@ internal sealed partial class ConnectionSweeper(
                     await membership.LeaveAsync(mesh, connection, reaped: true);
                 }
                 if (connection.IsStalled(stale)) CloseStalled(connection, stale);
+                if (connection.IsRegistrationOverdue(now) && !connection.IsClosing) CloseUnregistered(connection);
                 connection.TrimIdleQueue();
                 errors.SendSuppressedSummary(connection, now);
             }
@@ -51,6 +52,18 @@ internal sealed partial class ConnectionSweeper(
             }
         }
     }
+
+    /// <summary>A socket that never registered holds a connection slot and its mesh on this node for nothing: with
+    /// enough of them, one client could fill the mesh table. Real clients send their presence right after opening.</summary>
+    private void CloseUnregistered(RelayConnection connection)
+    {
+        Log.Unregistered(logger, connection.Id);
+        metrics.Disconnected("registration_timeout");
+        connection.RequestClose(CloseCodes.PolicyViolation, RegistrationTimeoutReason, drainFirst: false);
+    }
+
+    /// <summary>The close reason of a connection that registered no peer in time.</summary>
+    internal const string RegistrationTimeoutReason = "no presence registered within the registration timeout";
 
     private void CloseStalled(RelayConnection connection, TimeSpan stale)
     {
@@ -70,6 +83,9 @@ internal sealed partial class ConnectionSweeper(
     {
         [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "Connection {ConnectionId} made no progress with {QueuedBytes} bytes queued: closing it (1013)")]
         public static partial void Stalled(ILogger logger, long connectionId, long queuedBytes);
+
+        [LoggerMessage(EventId = 1203, Level = LogLevel.Debug, Message = "Connection {ConnectionId} registered no peer within the registration timeout: closing it (1008)")]
+        public static partial void Unregistered(ILogger logger, long connectionId);
 
         [LoggerMessage(EventId = 1202, Level = LogLevel.Warning, Message = "Sweeping connection {ConnectionId} failed")]
         public static partial void SweepFailed(ILogger logger, Exception exception, long connectionId);

@@ -29,7 +29,16 @@ internal sealed class PresenceHandler(IOptions<RelayOptions> relayOptions, PeerM
         connection.Agents = listed is not null && listed.Length > _options.MaxAgentsPerPeer ? listed[.._options.MaxAgentsPerPeer] : listed;
         var announcement = FrameStamper.Stamp(frame.Span, parsed, peerId, UnixTime.Now(time), connection.Redactor);
         var metadata = MetadataOf(connection, frame.Span, parsed, announcement);
+        var firstRegistration = connection.AwaitsFirstRegistration;
+        if (firstRegistration) connection.HoldRegistrationDeadline();
         var outcome = await membership.PresenceAsync(mesh, connection, metadata, announcement);
+        if (firstRegistration)
+        {
+            // Registered: no deadline any more. Refused by the relay (not for a bad frame): the client is doing what it
+            // should, and gets the whole timeout again to send its presence once more.
+            if (outcome == PeerMembership.Outcome.Registered) connection.EndRegistrationDeadline();
+            else connection.StartRegistrationDeadline(_options.RegistrationTimeout);
+        }
         if (outcome is PeerMembership.Outcome.Registered or PeerMembership.Outcome.Updated && listed is not null && listed.Length > _options.MaxAgentsPerPeer)
         {
             errors.Send(connection, ErrorCodes.TooManyAgents, string.Create(CultureInfo.InvariantCulture,
