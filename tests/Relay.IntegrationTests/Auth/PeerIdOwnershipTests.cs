@@ -58,7 +58,7 @@ public class PeerIdOwnershipTests(AuthFixture fixture) : IClassFixture<AuthFixtu
     }
 
     [Fact]
-    public async Task Once_the_owner_left_another_principal_may_take_the_id()
+    public async Task Once_the_owner_left_and_the_grace_ran_out_another_principal_may_take_the_id()
     {
         var mesh = AuthFixture.NewMesh();
         var peer = AuthFixture.NewPeer("reused");
@@ -67,15 +67,19 @@ public class PeerIdOwnershipTests(AuthFixture fixture) : IClassFixture<AuthFixtu
         await owner.DisposeAsync();
         await observer.SkipToAsync(f => Frame.Type(f) == "presence" && f.GetProperty("from").GetString() == peer
             && f.GetProperty("data").TryGetProperty("status", out var status) && status.GetString() == "offline");
+        var offlineAt = DateTime.UtcNow;
 
         await using var next = await TestPeer.ConnectWithTokenAsync(fixture.MeshUri(mesh), fixture.Issuer.Token(new TokenSpec { Subject = "carol" }));
-        // The owner's close is handled asynchronously by the relay: poll (bounded) until the id is free.
-        var deadline = DateTime.UtcNow + TestPeer.DefaultTimeout;
+        // Within the grace the id is still the owner's.
+        var early = await next.RegisterAsAsync(peer);
+        if (DateTime.UtcNow - offlineAt < AuthFixture.PeerIdGracePeriod) Assert.Equal(ErrorCodes.PeerIdTaken, Frame.ErrorCode(early!.Value));
+        // Then it is free: poll (bounded) until it is.
+        var deadline = DateTime.UtcNow + AuthFixture.PeerIdGracePeriod + TestPeer.DefaultTimeout;
         while (await next.RegisterAsAsync(peer) is { } error)
         {
             Assert.Equal(ErrorCodes.PeerIdTaken, Frame.ErrorCode(error));
             Assert.True(DateTime.UtcNow < deadline, "the id was never released");
-            await Task.Delay(50);
+            await Task.Delay(400); // within the error rate limit, so that no refusal goes unsaid
         }
         await next.SendAsync(new { type = "broadcast", from = peer, data = new { text = "mine now" } });
         var frame = await observer.SkipToAsync(f => Frame.Type(f) == "broadcast");

@@ -5,13 +5,16 @@ namespace Relay.IntegrationTests.Infrastructure;
 /// <summary>
 /// A test issuer and a relay configured the AgentCore way (<c>--authorizer-config</c> file: allowed clients and
 /// audience), with Relay's own settings: no clock skew (short-lived test tokens expire when they say), a 3 s
-/// first-frame timeout, and the default expiry policy (keep open). Shared by the auth test classes that do not
+/// first-frame timeout, a 2 s grace for a departed peer id's principal binding (<see cref="PeerIdGracePeriod"/>), and
+/// the default expiry policy (keep open). Shared by the auth test classes that do not
 /// change the issuer's keys or availability; each test uses its own mesh and peer ids.
 /// </summary>
 public sealed class AuthFixture : IAsyncLifetime
 {
     public static readonly string[] AllowedClients = ["relay-client", "okta-app", "entra-app", "spa-app"];
     public static readonly string[] AllowedAudience = ["relay-api"];
+
+    public static readonly TimeSpan PeerIdGracePeriod = TimeSpan.FromSeconds(2);
 
     public TestOidcIssuer Issuer { get; private set; } = null!;
 
@@ -21,7 +24,7 @@ public sealed class AuthFixture : IAsyncLifetime
     {
         Issuer = await TestOidcIssuer.StartAsync();
         Relay = await AuthRelay.StartAgentCoreAsync(Issuer, AllowedClients, AllowedAudience,
-            "Relay:Auth:ClockSkew=00:00:00", "Relay:Auth:FirstFrameTimeout=00:00:03");
+            "Relay:Auth:ClockSkew=00:00:00", "Relay:Auth:FirstFrameTimeout=00:00:03", $"Relay:PeerIdGracePeriod={PeerIdGracePeriod:c}");
     }
 
     public async Task DisposeAsync()
