@@ -55,7 +55,7 @@ source "$repo/bench/lib.sh"
 # One client address holds every peer's socket: lift the per-address and node limits. Exported, so that a node the
 # chaos restarts (scripts/cluster.sh restart) gets them too.
 export Relay__MaxConnections=1000000
-export Relay__MaxConnectionsPerAddress=1000000 Relay__ConnectsPerSecondPerAddress=1000000 Relay__ConnectBurstPerAddress=1000000
+export Relay__MaxConnectionsPerAddress=1000000 Relay__MaxMeshesPerAddress=1000000 Relay__ConnectsPerSecondPerAddress=1000000 Relay__ConnectBurstPerAddress=1000000
 
 work=$(mktemp -d /tmp/relay-chaos.XXXXXX)
 export CLUSTER_DIR=$work/cluster

@@ -70,7 +70,7 @@ export Relay__ByteRateLimitPerSecond=1000000000
 export Relay__ByteRateLimitBurst=1000000000
 # One client address holds every peer's socket: lift the connection and mesh-size limits too.
 export Relay__MaxConnections=1000000
-export Relay__MaxConnectionsPerAddress=1000000 Relay__ConnectsPerSecondPerAddress=1000000 Relay__ConnectBurstPerAddress=1000000
+export Relay__MaxConnectionsPerAddress=1000000 Relay__MaxMeshesPerAddress=1000000 Relay__ConnectsPerSecondPerAddress=1000000 Relay__ConnectBurstPerAddress=1000000
 export Relay__MaxPeersPerMesh=1000000
 
 # Same parameters on both sides. --timeout bounds each run (setup included); `timeout` is the backstop.

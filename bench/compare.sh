@@ -49,7 +49,7 @@ free_ports 1; silo_port=$port
 free_ports 1; gateway_port=$port
 
 export OURS_CMD="cd '$silo_dir' && exec env Cluster__SiloPort=$silo_port Cluster__GatewayPort=$gateway_port \
-Relay__RateLimitPerSecond=1000000 Relay__RateLimitBurst=1000000 Relay__ByteRateLimitPerSecond=1000000000 Relay__ByteRateLimitBurst=1000000000 Relay__MaxConnections=1000000 Relay__MaxConnectionsPerAddress=1000000 Relay__ConnectsPerSecondPerAddress=1000000 Relay__ConnectBurstPerAddress=1000000 Relay__MaxPeersPerMesh=1000000 dotnet Relay.Silo.dll --urls http://127.0.0.1:\$PORT"
+Relay__RateLimitPerSecond=1000000 Relay__RateLimitBurst=1000000 Relay__ByteRateLimitPerSecond=1000000000 Relay__ByteRateLimitBurst=1000000000 Relay__MaxConnections=1000000 Relay__MaxConnectionsPerAddress=1000000 Relay__MaxMeshesPerAddress=1000000 Relay__ConnectsPerSecondPerAddress=1000000 Relay__ConnectBurstPerAddress=1000000 Relay__MaxPeersPerMesh=1000000 dotnet Relay.Silo.dll --urls http://127.0.0.1:\$PORT"
 export OURS_URL='ws://127.0.0.1:{PORT}/ws'
 export OURS_READY='http://127.0.0.1:{PORT}/healthz'
 say "ours: Relay.Silo (Release, single process), Orleans ports $silo_port/$gateway_port, rate limit 1000000/s"

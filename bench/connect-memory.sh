@@ -82,7 +82,7 @@ start_server() { # name http-port log -> server_pid, ready_url
             # shellcheck disable=SC2086 # OURS_ENV is a list of NAME=value words
             (cd "$silo_dir" && exec setsid env Cluster__SiloPort="$silo_port" Cluster__GatewayPort="$gateway_port" \
                 Relay__RateLimitPerSecond=1000000 Relay__RateLimitBurst=1000000 Relay__ByteRateLimitPerSecond=1000000000 Relay__ByteRateLimitBurst=1000000000 Relay__MaxConnections=1000000 \
-                Relay__MaxConnectionsPerAddress=1000000 Relay__ConnectsPerSecondPerAddress=1000000 Relay__ConnectBurstPerAddress=1000000 Relay__MaxPeersPerMesh=1000000 ${OURS_ENV:-} \
+                Relay__MaxConnectionsPerAddress=1000000 Relay__MaxMeshesPerAddress=1000000 Relay__ConnectsPerSecondPerAddress=1000000 Relay__ConnectBurstPerAddress=1000000 Relay__MaxPeersPerMesh=1000000 ${OURS_ENV:-} \
                 dotnet Relay.Silo.dll --urls "http://127.0.0.1:$http") >"$log" 2>&1 </dev/null & ;;
         *) die "unknown server: $name (limit-hub, ours)" ;;
     esac

@@ -39,7 +39,7 @@ free_ports 1; http=$port; free_ports 1; silo=$port; free_ports 1; gw=$port
     cd "$silo_dir"
     exec setsid env DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 Cluster__SiloPort="$silo" Cluster__GatewayPort="$gw" \
         Relay__RateLimitPerSecond=1000000 Relay__RateLimitBurst=1000000 Relay__ByteRateLimitPerSecond=1000000000 Relay__ByteRateLimitBurst=1000000000 \
-        Relay__MaxConnections=1000000 Relay__MaxConnectionsPerAddress=1000000 Relay__ConnectsPerSecondPerAddress=1000000 Relay__ConnectBurstPerAddress=1000000 Relay__MaxPeersPerMesh=1000000 \
+        Relay__MaxConnections=1000000 Relay__MaxConnectionsPerAddress=1000000 Relay__MaxMeshesPerAddress=1000000 Relay__ConnectsPerSecondPerAddress=1000000 Relay__ConnectBurstPerAddress=1000000 Relay__MaxPeersPerMesh=1000000 \
         dotnet Relay.Silo.dll --urls "http://127.0.0.1:$http" </dev/null >"$work/relay.log" 2>&1
 ) &
 pid=$!

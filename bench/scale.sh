@@ -13,7 +13,7 @@
 # node), each peer's mesh spread over the nodes; no overflow.
 # For the run only, and restored on exit: net.ipv4.ip_local_port_range raised to 1024-65535 (the client's sockets
 # come from 127.0.0.2-127.0.0.9, each address needing a port per peer), the open-file limit raised to its hard limit;
-# the relay gets Relay__MaxConnectionsPerAddress, Relay__MaxMeshes and Relay__MaxPeersPerMesh lifted (the load comes
+# the relay gets Relay__MaxConnectionsPerAddress, Relay__MaxMeshesPerAddress, Relay__MaxMeshes and Relay__MaxPeersPerMesh lifted (the load comes
 # from 8 addresses into thousands of meshes). Each run starts fresh relay processes, idle RSS read before the storm.
 # The load client needs `ws` (npm ci in bench/scale, done here when missing). Default steady phase: 60 s.
 # Exit status: 0 when every run passed the client's correctness checks, 1 when one did not, 2 on error.
@@ -91,7 +91,7 @@ if ! cmp -s "$load_dir/package-lock.json" "$load_dir/node_modules/.lock-copy"; t
 fi
 sysctl -q -w net.ipv4.ip_local_port_range="1024 65535" || die "cannot raise net.ipv4.ip_local_port_range (root needed)"
 
-export Relay__MaxConnectionsPerAddress=1000000 Relay__ConnectsPerSecondPerAddress=1000000 Relay__ConnectBurstPerAddress=1000000 Relay__MaxMeshes=1000000 Relay__MaxPeersPerMesh=1000000
+export Relay__MaxConnectionsPerAddress=1000000 Relay__MaxMeshesPerAddress=1000000 Relay__ConnectsPerSecondPerAddress=1000000 Relay__ConnectBurstPerAddress=1000000 Relay__MaxMeshes=1000000 Relay__MaxPeersPerMesh=1000000
 
 wait_ready() { # url pid
     for _ in $(seq 1 480); do

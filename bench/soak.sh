@@ -42,7 +42,7 @@ source "$repo/bench/lib.sh"
 # The client is one address (127.0.0.1) holding every peer's socket: lift the per-address limit (256 by default),
 # and the node's own (which the per-address limit may not exceed).
 export Relay__MaxConnections=1000000
-export Relay__MaxConnectionsPerAddress=1000000 Relay__ConnectsPerSecondPerAddress=1000000 Relay__ConnectBurstPerAddress=1000000
+export Relay__MaxConnectionsPerAddress=1000000 Relay__MaxMeshesPerAddress=1000000 Relay__ConnectsPerSecondPerAddress=1000000 Relay__ConnectBurstPerAddress=1000000
 
 work=$(mktemp -d /tmp/relay-soak.XXXXXX)
 export CLUSTER_DIR=$work/cluster

@@ -27,7 +27,7 @@ public sealed class OpenFileLimitTests
     [Fact]
     public async Task A_node_at_the_connection_limit_its_open_file_limit_allows_refuses_with_503_and_its_peers_notice_nothing()
     {
-        await using var relay = await LimitedRelayProcess.StartAsync(OpenFiles, "Relay:MaxConnectionsPerAddress=100000", "Relay:MaxMeshes=100000");
+        await using var relay = await LimitedRelayProcess.StartAsync(OpenFiles, "Relay:MaxConnectionsPerAddress=100000", "Relay:MaxMeshesPerAddress=100000", "Relay:MaxMeshes=100000");
         var allowed = ConnectionBudget.AllowedBy(OpenFiles);
         Assert.Contains($"This node holds at most {allowed} WebSockets: its open-file limit ({OpenFiles})", relay.Log, StringComparison.Ordinal);
         var meshes = await JoinMeshesAsync(relay, allowed);

@@ -30,7 +30,7 @@ public sealed class ScaleLoadTests
     {
         Assert.True(Directory.Exists(Path.Combine(ClientFolder, "node_modules", "ws")),
             "ws is needed (scripts/test.sh prepares it: npm ci in bench/scale)");
-        await using var relay = await LimitedRelayProcess.StartAsync(8192, "Relay:MaxConnectionsPerAddress=100000", "Relay:MaxMeshes=100000");
+        await using var relay = await LimitedRelayProcess.StartAsync(8192, "Relay:MaxConnectionsPerAddress=100000", "Relay:MaxMeshesPerAddress=100000", "Relay:MaxMeshes=100000");
 
         var result = await RunClientAsync(
             "--url", relay.Mesh("unused").GetLeftPart(UriPartial.Path), "--peers", Peers.ToString(CultureInfo.InvariantCulture),
