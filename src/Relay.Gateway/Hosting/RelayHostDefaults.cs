@@ -55,6 +55,9 @@ public static class RelayHostDefaults
         // (None by default, above), so that the category stays off unless asked for: a filter at Warning would turn it
         // back on, and with it the per-request Activity and log scope that every WebSocket keeps for its life.
         builder.Services.AddSingleton<IPostConfigureOptions<LoggerFilterOptions>, HostingDiagnosticsFilter>();
+        // Log scopes only when a sink prints them: Kestrel's per-connection scope is otherwise kept, unprinted, for
+        // every WebSocket's life (LogScopeCapture).
+        builder.Services.AddSingleton<IPostConfigureOptions<LoggerFilterOptions>, LogScopeCapture>();
         // --authorizer-config PATH: an AgentCore authorizer file, mapped onto Relay:Auth before anything binds it.
         builder.Configuration.AddAgentCoreAuthorizerFile();
         return builder;
