@@ -9,9 +9,14 @@ namespace Relay.Gateway.Connections;
 /// The connection is closed after it, so that refused clients do not keep a socket of the node open.</summary>
 internal static class ServiceUnavailable
 {
-    public static Task WriteAsync(HttpContext context, TimeSpan retryAfter, string reason)
+    public static Task WriteAsync(HttpContext context, TimeSpan retryAfter, string reason) =>
+        WriteAsync(context, StatusCodes.Status503ServiceUnavailable, retryAfter, reason);
+
+    /// <summary>The same answer with another status: 429 for a client address that connects faster than it may
+    /// (<see cref="ConnectRateLimiter"/>).</summary>
+    public static Task WriteAsync(HttpContext context, int status, TimeSpan retryAfter, string reason)
     {
-        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        context.Response.StatusCode = status;
         context.Response.Headers.RetryAfter = Seconds(retryAfter);
         context.Response.Headers.Connection = "close";
         return context.Response.WriteAsync(reason);

@@ -84,7 +84,7 @@ internal sealed partial class RelayWebSocketHandler(
                 metrics.Refused("connect_rate");
                 RelayActivities.Failed(upgrade, "connect_rate");
                 Log.ConnectRateRefused(logger);
-                await TooManyRequests.WriteAsync(context, connectRate.RetryAfter, string.Create(CultureInfo.InvariantCulture,
+                await ServiceUnavailable.WriteAsync(context, StatusCodes.Status429TooManyRequests, connectRate.RetryAfter, string.Create(CultureInfo.InvariantCulture,
                     $"this address opens connections faster than {_options.ConnectsPerSecondPerAddress}/s (bursts of {_options.ConnectBurstPerAddress}); try again later"));
                 return;
             }
