@@ -15,19 +15,43 @@ namespace Relay.Gateway.Cluster;
 /// anything since the last report, never one per frame. A gateway that dies stops reporting, and its peers'
 /// grains reap them when their leases run out.
 /// </summary>
+/// <remarks>
+/// A grain's lease ends <see cref="LivenessOptions.LeaseDuration"/> (stale timeout + 2 report intervals) after the last
+/// frame it was told of, so a frame this gateway received but had not reported when it died must be at most two
+/// intervals newer than the last one reported, or its peer goes offline before the stale timeout. Periodic reports
+/// alone do not hold that for a peer that was silent and then sent one frame: the one reported before may be the
+/// stale timeout old. So the first frame more than one interval after the last one reported is reported at once
+/// (<see cref="FrameReceived"/>), one call per peer per interval at most, as many as the periodic reports would make.
+/// </remarks>
 internal sealed partial class LivenessReporter(
     ConnectionRegistry connections,
     IGrainFactory grains,
     GatewayIdentity gateway,
     IOptions<LivenessOptions> liveness,
     TimeProvider time,
-    ILogger<LivenessReporter> logger) : PeriodicService(liveness.Value.LivenessReportInterval, time)
+    ILogger<LivenessReporter> logger) : PeriodicService(liveness.Value.LivenessReportInterval, time), ILivenessReports
 {
-    protected override async Task TickAsync()
+    private readonly long _silence = (long)(liveness.Value.LivenessReportInterval.TotalSeconds * time.TimestampFrequency);
+
+    public void FrameReceived(RelayConnection connection, long now)
+    {
+        if (now - connection.LastReportedFrame < _silence || !connection.Registered || !liveness.Value.LeaseBackstop) return;
+        connection.LastReportedFrame = now;
+        var lastFrame = UnixTime.ToUnixSeconds(Time.GetUtcNow() - Time.GetElapsedTime(now));
+        Watch(grains.GetGrain<IPeerGrain>(GrainKeys.Peer(connection.MeshName, connection.PeerId!)).Renew(gateway.Id, [connection.Id], lastFrame), [connection]);
+    }
+
+    protected override Task TickAsync() => ReportAsync();
+
+    /// <summary>One report: a call per peer with frames not yet reported. A call that fails (now, or later: one stuck on
+    /// a silo that died fails once the silo is declared dead) leaves its connections unreported, so the next report
+    /// carries their frames again. Otherwise a renewal lost with a silo would stay lost until the peer's next frame, and
+    /// the grain, re-activated from storage, would reap from an older frame: offline before the stale timeout.</summary>
+    internal async Task ReportAsync()
     {
         if (!liveness.Value.LeaseBackstop) return; // the single process: nothing outlives this gateway to use them
         var utcNow = Time.GetUtcNow();
-        var byPeer = new Dictionary<string, (List<long> Ids, double LastFrame)>(StringComparer.Ordinal);
+        var byPeer = new Dictionary<string, (List<RelayConnection> Connections, double LastFrame)>(StringComparer.Ordinal);
         foreach (var connection in connections.All)
         {
             var lastFrame = connection.LastFrame;
@@ -36,14 +60,14 @@ internal sealed partial class LivenessReporter(
             var unix = UnixTime.ToUnixSeconds(utcNow - Time.GetElapsedTime(lastFrame));
             var key = GrainKeys.Peer(connection.MeshName, connection.PeerId!);
             if (!byPeer.TryGetValue(key, out var entry)) entry = ([], 0);
-            entry.Ids.Add(connection.Id);
-            byPeer[key] = (entry.Ids, Math.Max(entry.LastFrame, unix));
+            entry.Connections.Add(connection);
+            byPeer[key] = (entry.Connections, Math.Max(entry.LastFrame, unix));
         }
 
         var calls = new List<Task>(byPeer.Count);
-        foreach (var (key, (ids, lastFrame)) in byPeer)
+        foreach (var (key, (reported, lastFrame)) in byPeer)
         {
-            calls.Add(grains.GetGrain<IPeerGrain>(key).Renew(gateway.Id, [.. ids], lastFrame));
+            calls.Add(Watch(grains.GetGrain<IPeerGrain>(key).Renew(gateway.Id, [.. reported.Select(c => c.Id)], lastFrame), reported));
         }
         try
         {
@@ -59,6 +83,21 @@ internal sealed partial class LivenessReporter(
         {
             Log.ReportFailed(logger, ex, calls.Count(c => c.IsFaulted));
         }
+    }
+
+    /// <summary>A report that fails leaves its connections unreported: the next periodic report (or their next frame)
+    /// carries their frames again.</summary>
+    private static Task Watch(Task call, List<RelayConnection> reported)
+    {
+        _ = call.ContinueWith(static (_, state) => ForgetReport((List<RelayConnection>)state!), reported,
+            CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return call;
+    }
+
+    // Racing a newer report at worst makes the next one repeat a frame time, which a grain ignores.
+    private static void ForgetReport(List<RelayConnection> reported)
+    {
+        foreach (var connection in reported) connection.LastReportedFrame = 0;
     }
 
     private static partial class Log

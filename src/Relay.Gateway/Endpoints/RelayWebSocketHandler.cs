@@ -37,6 +37,7 @@ internal sealed partial class RelayWebSocketHandler(
     FirstFrameAuthenticator firstFrame,
     RelayMetrics metrics,
     DisconnectLog disconnects,
+    ILivenessReports liveness,
     TimeProvider time,
     ILogger<RelayWebSocketHandler> logger)
 {
@@ -217,7 +218,7 @@ internal sealed partial class RelayWebSocketHandler(
         var stop = CancellationToken.None;
         var writer = connection.RunWriterAsync(count => errors.DroppedNotice(connection, count), metrics, stop);
         var connectionTokens = tokens.Enabled ? new ConnectionTokens(connection, tokens, metrics, time) : null;
-        var frames = new FrameHandler(connection, mesh, _options, presence, echoTypes, errors, metrics, time, connectionTokens);
+        var frames = new FrameHandler(connection, mesh, _options, presence, echoTypes, errors, metrics, liveness, time, connectionTokens);
         var reader = new ConnectionReader(connection, socket, _options.MaxFrameBytes, frames, errors, metrics, time);
         connectionTokens?.ArmExpiry();
         try

@@ -60,7 +60,9 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddSingleton<DrainState>();
         services.AddHostedService<ConnectionDrainer>();
         services.AddHostedService<ConnectionSweeper>();
-        services.AddHostedService<LivenessReporter>();
+        services.AddSingleton<LivenessReporter>();
+        services.AddSingleton<ILivenessReports>(sp => sp.GetRequiredService<LivenessReporter>());
+        services.AddHostedService(sp => sp.GetRequiredService<LivenessReporter>());
         services.AddHostedService<RosterRefresher>();
         services.AddRelayDashboard(configuration);
         services.AddRelayReadiness();

@@ -21,6 +21,7 @@ internal sealed class FrameHandler(
     EchoTypes echoTypes,
     ErrorReplies errors,
     RelayMetrics metrics,
+    ILivenessReports liveness,
     TimeProvider time,
     ConnectionTokens? tokens) : IFrameHandler
 {
@@ -33,6 +34,7 @@ internal sealed class FrameHandler(
     {
         var now = time.GetTimestamp();
         connection.Touch(now);
+        liveness.FrameReceived(connection, now);
         // Parsed before the rate limit so that even a rate_limited error carries the frame's turnId (one pass over
         // the bytes; a flood costs that, and nothing else).
         var parsed = FrameParser.Parse(frame.Span, echoTypes.IsSuppressed, _names);

@@ -64,6 +64,7 @@ internal sealed partial class PeerMembership(
                 }
                 try
                 {
+                    var registeringFrame = connection.LastFrame;
                     var join = await grain.Connect(member, metadata.AsImmutable(), now, connection.Principal?.Key);
                     if (join.Refused)
                     {
@@ -72,6 +73,7 @@ internal sealed partial class PeerMembership(
                         return Outcome.Refused;
                     }
                     connection.GrainMayHold = false;
+                    connection.LastReportedFrame = registeringFrame; // the lease Connect started counts from it
                     connection.Incarnation = join.Incarnation;
                     connection.Metadata = metadata;
                     mesh.MergeGateways(join.Gateways);

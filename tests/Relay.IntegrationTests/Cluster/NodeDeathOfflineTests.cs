@@ -48,6 +48,34 @@ public sealed class NodeDeathOfflineTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Peers_whose_gateway_dies_just_after_their_first_frame_in_a_while_go_offline_30_to_40_s_after_it()
+    {
+        // The grains know a frame only once the gateway reported it, and the gateway reports every 2 s. Victims silent
+        // for 10 s send one frame each, and their gateway dies a quarter of a second later, most likely before its next
+        // periodic report: counted from the registration the grains heard of, offline would come 24 s after that frame.
+        await using var cluster = await ProcessCluster.StartAsync(2, 3);
+        Uri On(int gateway) => new(cluster.Gateways[gateway], "?mesh=kill-after-silence");
+
+        await using var survivors = await Survivors.ConnectAsync(On(0), On(1));
+        await using var victims = await Victims.RegisterAsync(survivors, On(2));
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        foreach (var (victim, lastFrame) in victims.Peers)
+        {
+            // A capabilities request: a frame like any other, whose answer says the gateway has handled it.
+            await victim.SyncAsync();
+            lastFrame.Restart();
+        }
+        var rest = TimeSpan.FromMilliseconds(250) - victims.SinceLastFrame();
+        if (rest > TimeSpan.Zero) await Task.Delay(rest);
+
+        output.WriteLine($"killing {victims.SinceLastFrame().TotalSeconds:F2} s after the last victim's last frame");
+        cluster.Kill("gateway3");
+
+        await AssertOfflineOnceAsync(survivors, victims);
+        await survivors.AssertNoneOfflineAsync();
+    }
+
+    [Fact]
     public async Task Peers_of_a_killed_gateway_go_offline_on_time_when_a_silo_holding_their_grains_dies_too()
     {
         // The victims' gateway dies first, so nobody renews their leases; then a silo dies, and with it the peer grains
