@@ -9,8 +9,10 @@ namespace Relay.Gateway.Cluster;
 /// <summary>
 /// Every few seconds, restates this gateway's peers to their mesh grains. Mesh grains keep their rosters in
 /// memory; one that lost its activation with a silo is whole again after at most one period, without any
-/// peer going offline meanwhile (gateways route from their own views, not from the roster). The grain answers with
-/// its recent reaps, which this gateway's stream may have lost with a silo.
+/// peer going offline meanwhile (gateways route from their own views, not from the roster). It names the peers this
+/// gateway believes online through other gateways, too, and the grain answers with the reaps this gateway's stream may
+/// have lost with a silo: its recent ones, and offlines for named peers whose incarnation ended though the roster
+/// lacks them (the reap's memory went with a mesh-grain activation; their peer grains say so).
 /// </summary>
 internal sealed partial class RosterRefresher(
     MeshRegistry meshes,
@@ -29,7 +31,7 @@ internal sealed partial class RosterRefresher(
             if (mesh.Opening is not { IsCompletedSuccessfully: true }) continue;
             try
             {
-                var reaps = await grains.GetGrain<IMeshGrain>(mesh.Name).Refresh(gateway.Id, mesh.LocalRoster());
+                var reaps = await grains.GetGrain<IMeshGrain>(mesh.Name).Refresh(gateway.Id, mesh.LocalRoster(), mesh.RemoteOnlyPeers());
                 foreach (var reaped in reaps) await membership.ApplyRestatedReapAsync(reaped);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)

@@ -84,6 +84,21 @@ internal sealed class MeshView
         }
     }
 
+    /// <summary>The peers online here only through other gateways' connections, with the incarnation this view knows:
+    /// those a lost reap would leave here for good. At most <see cref="PeerIncarnation.MaxPerRefresh"/>, chosen at random
+    /// when there are more, so that each is named at some refresh.</summary>
+    public PeerIncarnation[] RemoteOnlyPeers()
+    {
+        PeerIncarnation[] peers;
+        lock (Membership.Lock)
+        {
+            peers = [.. Membership.Peers.Where(p => p.Local.Length == 0 && p.Remote.Length > 0).Select(p => new PeerIncarnation(p.PeerId, p.Incarnation))];
+        }
+        if (peers.Length <= PeerIncarnation.MaxPerRefresh) return peers;
+        Random.Shared.Shuffle(peers);
+        return peers[..PeerIncarnation.MaxPerRefresh];
+    }
+
     /// <summary>The peers with a connection on <paramref name="gatewayId"/> (another gateway), as its links and the
     /// mesh grain told this one.</summary>
     public string[] PeersOn(string gatewayId)

@@ -20,9 +20,21 @@ public interface IMeshGrain : IGrainWithStringKey
 
     /// <summary>A gateway restates the peers it holds (periodically): heals the roster after this grain lost its
     /// activation with a silo. The gateway's connections in the roster become exactly <paramref name="local"/>.
-    /// Returns the reaps of the last half minute (<see cref="PeerReaped"/>, as the gateways' streams carried them):
+    /// Returns the reaps the gateway may have missed (<see cref="PeerReaped"/>, as the gateways' streams carry them):
     /// stream events are queued on a silo, and those queued on one that died before delivering them are lost, which
-    /// would leave the reaped peer in the gateway's view for good.</summary>
+    /// would leave the reaped peer in the gateway's view for good. Those are the reaps of the last half minute and, for
+    /// each peer of <paramref name="remote"/> (those the gateway believes online through other gateways only) that the
+    /// roster does not hold as that incarnation, an offline of it when the incarnation has ended: the roster holds a
+    /// newer one, or the peer grain (asked only then) has no connection or a newer incarnation. This activation may be
+    /// too young to remember the reap, and the peer grain cleared its state after it. A peer the roster lacks whose
+    /// grain still has connections is left alone: the roster lost it with an activation, and its gateway restates it.
+    /// The first <see cref="PeerIncarnation.MaxPerRefresh"/> of <paramref name="remote"/> are looked at, and a bounded
+    /// number of peer grains asked, at once; the rest at a later refresh.</summary>
+    [Alias("RefreshRoster")]
+    Task<PeerReaped[]> Refresh(string gatewayId, RosterEntry[] local, PeerIncarnation[] remote);
+
+    /// <summary><see cref="Refresh(string, RosterEntry[], PeerIncarnation[])"/> naming no remote peer: the restatement
+    /// of gateways of earlier releases, which answers with the reaps of the last half minute only.</summary>
     [Alias("Refresh")]
     Task<PeerReaped[]> Refresh(string gatewayId, RosterEntry[] local);
 

@@ -41,6 +41,12 @@ public interface IPeerGrain : IGrainWithStringKey
     [Alias("WatchLeases"), AlwaysInterleave]
     Task WatchLeases();
 
+    /// <summary>The incarnation the peer is online as (it has a connection, a lease, on some gateway), or 0 when it has
+    /// none: asked by a mesh grain whose roster lacks a peer that a gateway believes online. Interleaved, like
+    /// <see cref="WatchLeases"/>: the caller waits on it while this grain may be waiting on the caller; it only reads.</summary>
+    [Alias("OnlineIncarnation"), AlwaysInterleave]
+    Task<long> OnlineIncarnation();
+
     /// <summary>The connections this grain believes are alive (for tests and diagnostics).</summary>
     [Alias("GetConnections")]
     Task<ConnectionKey[]> GetConnections();

@@ -24,6 +24,11 @@ internal sealed partial class MeshGrain(
     internal static readonly TimeSpan ReapReplayWindow = TimeSpan.FromSeconds(30);
     internal const int MaxRecentReaps = 256;
 
+    // Peer grains asked per refresh about peers a gateway believes online and the roster lacks. Right after this grain
+    // re-activated, that is every remote peer a gateway holds until their own gateways restate them (within a period);
+    // bounded, so that a refresh stays one short turn, and the rest are asked at the next.
+    internal const int MaxRemoteChecks = 64;
+
     private readonly Dictionary<string, RosterEntry> _roster = new(StringComparer.Ordinal);
 
     // Gateways that opened the mesh or hold a member. A gateway that dies stops appearing in connections once
@@ -71,7 +76,9 @@ internal sealed partial class MeshGrain(
         await ForgetIfEmptyAsync();
     }
 
-    public async Task<PeerReaped[]> Refresh(string gatewayId, RosterEntry[] local)
+    public Task<PeerReaped[]> Refresh(string gatewayId, RosterEntry[] local) => Refresh(gatewayId, local, []);
+
+    public async Task<PeerReaped[]> Refresh(string gatewayId, RosterEntry[] local, PeerIncarnation[] remote)
     {
         _unconfirmed.Remove(gatewayId);
         if (_saveFailed) await SaveGatewaysAsync();
@@ -97,8 +104,60 @@ internal sealed partial class MeshGrain(
         }
         await ForgetUnconfirmedAsync();
         var reaps = RecentReaps();
+        var missed = await EndedUnknownAsync(remote, reaps);
         await ForgetIfEmptyAsync();
-        return reaps;
+        return missed.Count == 0 ? reaps : [.. reaps, .. missed];
+    }
+
+    /// <summary>
+    /// Offlines for the peers a gateway believes online (<paramref name="remote"/>) whose incarnation ended though
+    /// neither the roster nor the recent reaps say so: their reap was announced while the stream that carried it to the
+    /// gateway, and this grain's memory of it, were lost with silos, and their grains cleared their state. Normally the
+    /// roster holds every one of them, and no peer grain is asked.
+    /// </summary>
+    private async Task<List<PeerReaped>> EndedUnknownAsync(PeerIncarnation[] remote, PeerReaped[] recent)
+    {
+        var mesh = this.GetPrimaryKeyString();
+        var ended = new List<PeerReaped>();
+        var unknown = new List<PeerIncarnation>();
+        foreach (var peer in remote.Take(PeerIncarnation.MaxPerRefresh))
+        {
+            _roster.TryGetValue(peer.PeerId, out var entry);
+            if (entry?.Incarnation == peer.Incarnation) continue;
+            if (Array.Exists(recent, r => r.Offline && r.PeerId == peer.PeerId && r.Incarnation >= peer.Incarnation)) continue;
+            // Incarnations grow only when a peer comes back from offline: a newer one means this one ended.
+            if (entry is not null && entry.Incarnation > peer.Incarnation) ended.Add(Offline(mesh, peer));
+            else if (unknown.Count < MaxRemoteChecks) unknown.Add(peer);
+        }
+        if (unknown.Count == 0) return ended;
+
+        // Each grain answers for itself: one that cannot be asked now (its silo is dying) is asked at the next refresh.
+        var failed = 0;
+        Exception? failure = null;
+        var online = await Task.WhenAll(unknown.Select(async peer =>
+        {
+            try
+            {
+                return await GrainFactory.GetGrain<IPeerGrain>(GrainKeys.Peer(mesh, peer.PeerId)).OnlineIncarnation();
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                failed++;
+                failure ??= ex;
+                return (long?)null;
+            }
+        }));
+        if (failure is not null) Log.CheckFailed(logger, failure, mesh, failed);
+        var before = ended.Count;
+        for (var i = 0; i < unknown.Count; i++)
+        {
+            // Online as an older incarnation than the gateway's cannot be: nothing is concluded from it.
+            if (online[i] is { } incarnation && (incarnation == 0 || incarnation > unknown[i].Incarnation)) ended.Add(Offline(mesh, unknown[i]));
+        }
+        if (ended.Count > before) Log.MissedReaps(logger, mesh, ended.Count - before);
+        return ended;
+
+        static PeerReaped Offline(string mesh, PeerIncarnation peer) => new(mesh, peer.PeerId, peer.Incarnation, []);
     }
 
     public async Task<string[]> Upsert(RosterEntry entry)
@@ -279,5 +338,13 @@ internal sealed partial class MeshGrain(
         [LoggerMessage(EventId = 2103, Level = LogLevel.Warning,
             Message = "Mesh {Mesh}: the gateways serving it could not be saved; the next restatement tries again")]
         public static partial void SaveFailed(ILogger logger, Exception exception, string mesh);
+
+        [LoggerMessage(EventId = 2104, Level = LogLevel.Warning,
+            Message = "Mesh {Mesh}: {Peers} peer(s) a gateway believed online had gone offline unannounced to it; told now")]
+        public static partial void MissedReaps(ILogger logger, string mesh, int peers);
+
+        [LoggerMessage(EventId = 2105, Level = LogLevel.Warning,
+            Message = "Mesh {Mesh}: {Peers} peer grain(s) could not say whether their peer is online; asked again at the next restatement")]
+        public static partial void CheckFailed(ILogger logger, Exception exception, string mesh, int peers);
     }
 }

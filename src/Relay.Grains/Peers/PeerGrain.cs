@@ -165,6 +165,15 @@ internal sealed partial class PeerGrain(
         return Task.CompletedTask;
     }
 
+    public Task<long> OnlineIncarnation()
+    {
+        if (State.Connections.Count > 0) return Task.FromResult(State.Incarnation);
+        // Interleaved, so no storage write (it could race one of a turn in progress): an activation this call created
+        // for a peer that stored nothing just goes again; a stored binding keeps its grace timer.
+        if (!state.RecordExists) this.DeactivateOnIdle();
+        return Task.FromResult(0L);
+    }
+
     public Task<ConnectionKey[]> GetConnections() => Task.FromResult(State.Connections.Select(c => c.ToKey()).ToArray());
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)

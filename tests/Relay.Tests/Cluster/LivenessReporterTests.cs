@@ -166,6 +166,8 @@ public sealed class LivenessReporterTests : IDisposable
 
         public Task WatchLeases() => throw new NotSupportedException();
 
+        public Task<long> OnlineIncarnation() => throw new NotSupportedException();
+
         public Task<ConnectionKey[]> GetConnections() => throw new NotSupportedException();
     }
 }

@@ -1,6 +1,10 @@
+using System.Net.WebSockets;
 using Orleans.Concurrency;
 using Orleans.Core.Internal;
+using Relay.Gateway.Connections;
+using Relay.Gateway.Routing;
 using Relay.Grains.Contracts;
+using Relay.Protocol;
 using Relay.Tests.Infrastructure;
 using Xunit;
 
@@ -82,6 +86,114 @@ public sealed class MeshGrainDeactivationTests(GrainClusterFixture fixture)
         Assert.Equal([connection], restated.Connections);
         Assert.Equal(join.Incarnation, restated.Incarnation);
         Assert.True(restated.Offline);
+    }
+
+    [Fact]
+    public async Task A_ghost_whose_reap_the_mesh_grain_forgot_goes_offline_once_at_the_next_restatements()
+    {
+        // The reap's stream event to "deaf" was lost with a silo (it never subscribed), then the mesh grain's activation
+        // went too, inside the replay window, and the peer grain cleared its state: only deaf's view still holds the peer.
+        var mesh = GrainClusterFixture.NewMesh("ghost");
+        var owner = GrainClusterFixture.NewGateway("owner");
+        var deaf = GrainClusterFixture.NewGateway("deaf");
+        await using var probe = await GatewayProbe.SubscribeAsync(fixture.Client, owner);
+        var peer = fixture.Peer(mesh, "ghost");
+        var connection = new ConnectionKey(owner, 1);
+        var join = await peer.Connect(new MemberConnection(connection, null), Metadata, Unix.Now());
+        var (view, observer) = ViewHolding(mesh, deaf, "ghost", join.Incarnation, connection);
+
+        // While the roster holds the peer, the restatement asks no peer grain.
+        Assert.Empty(await fixture.Mesh(mesh).Refresh(deaf, view.LocalRoster(), view.RemoteOnlyPeers()));
+        Assert.DoesNotContain(fixture.Calls.For(peer.GetGrainId()), c => c.Method == nameof(IPeerGrain.OnlineIncarnation));
+
+        await probe.NextReapedAsync(GrainClusterFixture.Lease + TimeSpan.FromSeconds(3));
+        await DeactivateMesh(mesh);
+        Assert.Empty(await fixture.Mesh(mesh).Refresh(deaf, view.LocalRoster())); // the replay alone no longer knows
+        Assert.True(view.Membership.IsOnlinePeer("ghost"));
+
+        var before = observer.QueuedBytes;
+        var now = Unix.Now();
+        foreach (var _ in new[] { 1, 2 })
+        {
+            var answer = await fixture.Mesh(mesh).Refresh(deaf, view.LocalRoster(), view.RemoteOnlyPeers());
+            foreach (var reaped in answer)
+            {
+                Assert.Equal(("ghost", join.Incarnation, true), (reaped.PeerId, reaped.Incarnation, reaped.Offline));
+                if (RemoteMeshUpdates.KnewOf(view, reaped)) RemoteMeshUpdates.ApplyExpired(view, reaped, now);
+            }
+        }
+
+        Assert.False(view.Membership.IsOnlinePeer("ghost"));
+        Assert.Equal(before + RelayFrames.Offline("ghost", now).Length, observer.QueuedBytes);
+    }
+
+    [Fact]
+    public async Task A_remote_peer_the_roster_lost_whose_grain_still_has_a_connection_is_not_reaped()
+    {
+        var mesh = GrainClusterFixture.NewMesh("lostroster");
+        var owner = GrainClusterFixture.NewGateway("owner");
+        var other = GrainClusterFixture.NewGateway("other");
+        var peer = fixture.Peer(mesh, "alive");
+        var connection = new ConnectionKey(owner, 1);
+        var join = await peer.Connect(new MemberConnection(connection, null), Metadata, Unix.Now());
+        await using var renewer = Renewer.Start(peer, owner, [connection.ConnectionId], GrainClusterFixture.LivenessReportInterval);
+        var (view, _) = ViewHolding(mesh, other, "alive", join.Incarnation, connection);
+
+        await DeactivateMesh(mesh);
+
+        // The roster lacks the peer until its own gateway restates it: its grain, asked, still has the connection.
+        Assert.Empty(await fixture.Mesh(mesh).Refresh(other, view.LocalRoster(), view.RemoteOnlyPeers()));
+        var asked = fixture.Calls.For(peer.GetGrainId()).Count(c => c.Method == nameof(IPeerGrain.OnlineIncarnation));
+        Assert.Equal(1, asked);
+        Assert.Equal([connection], await peer.GetConnections());
+
+        // Once its gateway restated it, the roster holds it again and nobody asks the grain.
+        await fixture.Mesh(mesh).Refresh(owner,
+            [new RosterEntry("alive", Metadata.Value, Unix.Now(), join.Incarnation, [new MemberConnection(connection, null)])], []);
+        Assert.Empty(await fixture.Mesh(mesh).Refresh(other, view.LocalRoster(), view.RemoteOnlyPeers()));
+        Assert.Equal(asked, fixture.Calls.For(peer.GetGrainId()).Count(c => c.Method == nameof(IPeerGrain.OnlineIncarnation)));
+        Assert.True(view.Membership.IsOnlinePeer("alive"));
+
+        await renewer.StopAsync();
+        Assert.True((await peer.Disconnect(connection)).WentOffline);
+    }
+
+    [Fact]
+    public async Task A_remote_peer_known_to_the_roster_as_a_newer_incarnation_is_reaped_without_asking_its_grain()
+    {
+        // Incarnations grow only when a peer comes back from offline: the one the gateway holds ended.
+        var mesh = GrainClusterFixture.NewMesh("newer");
+        var owner = GrainClusterFixture.NewGateway("owner");
+        var other = GrainClusterFixture.NewGateway("other");
+        var peer = fixture.Peer(mesh, "back");
+        var first = new ConnectionKey(owner, 1);
+        var old = await peer.Connect(new MemberConnection(first, null), Metadata, Unix.Now());
+        Assert.True((await peer.Disconnect(first)).WentOffline);
+        var second = new ConnectionKey(owner, 2);
+        var again = await peer.Connect(new MemberConnection(second, null), Metadata, Unix.Now());
+        Assert.True(again.Incarnation > old.Incarnation);
+
+        var reaped = Assert.Single(await fixture.Mesh(mesh).Refresh(other, [], [new PeerIncarnation("back", old.Incarnation)]));
+        Assert.Equal(("back", old.Incarnation, true), (reaped.PeerId, reaped.Incarnation, reaped.Offline));
+        Assert.DoesNotContain(fixture.Calls.For(peer.GetGrainId()), c => c.Method == nameof(IPeerGrain.OnlineIncarnation));
+
+        Assert.True((await peer.Disconnect(second)).WentOffline);
+    }
+
+    /// <summary>A gateway's view of <paramref name="mesh"/> on <paramref name="gatewayId"/>: a client of its own (the
+    /// observer, whose queued bytes show what it was told) and <paramref name="peerId"/>'s connection on another gateway,
+    /// as that gateway's link told it.</summary>
+    private static (MeshView View, RelayConnection Observer) ViewHolding(string mesh, string gatewayId, string peerId, long incarnation, ConnectionKey remote)
+    {
+        var view = new MeshView(mesh, gatewayId, TestConnections.StoppedLinks());
+        var observer = TestConnections.Create(1, mesh, WebSocket.CreateFromStream(Stream.Null, new WebSocketCreationOptions { IsServer = true }));
+        observer.PeerId = "observer";
+        observer.Incarnation = 1;
+        view.Register(observer, "{}"u8.ToArray(), Unix.Now(), 1, RelayFrames.Presence("observer", "{}"u8.ToArray(), Unix.Now()));
+        new RemoteMeshUpdates(new ConnectionRegistry()).Apply(view, remote.GatewayId,
+            new LinkItem(LinkItemKind.Joined, mesh, peerId, incarnation, remote.ConnectionId, RelayFrames.Presence(peerId, "{}"u8.ToArray(), Unix.Now())),
+            receivedAt: 0);
+        return (view, observer);
     }
 
     private async Task DeactivateMesh(string mesh)

@@ -152,6 +152,17 @@ public sealed class MeshViewTests
         Assert.True(RemoteMeshUpdates.KnewOf(_mesh, reaped with { Connections = [new ConnectionKey(GatewayId, 3)] }));
     }
 
+    [Fact]
+    public void A_restatement_names_the_peers_online_here_through_other_gateways_only()
+    {
+        // A peer with a connection here cannot be a ghost: its grain holds that connection, and this node its offline.
+        Join("observer", incarnation: 1);
+        _remote.Apply(_mesh, "gw-other", Joined("remote", incarnation: 5, connectionId: 7, agents: null), receivedAt: 0);
+        _remote.Apply(_mesh, "gw-other", Joined("observer", incarnation: 1, connectionId: 8, agents: null), receivedAt: 0);
+
+        Assert.Equal([new PeerIncarnation("remote", 5)], _mesh.RemoteOnlyPeers());
+    }
+
     private static LinkItem Joined(string peerId, long incarnation, long connectionId, string[]? agents) =>
         new(LinkItemKind.Joined, "mesh", peerId, incarnation, connectionId, RelayFrames.Presence(peerId, "{}"u8.ToArray(), Now()), Agents: agents);
 
