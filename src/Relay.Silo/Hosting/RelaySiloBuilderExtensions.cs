@@ -30,8 +30,18 @@ public static class RelaySiloBuilderExtensions
         silo.Services.AddRelayLiveness(configuration);
         if (cluster.UsesRedis)
         {
-            silo.AddRedisGrainStorage(GatewayStreams.Storage, o => o.ConfigurationOptions = RedisConfiguration(cluster));
-            silo.AddRedisGrainStorage(PubSubStore, o => o.ConfigurationOptions = RedisConfiguration(cluster));
+            // Cleared state is deleted, not kept as an empty record: peer ids are the clients' to choose, so records
+            // of peers that left would grow Redis for ever.
+            silo.AddRedisGrainStorage(GatewayStreams.Storage, o =>
+            {
+                o.ConfigurationOptions = RedisConfiguration(cluster);
+                o.DeleteStateOnClear = true;
+            });
+            silo.AddRedisGrainStorage(PubSubStore, o =>
+            {
+                o.ConfigurationOptions = RedisConfiguration(cluster);
+                o.DeleteStateOnClear = true;
+            });
             silo.UseRedisReminderService(o => o.ConfigurationOptions = RedisConfiguration(cluster));
         }
         else

@@ -91,6 +91,13 @@ public sealed class ClusterScriptTests(ITestOutputHelper output)
                 await ClusterHttp.CloseAsync(bob);
             }
 
+            // A peer that left keeps no record: cleared state is deleted, so ids that come and go do not grow Redis.
+            await Eventually.SucceedsAsync(async () =>
+            {
+                var left = (await RedisKeysAsync(redisPort, "relay/state/*")).Where(key => key.Contains(mesh, StringComparison.Ordinal)).ToList();
+                Assert.True(left.Count == 0, "keys left by the closed peers: " + string.Join(", ", left));
+            }, TimeSpan.FromSeconds(20));
+
             var status = await ClusterScript.RunAsync(TimeSpan.FromSeconds(30), environment, "status");
             Assert.True(status.ExitCode == 0, status.ToString());
             Assert.Contains("5 of 5 running", status.StandardOutput, StringComparison.Ordinal);
