@@ -43,11 +43,11 @@ internal sealed record ChaosOptions
     public double OfflineMin { get; init; } = 30;
     public double OfflineMax { get; init; } = 40;
 
-    /// <summary>Growth allowed of each surviving process's RSS over its level one minute after it started.</summary>
+    /// <summary>Growth allowed of each surviving process's RSS over its level at the same load (see <see cref="MemoryCheck"/>).</summary>
     public double MaxRssGrowth { get; init; } = 0.10;
 
-    /// <summary>Growth allowed of each surviving relay node's managed heap after GC over its level one minute after
-    /// it started (see <see cref="MemoryCheck"/>).</summary>
+    /// <summary>Growth allowed of each surviving relay node's managed heap after GC over its level at the same
+    /// load (see <see cref="MemoryCheck"/>).</summary>
     public double MaxHeapGrowth { get; init; } = 0.10;
     public int Seed { get; init; } = Environment.TickCount;
 

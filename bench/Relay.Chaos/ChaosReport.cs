@@ -33,11 +33,11 @@ internal static class ChaosReport
         text.AppendLine(inv, $"| offline after the last frame, s (min / median / max) | {Spread(verdict.OfflineDelays)} |");
         text.AppendLine(inv, $"| false offline (peer never left) / ghosts | {verdict.FalseOffline} / {verdict.Ghosts} |");
         text.AppendLine(inv, $"| rosters differing from the open sockets (mesh grain, snapshot per gateway) | {rosters.Count} |");
-        text.AppendLine(inv, $"| every surviving process within {options.MaxRssGrowth:P0} (RSS) and {options.MaxHeapGrowth:P0} (managed heap after GC) of its level a minute after start | {(memory.Passed ? "yes" : "**no**")} |");
+        text.AppendLine(inv, $"| every surviving process within {options.MaxRssGrowth:P0} (RSS) and {options.MaxHeapGrowth:P0} (managed heap after GC) of its level at the same load, a minute or more after its start | {(memory.Passed ? "yes" : "**no**")} |");
         text.AppendLine(inv, $"| redis restarted | {(chaos.RedisRestarted ? "yes" : "no")} |");
         text.AppendLine(inv, $"| error frames by code | {string.Join(", ", verdict.ErrorCodes.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}"))} |");
         text.AppendLine();
-        text.AppendLine(inv, $"Memory (a minute after start -> at the end; managed heap: the lowest over {MemoryCheck.Window:F0} s of samples):");
+        text.AppendLine(inv, $"Memory (first sample at the end's load a minute or more after start -> at the end; managed heap: the lowest over {MemoryCheck.Window:F0} s of samples):");
         text.AppendLine();
         foreach (var line in memory.Lines) text.AppendLine(inv, $"- {line}");
         if (verdict.Examples.Count + rosters.Count > 0)
