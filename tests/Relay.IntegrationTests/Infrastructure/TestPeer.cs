@@ -672,10 +672,10 @@ public sealed class TestPeer : IAsyncDisposable
         }
     }
 
-    // JsonElement clones are distinct values; identity is the backing document plus position, which
-    // JsonElement does not expose. Raw text equality plus deep equality is what callers need here.
-    private static bool ReferenceEqualsJson(JsonElement a, JsonElement b) =>
-        a.GetRawText() == b.GetRawText();
+    // Every frame is its own cloned document, and a JsonElement is that document plus a position: the struct's
+    // default equality compares those two fields, so it tells apart two frames with the same text (a relay
+    // answer repeats itself to the millisecond), which comparing raw text did not.
+    private static bool ReferenceEqualsJson(JsonElement a, JsonElement b) => ((object)a).Equals(b);
 }
 
 /// <summary>Predicates and accessors for relay frames (all tolerant of missing or mistyped fields).</summary>
