@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
-# The docker-compose.yml topology as plain processes on 127.0.0.1 (no container engine needed):
-# a private redis-server, N silos (Relay.Silo, Cluster:Role=Silo) and M gateway-only nodes (Relay.Gateway).
+# The docker-compose.yml topology as plain processes on 127.0.0.1 (no container engine needed): a private
+# redis-server and three co-hosted nodes (Relay.Silo, Cluster:Role=Combined: each process an Orleans silo and a
+# WebSocket gateway), or, with topology flags, N silos (Cluster:Role=Silo) and M gateway-only nodes (Relay.Gateway).
 #
 #   scripts/cluster.sh up [--silos N] [--gateways M] [--combined] [--base-port P] [--redis-port R]
 #                         [--silo-port S] [--gateway-port G] [--configuration C] [--no-build] [--timeout SECONDS]
 #   scripts/cluster.sh down      stops exactly what `up` started (recorded PIDs), gateways first
-#   scripts/cluster.sh status    what runs, and the gateways' URLs
-#   scripts/cluster.sh kill NAME      SIGKILL to one recorded process (redis, silo1, gateway2, ...): a crash
+#   scripts/cluster.sh status    what runs, and the nodes' URLs
+#   scripts/cluster.sh kill NAME      SIGKILL to one recorded process (redis, node1, silo1, gateway2, ...): a crash
 #   scripts/cluster.sh restart NAME [--timeout SECONDS]
 #                                 starts one recorded process again as `up` started it (stopping it first if it
 #                                 still runs) and waits until it is ready, as an orchestrator restarting a crashed node
 #   scripts/cluster.sh env [same options as up]   prints "<process> KEY=VALUE" lines: the settings `up` gives
 #                                                 each process (a test compares them with docker-compose.yml)
 #
-# --combined: every silo is a whole relay node (Cluster:Role=Combined: silo and WebSocket gateway in one process), so
-# its clients' frames reach other nodes silo to silo; `--silos 2 --gateways 0 --combined` is two such nodes.
+# Topology. No --silos, --gateways or --combined: what docker-compose.yml ships, three co-hosted nodes node1..node3
+# (the cheaper topology for cross-node traffic, docs/architecture.md "Which topology to run"). Any of the three flags:
+# split roles as before, N silos silo1..siloN and M gateways gateway1..gatewayM (unset ones default to 2 each);
+# with --combined every silo is instead a whole relay node, named node1..nodeN, so `--silos 2 --gateways 0 --combined`
+# is two co-hosted nodes and `--silos 2 --gateways 2` the split cluster the tests and benchmarks use.
 # Ports (k = 1, 2, ...): gateway k serves HTTP and WebSockets on P+k-1 (default P=8080: 8080, 8081, ...);
-# silo k has Orleans ports S+k-1 / G+k-1 (defaults 11111 / 30000) and answers /ping and /healthz over HTTP on
-# P+M+k-1 (with --combined, /ws too); redis listens on R (default 6379). Every process inherits the caller's environment, so extra settings
-# pass straight through (e.g. Relay__StaleTimeout=00:00:05 scripts/cluster.sh up); the cluster settings this script sets win.
-# Progress goes to stderr; the last line on stdout is the WebSocket URLs (gateways', then combined nodes'), comma-separated.
+# silo or node k has Orleans ports S+k-1 / G+k-1 (defaults 11111 / 30000) and answers /ping and /healthz over HTTP
+# on P+M+k-1 (a node, /ws too: the shipped topology serves 8080, 8081, 8082); redis listens on R (default 6379).
+# Every process inherits the caller's environment, so extra settings pass straight through
+# (e.g. Relay__StaleTimeout=00:00:05 scripts/cluster.sh up); the cluster settings this script sets win.
+# Progress goes to stderr; the last line on stdout is the WebSocket URLs (gateways', then nodes'), comma-separated.
 # State (PIDs, logs, redis dir) lives in $CLUSTER_DIR (default .cluster/ in the repository, ignored by git).
 set -euo pipefail
 
@@ -27,8 +32,9 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 state=${CLUSTER_DIR:-$repo/.cluster}
 pids_file=$state/pids
 
-silos=2
-gateways=2
+# Empty until a flag sets them: no topology flag at all means the shipped topology (parse_options).
+silos=""
+gateways=""
 combined=0
 base_port=8080
 redis_port=6379
@@ -52,7 +58,8 @@ say() { printf 'cluster: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 usage() {
-    sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    # The header comment above, whatever its length: every line after the first up to the first that is not one.
+    awk 'NR > 1 && !/^#/ {exit} NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -73,6 +80,13 @@ parse_options() {
             *) die "unknown option: $1 (see scripts/cluster.sh --help)" ;;
         esac
     done
+    if [[ -z $silos && -z $gateways ]] && ((!combined)); then
+        # The shipped topology, as docker-compose.yml: three co-hosted nodes (measured cheaper than split roles for
+        # every cross-node figure, bench/results/2026-12-03-cluster-quiet.md).
+        silos=3 gateways=0 combined=1
+    fi
+    # A topology flag given: split roles exactly as before this default changed (callers pass what they need).
+    silos=${silos:-2} gateways=${gateways:-2}
     for n in "$silos" "$gateways" "$base_port" "$redis_port" "$silo_port" "$gateway_port" "$timeout"; do
         [[ $n =~ ^[0-9]+$ ]] || die "not a number: $n"
     done
@@ -81,6 +95,9 @@ parse_options() {
     ((base_port + gateways + silos - 1 <= 65535 && silo_port + silos - 1 <= 65535 && gateway_port + silos - 1 <= 65535)) \
         || die "ports out of range"
 }
+
+# silo k's process name: nodeK when it is a whole relay node (the compose service names), else siloK.
+silo_name() { if ((combined)); then echo "node$1"; else echo "silo$1"; fi; }
 
 silo_dll() { echo "$repo/src/Relay.Silo/bin/$configuration/net10.0/Relay.Silo.dll"; }
 gateway_dll() { echo "$repo/src/Relay.Gateway/bin/$configuration/net10.0/Relay.Gateway.dll"; }
@@ -239,7 +256,7 @@ ensure_redis() {
 cmd_env() {
     parse_options "$@"
     local k line
-    for ((k = 1; k <= silos; k++)); do silo_env "$k" | while IFS= read -r line; do echo "silo$k $line"; done; done
+    for ((k = 1; k <= silos; k++)); do silo_env "$k" | while IFS= read -r line; do echo "$(silo_name "$k") $line"; done; done
     for ((k = 1; k <= gateways; k++)); do gateway_env "$k" | while IFS= read -r line; do echo "gateway$k $line"; done; done
 }
 
@@ -284,14 +301,17 @@ cmd_up() {
     echo "redis $redis_port" >"$state/run/redis.ready"
     wait_for_ready redis
 
+    local name
     for ((k = 1; k <= silos; k++)); do
-        silo_env "$k" >"$state/env/silo$k"
-        start "silo$k" "$(dirname "$(silo_dll)")" "$state/env/silo$k" -- dotnet "$(silo_dll)"
-        echo "http $(silo_http_port "$k")" >"$state/run/silo$k.ready"
+        name=$(silo_name "$k")
+        silo_env "$k" >"$state/env/$name"
+        start "$name" "$(dirname "$(silo_dll)")" "$state/env/$name" -- dotnet "$(silo_dll)"
+        echo "http $(silo_http_port "$k")" >"$state/run/$name.ready"
     done
     for ((k = 1; k <= silos; k++)); do
-        wait_for_ready "silo$k"
-        say "silo$k ready"
+        name=$(silo_name "$k")
+        wait_for_ready "$name"
+        if ((combined)); then say "$name ready on http://127.0.0.1:$(silo_http_port "$k")"; else say "$name ready"; fi
     done
     for ((k = 1; k <= gateways; k++)); do
         gateway_env "$k" >"$state/env/gateway$k"
@@ -303,15 +323,17 @@ cmd_up() {
         say "gateway$k ready on http://127.0.0.1:$(gateway_http_port "$k")"
     done
     trap - EXIT
-    say "up: $silos $( ((combined)) && echo "combined node(s)" || echo "silo(s)"), $gateways gateway(s), redis on 127.0.0.1:$redis_port, in $((SECONDS - began)) s"
+    say "up: $silos $( ((combined)) && echo "co-hosted node(s)" || echo "silo(s)"), $gateways gateway(s), redis on 127.0.0.1:$redis_port, in $((SECONDS - began)) s"
     ws_urls
 }
 
-# stop_group PATTERN: SIGTERM to every recorded process whose name matches, then waits (15 s, then SIGKILL).
+# stop_group PATTERN...: SIGTERM to every recorded process whose name matches one, then waits (15 s, then SIGKILL).
 stop_group() {
-    local pattern=$1 name pid st waiting=()
+    local name pid st waiting=() pattern matched
     while read -r name pid st; do
-        [[ $name == $pattern ]] || continue
+        matched=0
+        for pattern in "$@"; do if [[ $name == $pattern ]]; then matched=1; fi; done
+        ((matched)) || continue
         if alive "$name" "$pid" "$st"; then
             kill -TERM "$pid" 2>/dev/null || true
             waiting+=("$name $pid $st")
@@ -341,9 +363,10 @@ stop_group() {
 
 cmd_down() {
     [[ -s $pids_file ]] || { say "nothing recorded in $pids_file: nothing to stop"; return 0; }
-    # Gateways first (they close their sockets with 1012 while the silos are up), then the silos, then redis.
+    # Gateways first (they close their sockets with 1012 while the silos are up), then the co-hosted nodes and silos
+    # together (each node drains its own sockets while the others' silos are still up), then redis.
     stop_group 'gateway*'
-    stop_group 'silo*'
+    stop_group 'node*' 'silo*'
     stop_group 'redis'
     rm -f "$pids_file" "$state"/run/*.pid
 }

@@ -13,8 +13,10 @@ public sealed class ClusterProcesses
 }
 
 /// <summary>
-/// <c>scripts/cluster.sh</c> end to end: a private redis, two silos and two gateway-only nodes as real processes on
-/// 127.0.0.1 (free ports, state in a temporary directory), then <c>down</c>.
+/// <c>scripts/cluster.sh</c> end to end, as real processes on 127.0.0.1 (free ports, state in a temporary directory):
+/// the shipped topology it starts without topology flags (a private redis and three co-hosted nodes, as
+/// docker-compose.yml), and split roles (two silos and two gateway-only nodes, as the tests and benchmarks ask for
+/// with <c>--silos 2 --gateways 2</c>); then <c>down</c>.
 /// </summary>
 [Trait("Category", "Cluster")]
 [Collection(ClusterProcesses.Name)]
@@ -141,6 +143,113 @@ public sealed class ClusterScriptTests(ITestOutputHelper output)
         finally
         {
             // Whatever happened above, stop what up started (a no-op when down already ran).
+            await ClusterScript.RunAsync(DownTimeout, environment, "down");
+            try
+            {
+                Directory.Delete(clusterDir, recursive: true);
+            }
+            catch (IOException)
+            {
+                // a log still open by a dying process; the temp dir is cleaned up eventually
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Up_without_topology_flags_starts_three_co_hosted_nodes_that_serve_one_cluster_and_down_stops_them()
+    {
+        var taken = new HashSet<int>();
+        var basePort = ClusterScript.FreePortBlock(3, taken); // node k's HTTP and WebSocket port: base + k - 1
+        var redisPort = ClusterScript.FreePortBlock(1, taken);
+        var siloPort = ClusterScript.FreePortBlock(3, taken);
+        var gatewayPort = ClusterScript.FreePortBlock(3, taken);
+        var clusterDir = Directory.CreateTempSubdirectory("relay-cluster-").FullName;
+        var environment = new Dictionary<string, string> { ["CLUSTER_DIR"] = clusterDir };
+
+        try
+        {
+            // Ports only: no --silos, --gateways or --combined.
+            var up = await ClusterScript.RunAsync(UpTimeout, environment,
+                "up", "--base-port", $"{basePort}", "--redis-port", $"{redisPort}",
+                "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}",
+                "--configuration", ClusterScript.Configuration, "--no-build", "--timeout", "180");
+            output.WriteLine(up.StandardError);
+            Assert.True(up.ExitCode == 0, up + "\n" + ClusterScript.Logs(clusterDir));
+
+            var urls = up.OutputLines[^1].Split(',');
+            Assert.Equal([$"ws://127.0.0.1:{basePort}/ws", $"ws://127.0.0.1:{basePort + 1}/ws", $"ws://127.0.0.1:{basePort + 2}/ws"], urls);
+            var nodes = urls.Select(u => new Uri(u.Replace("ws://", "http://", StringComparison.Ordinal).Replace("/ws", "/", StringComparison.Ordinal))).ToArray();
+
+            var pids = ReadPids(clusterDir);
+            Assert.Equal(["redis", "node1", "node2", "node3"], pids.Keys);
+            Assert.All(pids.Values, pid => Assert.True(IsRunning(pid), $"pid {pid} is not running"));
+            // Each node is one Relay.Silo process in the combined role, as the compose services are.
+            foreach (var node in new[] { "node1", "node2", "node3" })
+            {
+                var env = File.ReadAllLines(Path.Combine(clusterDir, "env", node));
+                Assert.Contains("Cluster__Role=Combined", env);
+            }
+
+            using var http = ClusterHttp.Client();
+            foreach (var node in nodes)
+            {
+                var ping = await ClusterHttp.GetAsync(http, node, "ping");
+                Assert.Equal(200, ping.Status);
+                Assert.Contains("\"status\":\"Healthy\"", ping.Body, StringComparison.Ordinal);
+                Assert.Equal(200, (await ClusterHttp.GetAsync(http, node, "healthz")).Status);
+            }
+
+            // One peer on the first node and one on the last: every node's /invocations sees both.
+            var mesh = ClusterHttp.NewMesh();
+            var alice = await ClusterHttp.ConnectPeerAsync(new Uri(urls[0] + "?mesh=" + mesh), "alice");
+            var bob = await ClusterHttp.ConnectPeerAsync(new Uri(urls[2] + "?mesh=" + mesh), "bob");
+            try
+            {
+                foreach (var node in nodes)
+                {
+                    var peers = await ClusterHttp.WaitForPeersAsync(http, node, mesh, ["alice", "bob"], TimeSpan.FromSeconds(20));
+                    Assert.Equal(["alice", "bob"], peers);
+                }
+            }
+            finally
+            {
+                await ClusterHttp.CloseAsync(alice);
+                await ClusterHttp.CloseAsync(bob);
+            }
+
+            var status = await ClusterScript.RunAsync(TimeSpan.FromSeconds(30), environment, "status");
+            Assert.True(status.ExitCode == 0, status.ToString());
+            Assert.Contains("4 of 4 running", status.StandardOutput, StringComparison.Ordinal);
+
+            // A node crashes (`kill`: SIGKILL): the two others keep answering, with grains re-activated among them.
+            var kill = await ClusterScript.RunAsync(TimeSpan.FromSeconds(30), environment, "kill", "node2");
+            Assert.True(kill.ExitCode == 0, kill.ToString());
+            var crashed = Stopwatch.StartNew();
+            foreach (var node in new[] { nodes[0], nodes[2] })
+            {
+                Assert.True(await AnswersInvocationsAsync(http, node, TimeSpan.FromSeconds(45)),
+                    $"{node} did not answer /invocations within 45 s of node2's crash\n{ClusterScript.Logs(clusterDir)}");
+            }
+            output.WriteLine($"the surviving nodes answered {crashed.Elapsed.TotalSeconds:F1} s after node2's crash");
+            var degraded = await ClusterScript.RunAsync(TimeSpan.FromSeconds(30), environment, "status");
+            Assert.NotEqual(0, degraded.ExitCode);
+            Assert.Contains("3 of 4 running", degraded.StandardOutput, StringComparison.Ordinal);
+
+            var restart = await ClusterScript.RunAsync(UpTimeout, environment, "restart", "node2");
+            Assert.True(restart.ExitCode == 0, restart + "\n" + ClusterScript.Logs(clusterDir));
+            var restarted = ReadPids(clusterDir);
+            Assert.NotEqual(pids["node2"], restarted["node2"]);
+            Assert.Equal(200, (await ClusterHttp.GetAsync(http, nodes[1], "healthz")).Status);
+            pids = restarted;
+
+            var down = await ClusterScript.RunAsync(DownTimeout, environment, "down");
+            output.WriteLine(down.StandardError);
+            Assert.True(down.ExitCode == 0, down.ToString());
+            Assert.All(pids, entry => Assert.False(IsRunning(entry.Value), $"{entry.Key} (pid {entry.Value}) still runs after down"));
+            Assert.False(File.Exists(Path.Combine(clusterDir, "pids")), "down leaves no PID file");
+        }
+        finally
+        {
             await ClusterScript.RunAsync(DownTimeout, environment, "down");
             try
             {

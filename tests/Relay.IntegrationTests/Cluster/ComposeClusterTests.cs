@@ -8,11 +8,12 @@ using Xunit.Abstractions;
 namespace Relay.IntegrationTests.Cluster;
 
 /// <summary>
-/// The shipped docker-compose.yml, run for real on Docker (redis, two silos, two gateways; see
-/// <see cref="ComposeCluster"/>), checked only through the gateways' published loopback ports: peers on the two
-/// gateways talk in order; a silo or a gateway that crashes is restarted by Docker and turns healthy, and the peers
-/// see what docs/protocol.md promises; <c>docker compose down</c> leaves nothing behind. Each test has a cluster of
-/// its own (up to down) and the tests of this class run one after the other.
+/// The shipped docker-compose.yml, run for real on Docker (redis and three co-hosted nodes, each a silo and a gateway;
+/// see <see cref="ComposeCluster"/>), checked only through the nodes' published loopback ports: peers on different
+/// nodes talk in order; a node that crashes is restarted by Docker and turns healthy, the peers on the other nodes
+/// keep talking, and they see what docs/protocol.md promises of the crashed node's peers; <c>docker compose down</c>
+/// leaves nothing behind. Each test has a cluster of its own (up to down) and the tests of this class run one after
+/// the other.
 /// </summary>
 [Trait("Category", "Compose")]
 public sealed class ComposeClusterTests(ITestOutputHelper output)
@@ -20,19 +21,27 @@ public sealed class ComposeClusterTests(ITestOutputHelper output)
     private static readonly TimeSpan RestartTimeout = TimeSpan.FromSeconds(90);
 
     [DockerFact]
-    public async Task Every_service_turns_healthy_and_peers_on_the_two_gateways_exchange_directs_and_broadcasts_in_order()
+    public async Task Every_service_turns_healthy_and_peers_on_different_nodes_exchange_directs_and_broadcasts_in_order()
     {
         await using var cluster = await ComposeCluster.UpAsync(output);
         // Published on loopback only (the file says so; this checks that the engine did it).
-        Assert.Equal($"127.0.0.1:{cluster.GatewayPorts[0]}", await cluster.PublishedAsync("gateway1", 8080));
-        Assert.Equal($"127.0.0.1:{cluster.GatewayPorts[1]}", await cluster.PublishedAsync("gateway2", 8080));
+        for (var k = 1; k <= ComposeCluster.Nodes.Length; k++)
+        {
+            Assert.Equal($"127.0.0.1:{cluster.NodePorts[k - 1]}", await cluster.PublishedAsync($"node{k}", 8080));
+        }
         var mesh = Mesh();
-        await using var a = await TestPeer.ConnectAsync(cluster.Gateway(1, mesh), TestPeer.NewId("a"));
+        await using var a = await TestPeer.ConnectAsync(cluster.Node(1, mesh), TestPeer.NewId("a"));
         await a.RegisterAsync();
-        await using var b = await TestPeer.ConnectAsync(cluster.Gateway(2, mesh), TestPeer.NewId("b"));
+        await using var b = await TestPeer.ConnectAsync(cluster.Node(2, mesh), TestPeer.NewId("b"));
         var snapshot = await b.RegisterAsync();
         Assert.Single(snapshot, f => Frame.From(f) == a.Id);
         await a.WaitForAsync(f => Frame.IsPresenceOf(f, b.Id));
+        // The third node serves the same mesh: a newcomer there meets both, and both meet it.
+        await using var c = await TestPeer.ConnectAsync(cluster.Node(3, mesh), TestPeer.NewId("c"));
+        var third = await c.RegisterAsync();
+        Assert.Equal(new[] { a.Id, b.Id }.Order(StringComparer.Ordinal), third.Select(Frame.From).Order(StringComparer.Ordinal));
+        await a.WaitForAsync(f => Frame.IsPresenceOf(f, c.Id));
+        await b.WaitForAsync(f => Frame.IsPresenceOf(f, c.Id));
 
         const int Frames = 100;
         await Task.WhenAll(SendMixedAsync(a, b, Frames), SendMixedAsync(b, a, Frames));
@@ -43,25 +52,27 @@ public sealed class ComposeClusterTests(ITestOutputHelper output)
     }
 
     [DockerFact]
-    public async Task A_crashed_silo_is_restarted_healthy_while_the_peers_keep_talking_and_are_told_of_any_loss()
+    public async Task A_crashed_node_is_restarted_healthy_while_the_peers_on_the_other_nodes_keep_talking_and_are_told_of_any_loss()
     {
+        // node3 holds no socket of this mesh, but being a silo it holds grains, some of them likely a's, b's or their
+        // mesh's: their conversation across node1 and node2 must survive its crash.
         await using var cluster = await ComposeCluster.UpAsync(output);
         var mesh = Mesh();
-        await using var a = await LivePeer.ConnectAsync(cluster.Gateway(1, mesh), "a");
-        await using var b = await LivePeer.ConnectAsync(cluster.Gateway(2, mesh), "b");
+        await using var a = await LivePeer.ConnectAsync(cluster.Node(1, mesh), "a");
+        await using var b = await LivePeer.ConnectAsync(cluster.Node(2, mesh), "b");
         await b.WaitForAsync(f => Frame.IsPresenceOf(f, a.Id));
         await a.WaitForAsync(f => Frame.IsPresenceOf(f, b.Id));
         using var ab = new DirectTraffic(a, b);
         using var ba = new DirectTraffic(b, a);
 
-        var killed = await cluster.KillAsync("silo1");
-        var restarted = await cluster.WaitForRestartAsync("silo1", killed, RestartTimeout);
+        var killed = await cluster.KillAsync("node3");
+        var restarted = await cluster.WaitForRestartAsync("node3", killed, RestartTimeout);
         var tries = await Eventually.SucceedsAsync(async () =>
         {
             await a.DirectMarkAsync(b);
             await b.DirectMarkAsync(a);
         }, TimeSpan.FromSeconds(60));
-        output.WriteLine($"silo1 restarted and healthy {restarted.TotalSeconds:F1} s after its SIGKILL; a round trip across the gateways took {tries} tries");
+        output.WriteLine($"node3 restarted and healthy {restarted.TotalSeconds:F1} s after its SIGKILL; a round trip across node1 and node2 took {tries} tries");
 
         await ab.StopAsync();
         await ba.StopAsync();
@@ -84,50 +95,65 @@ public sealed class ComposeClusterTests(ITestOutputHelper output)
     }
 
     [DockerFact]
-    public async Task A_crashed_gateway_is_restarted_healthy_and_only_its_peer_that_did_not_reconnect_goes_offline_once_after_30_to_40_s()
+    public async Task A_crashed_node_is_restarted_healthy_and_only_its_peer_that_did_not_reconnect_goes_offline_once_after_30_to_40_s()
     {
+        // The crashed node was silo and gateway at once: the grains of its peers' connections (placed by Orleans, many
+        // of them there) die with their sockets, and the survivors must still reap the victim on time.
         await using var cluster = await ComposeCluster.UpAsync(output);
         var mesh = Mesh();
-        await using var observer = await LivePeer.ConnectAsync(cluster.Gateway(1, mesh), "observer");
-        await using var mover = await TestPeer.ConnectAsync(cluster.Gateway(2, mesh), TestPeer.NewId("mover"));
+        await using var observer = await LivePeer.ConnectAsync(cluster.Node(1, mesh), "observer");
+        await using var witness = await LivePeer.ConnectAsync(cluster.Node(3, mesh), "witness");
+        await using var mover = await TestPeer.ConnectAsync(cluster.Node(2, mesh), TestPeer.NewId("mover"));
         await mover.RegisterAsync();
         await observer.WaitForAsync(f => Frame.IsPresenceOf(f, mover.Id));
+        await witness.WaitForAsync(f => Frame.IsPresenceOf(f, mover.Id));
         // The scenario, not a synchronisation: the victim's last frame comes 5 s after the mover's, so the mover's
-        // connection on the crashed gateway expires first, and an offline of the mover (which must not come) would
-        // reach the observer before the victim's.
+        // connection on the crashed node expires first, and an offline of the mover (which must not come) would
+        // reach the survivors before the victim's.
         await Task.Delay(TimeSpan.FromSeconds(5));
-        await using var victim = await TestPeer.ConnectAsync(cluster.Gateway(2, mesh), TestPeer.NewId("victim"));
+        await using var victim = await TestPeer.ConnectAsync(cluster.Node(2, mesh), TestPeer.NewId("victim"));
         await victim.RegisterAsync();
         var victimLastFrame = Stopwatch.StartNew();
         await observer.WaitForAsync(f => Frame.IsPresenceOf(f, victim.Id));
+        await witness.WaitForAsync(f => Frame.IsPresenceOf(f, victim.Id));
 
-        var killed = await cluster.KillAsync("gateway2");
-        // Their sockets close with the process, and the mover reconnects to the other gateway at once, as itself.
+        var killed = await cluster.KillAsync("node2");
+        // Their sockets close with the process, and the mover reconnects to another node at once, as itself.
         await mover.WaitForCloseAsync(TimeSpan.FromSeconds(10));
         await victim.WaitForCloseAsync(TimeSpan.FromSeconds(10));
-        await using var moved = await LivePeer.ConnectAsync(cluster.Gateway(1, mesh), mover.Id);
+        await using var moved = await LivePeer.ConnectAsync(cluster.Node(1, mesh), mover.Id);
         await observer.WaitForAsync(f => Frame.IsPresenceOf(f, mover.Id));
         await moved.DirectMarkAsync(observer);
         await observer.DirectMarkAsync(moved);
+        await moved.DirectMarkAsync(witness);
 
-        var restarted = await cluster.WaitForRestartAsync("gateway2", killed, RestartTimeout);
-        output.WriteLine($"gateway2 restarted and healthy {restarted.TotalSeconds:F1} s after its SIGKILL");
+        var restarted = await cluster.WaitForRestartAsync("node2", killed, RestartTimeout);
+        output.WriteLine($"node2 restarted and healthy {restarted.TotalSeconds:F1} s after its SIGKILL");
 
-        var offline = await observer.WaitForAsync(f => Frame.IsOfflineOf(f, victim.Id), TimeSpan.FromSeconds(60), "the victim's offline");
-        var after = observer.ArrivalOf(offline) - (observer.Age - victimLastFrame.Elapsed);
-        output.WriteLine($"the victim went offline {after.TotalSeconds:F1} s after its last frame");
-        Assert.InRange(after.TotalSeconds, 30, 40);
+        // Every survivor of the mesh, on either surviving node, hears of the victim once, 30-40 s after its last frame.
+        foreach (var survivor in new[] { observer, witness })
+        {
+            var offline = await survivor.WaitForAsync(f => Frame.IsOfflineOf(f, victim.Id), TimeSpan.FromSeconds(60), "the victim's offline");
+            var after = survivor.ArrivalOf(offline) - (survivor.Age - victimLastFrame.Elapsed);
+            output.WriteLine($"{survivor.Id} saw the victim go offline {after.TotalSeconds:F1} s after its last frame");
+            Assert.InRange(after.TotalSeconds, 30, 40);
+        }
 
-        // The restarted gateway serves again: a newcomer there meets the observer and the mover, not the departed victim.
-        await using var newcomer = await TestPeer.ConnectAsync(cluster.Gateway(2, mesh), TestPeer.NewId("newcomer"));
+        // The restarted node serves again: a newcomer there meets the living peers, not the departed victim.
+        await using var newcomer = await TestPeer.ConnectAsync(cluster.Node(2, mesh), TestPeer.NewId("newcomer"));
         var snapshot = await newcomer.RegisterAsync();
-        Assert.Equal(new[] { mover.Id, observer.Id }.Order(StringComparer.Ordinal), snapshot.Select(Frame.From).Order(StringComparer.Ordinal));
+        Assert.Equal(new[] { mover.Id, observer.Id, witness.Id }.Order(StringComparer.Ordinal), snapshot.Select(Frame.From).Order(StringComparer.Ordinal));
         await observer.WaitForAsync(f => Frame.IsPresenceOf(f, newcomer.Id));
+        await witness.WaitForAsync(f => Frame.IsPresenceOf(f, newcomer.Id));
         await moved.WaitForAsync(f => Frame.IsPresenceOf(f, newcomer.Id));
-        await moved.MarkAsync(observer, newcomer);
-        await observer.MarkAsync(moved, newcomer);
-        Assert.Equal(1, observer.Count(f => Frame.IsOfflineOf(f, victim.Id)));
-        Assert.DoesNotContain(observer.Received, f => Frame.IsOfflineOf(f, mover.Id));
+        await moved.MarkAsync(observer, witness, newcomer);
+        await observer.MarkAsync(moved, witness, newcomer);
+        await witness.MarkAsync(moved, observer, newcomer);
+        foreach (var survivor in new[] { observer, witness })
+        {
+            Assert.Equal(1, survivor.Count(f => Frame.IsOfflineOf(f, victim.Id)));
+            Assert.DoesNotContain(survivor.Received, f => Frame.IsOfflineOf(f, mover.Id));
+        }
         Assert.DoesNotContain(newcomer.Received, f => Frame.NamesPeer(f, victim.Id));
 
         await cluster.DownAsync();

@@ -5,24 +5,32 @@ using Relay.Tests.Infrastructure;
 namespace Relay.IntegrationTests.Cluster;
 
 /// <summary>
-/// docker-compose.yml and scripts/cluster.sh describe one topology (redis, two silos, two gateways on 8080/8081)
-/// with the same environment variables; only the addresses differ (service names in compose, 127.0.0.1 in the
-/// script). These tests keep the two in step: the script prints what it would set (<c>cluster.sh env</c>).
+/// The compose files and scripts/cluster.sh describe the same topologies with the same environment variables; only
+/// the addresses differ (service names in compose, 127.0.0.1 in the script). docker-compose.yml is the shipped one,
+/// three co-hosted nodes on 8080-8082, and must be what <c>cluster.sh up</c> starts without topology flags;
+/// docker-compose.split.yml (two silos, two gateways on 8080/8081) must be what <c>--silos 2 --gateways 2</c>
+/// starts. These tests keep each pair in step: the script prints what it would set (<c>cluster.sh env</c>).
 /// </summary>
 public class ComposeMatchesScriptTests
 {
+    private const string Shipped = "docker-compose.yml";
+    private const string Split = "docker-compose.split.yml";
     private static readonly TimeSpan ScriptTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Keys whose value is an address: compose names a service, the script says 127.0.0.1.</summary>
     private static readonly HashSet<string> AddressKeys = ["Cluster__Redis", "Cluster__AdvertisedIPAddress"];
 
-    private static ComposeFile Compose() =>
-        ComposeFile.Parse(File.ReadAllText(Path.Combine(RepositoryFiles.Root, "docker-compose.yml")));
+    /// <summary>The <c>cluster.sh env</c> arguments that must give each file's topology: the shipped file is the
+    /// script's default, so it gets none.</summary>
+    private static string[] ScriptArguments(string file) => file == Shipped ? [] : ["--silos", "2", "--gateways", "2"];
 
-    /// <summary>process name → environment, from <c>cluster.sh env --silos 2 --gateways 2</c> (default ports).</summary>
-    private static async Task<Dictionary<string, Dictionary<string, string>>> ScriptEnvironmentAsync()
+    private static ComposeFile Compose(string file) =>
+        ComposeFile.Parse(File.ReadAllText(Path.Combine(RepositoryFiles.Root, file)));
+
+    /// <summary>process name → environment, from <c>cluster.sh env</c> with the file's arguments (default ports).</summary>
+    private static async Task<Dictionary<string, Dictionary<string, string>>> ScriptEnvironmentAsync(string file)
     {
-        var result = await ClusterScript.RunAsync(ScriptTimeout, null, "env", "--silos", "2", "--gateways", "2");
+        var result = await ClusterScript.RunAsync(ScriptTimeout, null, ["env", .. ScriptArguments(file)]);
         Assert.True(result.ExitCode == 0, result.ToString());
         var processes = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
         foreach (var line in result.OutputLines)
@@ -40,66 +48,92 @@ public class ComposeMatchesScriptTests
     private static Dictionary<string, string> ClusterKeys(IReadOnlyDictionary<string, string> env) =>
         env.Where(kv => kv.Key.StartsWith("Cluster__", StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
 
+    /// <summary>The role a process of either topology has, from its name.</summary>
+    private static string RoleOf(string process) =>
+        process.StartsWith("node", StringComparison.Ordinal) ? "Combined"
+        : process.StartsWith("silo", StringComparison.Ordinal) ? "Silo"
+        : "Gateway";
+
     [Fact]
-    public async Task Both_run_the_same_processes()
+    public async Task The_shipped_file_and_the_script_without_topology_flags_run_three_co_hosted_nodes()
     {
-        var compose = Compose();
-        var script = await ScriptEnvironmentAsync();
+        var compose = Compose(Shipped);
+        var script = await ScriptEnvironmentAsync(Shipped);
+        Assert.Equal(["node1", "node2", "node3"], script.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["node1", "node2", "node3", "redis"], compose.Services.Keys.Order(StringComparer.Ordinal));
+        foreach (var node in new[] { "node1", "node2", "node3" })
+        {
+            Assert.Equal("Combined", script[node]["Cluster__Role"]);
+            Assert.Equal("Combined", compose.Services[node].Environment["Cluster__Role"]);
+        }
+    }
+
+    [Fact]
+    public async Task The_split_file_and_the_script_with_split_flags_run_two_silos_and_two_gateways()
+    {
+        var compose = Compose(Split);
+        var script = await ScriptEnvironmentAsync(Split);
         Assert.Equal(["gateway1", "gateway2", "silo1", "silo2"], script.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(["gateway1", "gateway2", "redis", "silo1", "silo2"], compose.Services.Keys.Order(StringComparer.Ordinal));
     }
 
     [Theory]
-    [InlineData("silo1")]
-    [InlineData("silo2")]
-    [InlineData("gateway1")]
-    [InlineData("gateway2")]
-    public async Task Every_process_gets_the_same_cluster_settings(string process)
+    [InlineData(Shipped)]
+    [InlineData(Split)]
+    public async Task Every_process_gets_the_same_cluster_settings(string file)
     {
-        var composeEnv = ClusterKeys(Compose().Services[process].Environment);
-        var scriptEnv = ClusterKeys((await ScriptEnvironmentAsync())[process]);
-
-        Assert.Equal(scriptEnv.Keys.Order(StringComparer.Ordinal), composeEnv.Keys.Order(StringComparer.Ordinal));
-        foreach (var (key, value) in scriptEnv.Where(kv => !AddressKeys.Contains(kv.Key)))
+        var compose = Compose(file);
+        var script = await ScriptEnvironmentAsync(file);
+        Assert.NotEmpty(script);
+        foreach (var (process, env) in script)
         {
-            Assert.True(composeEnv[key] == value, $"{process}: {key} is '{composeEnv[key]}' in docker-compose.yml but '{value}' in cluster.sh");
+            var composeEnv = ClusterKeys(compose.Services[process].Environment);
+            var scriptEnv = ClusterKeys(env);
+            Assert.Equal(scriptEnv.Keys.Order(StringComparer.Ordinal), composeEnv.Keys.Order(StringComparer.Ordinal));
+            foreach (var (key, value) in scriptEnv.Where(kv => !AddressKeys.Contains(kv.Key)))
+            {
+                Assert.True(composeEnv[key] == value, $"{process}: {key} is '{composeEnv[key]}' in {file} but '{value}' in cluster.sh");
+            }
         }
     }
 
     [Theory]
-    [InlineData("silo1")]
-    [InlineData("silo2")]
-    [InlineData("gateway1")]
-    [InlineData("gateway2")]
-    public async Task Addresses_differ_only_in_the_host(string process)
+    [InlineData(Shipped)]
+    [InlineData(Split)]
+    public async Task Addresses_differ_only_in_the_host(string file)
     {
-        var compose = Compose();
-        var composeEnv = compose.Services[process].Environment;
-        var scriptEnv = (await ScriptEnvironmentAsync())[process];
-
-        // Same redis port; compose reaches the redis service by name, the script its private redis on loopback.
-        Assert.Equal("127.0.0.1:6379", scriptEnv["Cluster__Redis"]);
-        Assert.Equal("redis:6379", composeEnv["Cluster__Redis"]);
-        Assert.Contains("redis", compose.Services.Keys);
-
-        // A silo advertises its container's name in compose (resolved at start), 127.0.0.1 as a process.
-        if (scriptEnv.TryGetValue("Cluster__AdvertisedIPAddress", out var advertised))
+        var compose = Compose(file);
+        var script = await ScriptEnvironmentAsync(file);
+        foreach (var (process, scriptEnv) in script)
         {
-            Assert.Equal("127.0.0.1", advertised);
-            Assert.Equal(process, composeEnv["Cluster__AdvertisedIPAddress"]);
+            var composeEnv = compose.Services[process].Environment;
+
+            // Same redis port; compose reaches the redis service by name, the script its private redis on loopback.
+            Assert.Equal("127.0.0.1:6379", scriptEnv["Cluster__Redis"]);
+            Assert.Equal("redis:6379", composeEnv["Cluster__Redis"]);
+            Assert.Contains("redis", compose.Services.Keys);
+
+            // A silo (a co-hosted node is one) advertises its container's name in compose (resolved at start),
+            // 127.0.0.1 as a process.
+            if (scriptEnv.TryGetValue("Cluster__AdvertisedIPAddress", out var advertised))
+            {
+                Assert.Equal("127.0.0.1", advertised);
+                Assert.Equal(process, composeEnv["Cluster__AdvertisedIPAddress"]);
+            }
         }
     }
 
-    [Fact]
-    public async Task Roles_and_the_shipped_failure_detection_are_set_everywhere()
+    [Theory]
+    [InlineData(Shipped)]
+    [InlineData(Split)]
+    public async Task Roles_and_the_shipped_failure_detection_are_set_everywhere(string file)
     {
-        var compose = Compose();
-        var script = await ScriptEnvironmentAsync();
+        var compose = Compose(file);
+        var script = await ScriptEnvironmentAsync(file);
         foreach (var (name, env) in script)
         {
-            var role = name.StartsWith("silo", StringComparison.Ordinal) ? "Silo" : "Gateway";
-            Assert.Equal(role, env["Cluster__Role"]);
-            Assert.Equal(role, compose.Services[name].Environment["Cluster__Role"]);
+            Assert.Equal(RoleOf(name), env["Cluster__Role"]);
+            Assert.Equal(RoleOf(name), compose.Services[name].Environment["Cluster__Role"]);
             foreach (var source in new[] { env, compose.Services[name].Environment })
             {
                 Assert.Equal("00:00:02", source["Cluster__ProbeTimeout"]);
@@ -110,11 +144,24 @@ public class ComposeMatchesScriptTests
     }
 
     [Fact]
-    public async Task Gateways_are_on_loopback_ports_8080_and_8081_in_both()
+    public async Task The_shipped_nodes_are_on_loopback_ports_8080_to_8082_in_both()
     {
-        var compose = Compose();
-        var script = await ScriptEnvironmentAsync();
+        var compose = Compose(Shipped);
+        var script = await ScriptEnvironmentAsync(Shipped);
         // Compose publishes on 127.0.0.1 only, as the script listens; a variable may choose another host port.
+        for (var k = 1; k <= 3; k++)
+        {
+            Assert.Equal([$"127.0.0.1:${{RELAY_NODE{k}_PORT:-{8079 + k}}}:8080"], compose.Services[$"node{k}"].Ports);
+            Assert.Equal($"http://127.0.0.1:{8079 + k}", script[$"node{k}"]["ASPNETCORE_URLS"]);
+        }
+        Assert.Empty(compose.Services["redis"].Ports);
+    }
+
+    [Fact]
+    public async Task The_split_gateways_are_on_loopback_ports_8080_and_8081_in_both()
+    {
+        var compose = Compose(Split);
+        var script = await ScriptEnvironmentAsync(Split);
         Assert.Equal(["127.0.0.1:${RELAY_GATEWAY1_PORT:-8080}:8080"], compose.Services["gateway1"].Ports);
         Assert.Equal(["127.0.0.1:${RELAY_GATEWAY2_PORT:-8081}:8080"], compose.Services["gateway2"].Ports);
         Assert.Equal("http://127.0.0.1:8080", script["gateway1"]["ASPNETCORE_URLS"]);
@@ -123,13 +170,30 @@ public class ComposeMatchesScriptTests
         Assert.Empty(compose.Services["silo2"].Ports);
     }
 
-    [Fact]
-    public void Every_relay_service_runs_the_one_image()
+    [Theory]
+    [InlineData(Shipped)]
+    [InlineData(Split)]
+    public void Every_relay_service_runs_the_one_image(string file)
     {
-        var compose = Compose();
-        foreach (var name in new[] { "silo1", "silo2", "gateway1", "gateway2" })
+        var compose = Compose(file);
+        var relay = compose.Services.Keys.Where(s => s != "redis").ToList();
+        Assert.NotEmpty(relay);
+        Assert.All(relay, name => Assert.Equal("relay:latest", compose.Services[name].Image));
+    }
+
+    [Fact]
+    public void The_telemetry_overlay_points_every_shipped_node_and_nothing_else_at_the_collector()
+    {
+        // An overlay naming a service the cluster file lacks would start it without an image; one missing a node
+        // would leave that node unexported.
+        var shipped = Compose(Shipped);
+        var overlay = Compose("docker-compose.otel.yml");
+        Assert.Equal(
+            shipped.Services.Keys.Where(s => s != "redis").Append("otel-collector").Order(StringComparer.Ordinal),
+            overlay.Services.Keys.Order(StringComparer.Ordinal));
+        foreach (var node in shipped.Services.Keys.Where(s => s != "redis"))
         {
-            Assert.Equal("relay:latest", compose.Services[name].Image);
+            Assert.Equal("http://otel-collector:4317", overlay.Services[node].Environment["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         }
     }
 }

@@ -107,7 +107,7 @@ public sealed class NodeDeathOfflineTests(ITestOutputHelper output)
         await using var survivors = await Survivors.ConnectAsync(On(0), On(1));
         await using var victims = await Victims.RegisterAsync(survivors, On(2));
 
-        cluster.Kill("silo3");
+        cluster.Kill("node3");
         output.WriteLine($"killed {victims.SinceLastFrame().TotalSeconds:F1} s after the last victim's last frame");
 
         await AssertOfflineOnceAsync(survivors, victims);
@@ -128,11 +128,11 @@ public sealed class NodeDeathOfflineTests(ITestOutputHelper output)
         await using var survivors = await Survivors.ConnectAsync(On(0), On(1));
         await using var victims = await Victims.RegisterAsync(survivors, 12, On(3));
 
-        cluster.Kill("silo4");
+        cluster.Kill("node4");
         output.WriteLine($"killed {victims.SinceLastFrame().TotalSeconds:F1} s after the last victim's last frame");
         // The mesh grain has told the victims' grains to watch their leases: they are being re-activated.
         await cluster.WaitForLogAsync($"Mesh {mesh}: gateway ", TimeSpan.FromSeconds(20));
-        cluster.Kill("silo3");
+        cluster.Kill("node3");
         output.WriteLine($"second kill {victims.SinceLastFrame().TotalSeconds:F1} s after the last victim's last frame");
 
         await AssertOfflineOnceAsync(survivors, victims);

@@ -7,16 +7,19 @@ using Xunit.Abstractions;
 namespace Relay.IntegrationTests.Infrastructure;
 
 /// <summary>
-/// The repository's docker-compose.yml, as it is, started as a user starts it (<c>docker compose up --build</c>) under
-/// a compose project of its own (<c>-p</c> overrides the file's <c>name:</c>) with the gateways published on free
-/// loopback ports (<c>RELAY_GATEWAY1_PORT</c>, <c>RELAY_GATEWAY2_PORT</c>). <c>scripts/docker-standins.sh</c> runs
+/// The repository's docker-compose.yml (redis and three co-hosted nodes), as it is, started as a user starts it
+/// (<c>docker compose up --build</c>) under a compose project of its own (<c>-p</c> overrides the file's
+/// <c>name:</c>) with the nodes published on free loopback ports (<c>RELAY_NODE1_PORT</c> to <c>RELAY_NODE3_PORT</c>). <c>scripts/docker-standins.sh</c> runs
 /// first, once per test run: it provides Compose v2 and the base images where the engine has none and no
 /// registry can be reached (and does nothing where they exist). Services are crashed with SIGKILL of their main
 /// process, so Docker's restart policy applies (<c>docker kill</c> would count as a stop).
 /// </summary>
 public sealed class ComposeCluster : IAsyncDisposable
 {
-    public static readonly string[] Services = ["redis", "silo1", "silo2", "gateway1", "gateway2"];
+    /// <summary>The relay nodes, in order: node k is published on <see cref="NodePorts"/>[k - 1].</summary>
+    public static readonly string[] Nodes = ["node1", "node2", "node3"];
+
+    public static readonly string[] Services = ["redis", .. Nodes];
 
     private const string ProjectPrefix = "relay-test-";
     private const string ProjectLabel = "com.docker.compose.project";
@@ -39,21 +42,21 @@ public sealed class ComposeCluster : IAsyncDisposable
         _output = output;
         Project = project;
         _ports = ports;
-        _environment = new(StringComparer.Ordinal)
+        _environment = new(StringComparer.Ordinal);
+        for (var k = 1; k <= ports.Length; k++)
         {
-            ["RELAY_GATEWAY1_PORT"] = ports[0].ToString(CultureInfo.InvariantCulture),
-            ["RELAY_GATEWAY2_PORT"] = ports[1].ToString(CultureInfo.InvariantCulture),
-        };
+            _environment[$"RELAY_NODE{k}_PORT"] = ports[k - 1].ToString(CultureInfo.InvariantCulture);
+        }
     }
 
     /// <summary>The compose project name: <c>relay-test-&lt;test process id&gt;-&lt;n&gt;</c>.</summary>
     public string Project { get; }
 
-    /// <summary>The host ports gateway 1 and 2 are published on (on 127.0.0.1, by the file).</summary>
-    public IReadOnlyList<int> GatewayPorts => _ports;
+    /// <summary>The host ports node 1, 2 and 3 are published on (on 127.0.0.1, by the file).</summary>
+    public IReadOnlyList<int> NodePorts => _ports;
 
-    /// <summary>The WebSocket URL of gateway 1 or 2 on its published loopback port, with a query.</summary>
-    public Uri Gateway(int gateway, string query) => new($"ws://127.0.0.1:{_ports[gateway - 1]}/ws{query}");
+    /// <summary>The WebSocket URL of node 1, 2 or 3 on its published loopback port, with a query.</summary>
+    public Uri Node(int node, string query) => new($"ws://127.0.0.1:{_ports[node - 1]}/ws{query}");
 
     /// <summary>Builds and starts the cluster and waits until every service's health check passes.</summary>
     public static async Task<ComposeCluster> UpAsync(ITestOutputHelper output)
@@ -65,7 +68,7 @@ public sealed class ComposeCluster : IAsyncDisposable
         Assert.True(prepared.ExitCode == 0, $"scripts/docker-standins.sh failed:\n{prepared}");
 
         var taken = new HashSet<int>();
-        int[] ports = [ClusterScript.FreePortBlock(1, taken), ClusterScript.FreePortBlock(1, taken)];
+        var ports = Nodes.Select(_ => ClusterScript.FreePortBlock(1, taken)).ToArray();
         var project = $"{ProjectPrefix}{Environment.ProcessId}-{Interlocked.Increment(ref _projects)}";
         var cluster = new ComposeCluster(output, project, ports);
         try
@@ -79,7 +82,7 @@ public sealed class ComposeCluster : IAsyncDisposable
             Assert.Equal(Services.Order(StringComparer.Ordinal), cluster._containers.Keys.Order(StringComparer.Ordinal));
             await cluster.WaitAsync(Services, s => s.Health == "healthy", "healthy", HealthTimeout);
             output.WriteLine($"{project}: up --build --detach took {upTook.TotalSeconds:F1} s; all {Services.Length} services " +
-                $"healthy {clock.Elapsed.TotalSeconds:F1} s after the start (gateways on 127.0.0.1:{ports[0]} and :{ports[1]})");
+                $"healthy {clock.Elapsed.TotalSeconds:F1} s after the start (nodes on 127.0.0.1:{string.Join(", :", ports)})");
             return cluster;
         }
         catch

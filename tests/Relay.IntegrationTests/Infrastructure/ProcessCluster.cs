@@ -5,8 +5,9 @@ namespace Relay.IntegrationTests.Infrastructure;
 
 /// <summary>
 /// A real multi-process cluster on loopback, started with <c>scripts/cluster.sh</c> exactly as an operator would
-/// (redis, silos with Cluster:Role=Silo, gateway-only Relay.Gateway nodes), on free ports and in its own state
-/// directory, with the dlls the test run just built. Nodes can be killed with SIGKILL by name.
+/// (redis, then silos with Cluster:Role=Silo and gateway-only Relay.Gateway nodes, or co-hosted nodes), on free ports
+/// and in its own state directory, with the dlls the test run just built. Nodes can be killed with SIGKILL by name.
+/// Every start passes its topology flags: the script's default (three co-hosted nodes) is for operators.
 /// </summary>
 public sealed class ProcessCluster : IAsyncDisposable
 {
@@ -30,7 +31,8 @@ public sealed class ProcessCluster : IAsyncDisposable
         StartAsync(silos, gateways, combined: false, settings);
 
     /// <summary>Starts <paramref name="nodes"/> co-hosted nodes (<c>cluster.sh up --gateways 0 --combined</c>): each is
-    /// a silo and a gateway in one process; <see cref="Gateways"/> lists their WebSocket URLs.</summary>
+    /// a silo and a gateway in one process, named node1, node2, ...; <see cref="Gateways"/> lists their WebSocket
+    /// URLs.</summary>
     public static Task<ProcessCluster> StartCoHostedAsync(int nodes, params string[] settings) =>
         StartAsync(nodes, 0, combined: true, settings);
 
@@ -63,7 +65,7 @@ public sealed class ProcessCluster : IAsyncDisposable
         return new ProcessCluster(state, environment, urls);
     }
 
-    /// <summary>Kills one node (e.g. "gateway1", "silo2") with SIGKILL: no goodbye to anybody.</summary>
+    /// <summary>Kills one node (e.g. "gateway1", "silo2", "node3") with SIGKILL: no goodbye to anybody.</summary>
     public void Kill(string node)
     {
         using var process = Process.GetProcessById(PidOf(node));
