@@ -11,7 +11,7 @@
 #                  [--configuration C] [--keep] [-- driver options]
 #
 #   --minutes    how long traffic runs (default 10)          --peers      peers (default 2000)
-#   --topology   split: 2 silos + 2 gateways (default, as docker-compose.yml); cohosted: 3 co-hosted nodes
+#   --topology   split: 2 silos + 2 gateways (default, docker-compose.split.yml); cohosted: 3 nodes, as shipped
 #   --seed       the run's random seed (kills, pauses, partners), printed in the report to repeat a run
 #   --no-build   use the dlls built before, in --configuration (default Release)
 #   --keep       keep the work directory (cluster logs) and print its path
