@@ -113,7 +113,8 @@ start() {
         urls=$("$repo/scripts/cluster.sh" up --silos "$nodes" --gateways 0 --combined --no-build --base-port "$base" \
             --redis-port "$redis" --silo-port "$silo" --gateway-port "$gateway" --timeout 300 | tail -n 1)
         cluster_started=1
-        pids=$(awk '$1 ~ /^silo/ {print $2}' "$CLUSTER_DIR/pids" | paste -sd,)
+        # The relay processes: co-hosted nodes are named node1..nodeK (the compose services' names), not redis.
+        pids=$(awk '$1 ~ /^node/ {print $2}' "$CLUSTER_DIR/pids" | paste -sd,)
         metrics=$(for ((k = 0; k < nodes; k++)); do echo "http://127.0.0.1:$((base + k))/metrics"; done | paste -sd,)
     else
         free_ports 1; local http=$port
