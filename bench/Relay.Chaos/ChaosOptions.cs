@@ -49,6 +49,11 @@ internal sealed record ChaosOptions
     /// <summary>Growth allowed of each surviving relay node's managed heap after GC over its level at the same
     /// load (see <see cref="MemoryCheck"/>).</summary>
     public double MaxHeapGrowth { get; init; } = 0.10;
+
+    /// <summary>How often (seconds) the driver asks each relay node for a full GC before it reads the node's heap, so
+    /// that the heap compared is what is live (see <see cref="FullCollection"/>); 0: never.</summary>
+    public double FullGcEvery { get; init; } = 30;
+
     public int Seed { get; init; } = Environment.TickCount;
 
     public static ChaosOptions Parse(string[] args)
@@ -94,6 +99,7 @@ internal sealed record ChaosOptions
             OfflineMax = Number("offline-max", defaults.OfflineMax),
             MaxRssGrowth = Number("max-rss-growth", defaults.MaxRssGrowth),
             MaxHeapGrowth = Number("max-heap-growth", defaults.MaxHeapGrowth),
+            FullGcEvery = Number("full-gc-every", defaults.FullGcEvery),
             Seed = (int)Number("seed", defaults.Seed),
         };
         if (values.Count > 0) throw new ArgumentException($"unknown option --{values.Keys.First()}");

@@ -37,7 +37,7 @@ internal static class ChaosReport
         text.AppendLine(inv, $"| redis restarted | {(chaos.RedisRestarted ? "yes" : "no")} |");
         text.AppendLine(inv, $"| error frames by code | {string.Join(", ", verdict.ErrorCodes.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}"))} |");
         text.AppendLine();
-        text.AppendLine(inv, $"Memory (first sample at the end's load a minute or more after start -> at the end; managed heap: the lowest over {MemoryCheck.Window:F0} s of samples):");
+        text.AppendLine(inv, $"Memory (first sample at the end's load a minute or more after start -> at the end; managed heap: live after a full GC, the lowest over {MemoryCheck.Window:F0} s of samples):");
         text.AppendLine();
         foreach (var line in memory.Lines) text.AppendLine(inv, $"- {line}");
         if (verdict.Examples.Count + rosters.Count > 0)

@@ -3,10 +3,11 @@ using System.Globalization;
 
 namespace Relay.Chaos;
 
-/// <summary>One memory sample of one process: its RSS, its managed heap after the last GC (bytes, from its
-/// <c>/metrics</c>; null for redis or when the scrape failed), the run's client sockets it held then, and its silo's
-/// grain activations (0 without a silo).</summary>
-internal readonly record struct RssSample(double At, long Kilobytes, long? HeapBytes, int Sockets, long Activations);
+/// <summary>One memory sample of one process: its RSS, its managed heap after the last GC without its fragmentation
+/// (bytes, from its <c>/metrics</c>; null for redis or when the scrape failed), whether that GC was a full one the
+/// driver asked for (<see cref="FullCollection"/>: then the heap is what is live), the run's client sockets it held
+/// then, and its silo's grain activations (0 without a silo).</summary>
+internal readonly record struct RssSample(double At, long Kilobytes, long? HeapBytes, bool AfterFullGc, int Sockets, long Activations);
 
 /// <summary>A process of the cluster as the run saw it: one pid, from when it was first seen.</summary>
 internal sealed class NodeProcess(string name, int pid, double firstSeen)
@@ -15,6 +16,10 @@ internal sealed class NodeProcess(string name, int pid, double firstSeen)
     public int Pid { get; } = pid;
     public double FirstSeen { get; } = firstSeen;
     public List<RssSample> Rss { get; } = [];
+
+    /// <summary>When the driver last asked this process for a full GC (run clock; null: never).</summary>
+    public double? FullGcRequestedAt { get; set; }
+
     public bool Alive => Directory.Exists($"/proc/{Pid}");
 }
 
@@ -27,6 +32,12 @@ internal sealed class ClusterNodes(ChaosOptions options, Func<int, int> socketsO
     // Sum over the generations of the System.Runtime gauge dotnet.gc.last_collection.heap.size, as the Prometheus
     // exporter names it: what the heap held right after the last GC.
     private const string HeapMetric = "dotnet_gc_last_collection_heap_size_bytes";
+
+    // What of that heap was free space between objects (subtracted: after a full GC, the rest is what is live).
+    private const string FragmentationMetric = "dotnet_gc_last_collection_heap_fragmentation_size_bytes";
+
+    // Collections per generation (gen2 counts the full ones): tells whether the GC asked for has run.
+    private const string Gen2Metric = "dotnet_gc_collections_total";
 
     // Orleans' gauge orleans-catalog-activations: the grain activations a silo holds.
     private const string ActivationsMetric = "orleans_catalog_activations";
@@ -63,14 +74,38 @@ internal sealed class ClusterNodes(ChaosOptions options, Func<int, int> socketsO
             if (rss is null) continue;
             var kilobytes = long.Parse(rss.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
             var port = HttpPort(name);
-            var (heap, activations) = port is { } p ? await ScrapeAsync(p) : (null, 0);
-            process.Rss.Add(new RssSample(now, kilobytes, heap, port is { } q ? socketsOnPort(q) : 0, activations));
+            if (port is not { } p)
+            {
+                process.Rss.Add(new RssSample(now, kilobytes, null, false, 0, 0));
+                continue;
+            }
+            var fullGc = false;
+            if (options.FullGcEvery > 0 && now - (process.FullGcRequestedAt ?? double.MinValue) >= options.FullGcEvery)
+            {
+                var before = await ScrapeAsync(p);
+                process.FullGcRequestedAt = now;
+                using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                fullGc = before.Gen2 is not null && await FullCollection.RequestAsync(pid, limit.Token);
+                // Counted only once the collection shows in the node's own figures (the exporter caches a scrape
+                // for a few hundred milliseconds, so the first read after the request may predate it).
+                var after = await ScrapeAsync(p);
+                for (var tries = 0; fullGc && !(after.Gen2 > before.Gen2) && tries < 12; tries++)
+                {
+                    await Task.Delay(250);
+                    after = await ScrapeAsync(p);
+                }
+                fullGc &= after.Gen2 > before.Gen2;
+                process.Rss.Add(new RssSample(now, kilobytes, after.Heap, fullGc, socketsOnPort(p), after.Activations));
+                continue;
+            }
+            var scraped = await ScrapeAsync(p);
+            process.Rss.Add(new RssSample(now, kilobytes, scraped.Heap, false, socketsOnPort(p), scraped.Activations));
         }
     }
 
     public void Dispose() => _http.Dispose();
 
-    private async Task<(long? Heap, long Activations)> ScrapeAsync(int port)
+    private async Task<(long? Heap, long Activations, long? Gen2)> ScrapeAsync(int port)
     {
         string metrics;
         try
@@ -79,21 +114,22 @@ internal sealed class ClusterNodes(ChaosOptions options, Func<int, int> socketsO
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
-            return (null, 0); // the node is being killed or restarted: the next sample reads it
+            return (null, 0, null); // the node is being killed or restarted: the next sample reads it
         }
 
-        long? heap = null;
-        long activations = 0;
+        long? heap = null, gen2 = null;
+        long fragmentation = 0, activations = 0;
         foreach (var line in metrics.AsSpan().EnumerateLines())
         {
-            var isHeap = line.StartsWith(HeapMetric + "{", StringComparison.Ordinal);
-            if (!isHeap && !line.StartsWith(ActivationsMetric + "{", StringComparison.Ordinal) && !line.StartsWith(ActivationsMetric + " ", StringComparison.Ordinal)) continue;
+            if (line.IsEmpty || line[0] == '#') continue;
             var value = (long)double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
-            if (isHeap) heap = (heap ?? 0) + value;
-            else activations += value;
+            if (line.StartsWith(HeapMetric + "{", StringComparison.Ordinal)) heap = (heap ?? 0) + value;
+            else if (line.StartsWith(FragmentationMetric + "{", StringComparison.Ordinal)) fragmentation += value;
+            else if (line.StartsWith(Gen2Metric + "{", StringComparison.Ordinal) && line.Contains("gc_heap_generation=\"gen2\"", StringComparison.Ordinal)) gen2 = value;
+            else if (line.StartsWith(ActivationsMetric + "{", StringComparison.Ordinal) || line.StartsWith(ActivationsMetric + " ", StringComparison.Ordinal)) activations += value;
         }
 
-        return (heap, activations);
+        return (heap - fragmentation, activations, gen2);
     }
 
     /// <summary>The HTTP (and WebSocket) port of a relay node, from how scripts/cluster.sh checks it is ready.</summary>

@@ -8,12 +8,13 @@ internal sealed record MemoryVerdict(List<string> Lines, bool Passed);
 /// <summary>
 /// Memory is flat when, for every surviving process, both its RSS at the end is within
 /// <see cref="ChaosOptions.MaxRssGrowth"/> of its level when it last carried the same load after its first minute,
-/// and its managed heap after GC (relay nodes, from <c>/metrics</c>) at the end is within
+/// and its managed heap after GC (relay nodes, from <c>/metrics</c>, without fragmentation) at the end is within
 /// <see cref="ChaosOptions.MaxHeapGrowth"/> of its level then. The heap is what tells a leak (objects kept per
 /// departed peer or closed connection) from memory the runtime keeps (GC segments committed after a burst, thread
-/// stacks, JIT code): an RSS that grew over a flat heap is the runtime's. The heap after the last GC includes garbage
-/// that GC did not reach (a gen0 GC leaves gen2 as it was), so each level is the lowest over <see cref="Window"/>
-/// seconds of samples.
+/// stacks, JIT code): an RSS that grew over a flat heap is the runtime's. The heap after an ordinary GC includes
+/// garbage that GC did not reach (a gen0 GC leaves gen2 as it was), so the driver asks every node for a full GC
+/// every <see cref="ChaosOptions.FullGcEvery"/> seconds, and each level is the lowest over <see cref="Window"/>
+/// seconds of the samples taken right after one.
 /// <para>The same load: kills move peers and grains. The peers of a killed gateway reconnect to the others and
 /// stay there; the activations of a killed silo move to the survivors and stay after it restarts (Orleans does not
 /// move live activations back). Memory that grew with what a process holds is not a leak, so the baseline is the
@@ -57,8 +58,9 @@ internal static class MemoryCheck
             passed &= ok;
             var load = baseline.Sockets + end.Sockets == 0 ? "" : $", sockets {baseline.Sockets} -> {end.Sockets}";
             if (baseline.Activations + end.Activations > 0) load += $", grain activations {baseline.Activations} -> {end.Activations}";
+            var fullGcs = process.Rss.Count(s => s.AfterFullGc && s.At >= baseline.At);
             var heap = heapGrowth is { } h
-                ? string.Create(CultureInfo.InvariantCulture, $", managed heap after GC {heapBefore!.Value / 1048576.0:F1} -> {heapAfter!.Value / 1048576.0:F1} MiB ({h:+0.0%;-0.0%})")
+                ? string.Create(CultureInfo.InvariantCulture, $", managed heap after GC {heapBefore!.Value / 1048576.0:F1} -> {heapAfter!.Value / 1048576.0:F1} MiB ({h:+0.0%;-0.0%}; {fullGcs} full GCs asked for)")
                 : "";
             var judged = !comparable ? " (never held the end's load after its first minute: not judged)"
                 : ok ? ""
@@ -76,6 +78,12 @@ internal static class MemoryCheck
         Math.Abs(end.Sockets - sample.Sockets) <= Math.Max(0.1 * end.Sockets, 2)
         && Math.Abs(end.Activations - sample.Activations) <= Math.Max(0.1 * end.Activations, 2);
 
-    private static long? LowestHeap(NodeProcess process, double from, double to) =>
-        process.Rss.Where(s => s.At >= from && s.At <= to && s.HeapBytes is not null).Select(s => s.HeapBytes).Min();
+    /// <summary>The lowest heap of the window, from the samples taken after a full GC when there are any (what is
+    /// live), else from every sample (what the last GC of any kind left).</summary>
+    private static long? LowestHeap(NodeProcess process, double from, double to)
+    {
+        var window = process.Rss.Where(s => s.At >= from && s.At <= to && s.HeapBytes is not null).ToList();
+        var full = window.Where(s => s.AfterFullGc).ToList();
+        return (full.Count > 0 ? full : window).Select(s => s.HeapBytes).Min();
+    }
 }
