@@ -55,13 +55,7 @@ public sealed class ClusterScriptTests(ITestOutputHelper output)
             Assert.All(pids.Values, pid => Assert.True(IsRunning(pid), $"pid {pid} is not running"));
 
             using var http = ClusterHttp.Client();
-            foreach (var gateway in gateways)
-            {
-                var ping = await ClusterHttp.GetAsync(http, gateway, "ping");
-                Assert.Equal(200, ping.Status);
-                Assert.Contains("\"status\":\"Healthy\"", ping.Body, StringComparison.Ordinal);
-                Assert.Equal(200, (await ClusterHttp.GetAsync(http, gateway, "healthz")).Status);
-            }
+            await AssertHealthyAsync(http, gateways);
             // Silos answer /ping and /healthz but hold no WebSockets.
             for (var k = 0; k < 2; k++)
             {
@@ -131,27 +125,14 @@ public sealed class ClusterScriptTests(ITestOutputHelper output)
             Assert.Contains("5 of 5 running", healed.StandardOutput, StringComparison.Ordinal);
             pids = restarted;
 
-            var down = await ClusterScript.RunAsync(DownTimeout, environment, "down");
-            output.WriteLine(down.StandardError);
-            Assert.True(down.ExitCode == 0, down.ToString());
-            Assert.All(pids, entry => Assert.False(IsRunning(entry.Value), $"{entry.Key} (pid {entry.Value}) still runs after down"));
-            Assert.False(File.Exists(Path.Combine(clusterDir, "pids")), "down leaves no PID file");
+            await DownAndAssertStoppedAsync(environment, clusterDir, pids);
 
             var after = await ClusterScript.RunAsync(TimeSpan.FromSeconds(30), environment, "status");
             Assert.Contains("down", after.StandardOutput, StringComparison.Ordinal);
         }
         finally
         {
-            // Whatever happened above, stop what up started (a no-op when down already ran).
-            await ClusterScript.RunAsync(DownTimeout, environment, "down");
-            try
-            {
-                Directory.Delete(clusterDir, recursive: true);
-            }
-            catch (IOException)
-            {
-                // a log still open by a dying process; the temp dir is cleaned up eventually
-            }
+            await CleanUpAsync(environment, clusterDir);
         }
     }
 
@@ -191,13 +172,7 @@ public sealed class ClusterScriptTests(ITestOutputHelper output)
             }
 
             using var http = ClusterHttp.Client();
-            foreach (var node in nodes)
-            {
-                var ping = await ClusterHttp.GetAsync(http, node, "ping");
-                Assert.Equal(200, ping.Status);
-                Assert.Contains("\"status\":\"Healthy\"", ping.Body, StringComparison.Ordinal);
-                Assert.Equal(200, (await ClusterHttp.GetAsync(http, node, "healthz")).Status);
-            }
+            await AssertHealthyAsync(http, nodes);
 
             // One peer on the first node and one on the last: every node's /invocations sees both.
             var mesh = ClusterHttp.NewMesh();
@@ -242,23 +217,11 @@ public sealed class ClusterScriptTests(ITestOutputHelper output)
             Assert.Equal(200, (await ClusterHttp.GetAsync(http, nodes[1], "healthz")).Status);
             pids = restarted;
 
-            var down = await ClusterScript.RunAsync(DownTimeout, environment, "down");
-            output.WriteLine(down.StandardError);
-            Assert.True(down.ExitCode == 0, down.ToString());
-            Assert.All(pids, entry => Assert.False(IsRunning(entry.Value), $"{entry.Key} (pid {entry.Value}) still runs after down"));
-            Assert.False(File.Exists(Path.Combine(clusterDir, "pids")), "down leaves no PID file");
+            await DownAndAssertStoppedAsync(environment, clusterDir, pids);
         }
         finally
         {
-            await ClusterScript.RunAsync(DownTimeout, environment, "down");
-            try
-            {
-                Directory.Delete(clusterDir, recursive: true);
-            }
-            catch (IOException)
-            {
-                // a log still open by a dying process; the temp dir is cleaned up eventually
-            }
+            await CleanUpAsync(environment, clusterDir);
         }
     }
 
@@ -285,6 +248,43 @@ public sealed class ClusterScriptTests(ITestOutputHelper output)
         {
             await ClusterScript.RunAsync(DownTimeout, environment, "down");
             Directory.Delete(clusterDir, recursive: true);
+        }
+    }
+
+    /// <summary>Every node answers <c>/ping</c> (Healthy) and <c>/healthz</c> with 200.</summary>
+    private static async Task AssertHealthyAsync(HttpClient http, IEnumerable<Uri> nodes)
+    {
+        foreach (var node in nodes)
+        {
+            var ping = await ClusterHttp.GetAsync(http, node, "ping");
+            Assert.Equal(200, ping.Status);
+            Assert.Contains("\"status\":\"Healthy\"", ping.Body, StringComparison.Ordinal);
+            Assert.Equal(200, (await ClusterHttp.GetAsync(http, node, "healthz")).Status);
+        }
+    }
+
+    /// <summary><c>down</c> succeeds, every recorded process is gone, and so is the PID file.</summary>
+    private async Task DownAndAssertStoppedAsync(Dictionary<string, string> environment, string clusterDir, Dictionary<string, int> pids)
+    {
+        var down = await ClusterScript.RunAsync(DownTimeout, environment, "down");
+        output.WriteLine(down.StandardError);
+        Assert.True(down.ExitCode == 0, down.ToString());
+        Assert.All(pids, entry => Assert.False(IsRunning(entry.Value), $"{entry.Key} (pid {entry.Value}) still runs after down"));
+        Assert.False(File.Exists(Path.Combine(clusterDir, "pids")), "down leaves no PID file");
+    }
+
+    /// <summary>Whatever a test did, stops what <c>up</c> started (a no-op when down already ran) and removes its
+    /// state directory.</summary>
+    private static async Task CleanUpAsync(Dictionary<string, string> environment, string clusterDir)
+    {
+        await ClusterScript.RunAsync(DownTimeout, environment, "down");
+        try
+        {
+            Directory.Delete(clusterDir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // a log still open by a dying process; the temp dir is cleaned up eventually
         }
     }
 
