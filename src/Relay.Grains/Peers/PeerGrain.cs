@@ -19,6 +19,9 @@ internal sealed partial class PeerGrain(
 
     // After a failed announcement: soon, since the offline is due, but not at once against a silo still dying.
     private static readonly TimeSpan ReapRetryDelay = TimeSpan.FromMilliseconds(500);
+
+    // How long a reap timer's tick waits for the reminder service before trying again at the next check.
+    private static readonly TimeSpan ReminderCallTimeout = TimeSpan.FromSeconds(2);
     private static readonly byte[] EmptyMetadata = "{}"u8.ToArray();
     private readonly LivenessOptions _options = options.Value;
 
@@ -337,8 +340,9 @@ internal sealed partial class PeerGrain(
             _reapTimer = this.RegisterGrainTimer(
                 static async (grain, _) =>
                 {
-                    await grain.EnsureReminder();
+                    // Reaping first: the reminder is only the backstop, and registering it may wait on a dying silo.
                     await grain.ReapOrRetry();
+                    await grain.EnsureReminder();
                 },
                 this,
                 new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { KeepAlive = true });
@@ -379,7 +383,9 @@ internal sealed partial class PeerGrain(
         if (_reminderRegistered || State.Connections.Count == 0) return;
         try
         {
-            await this.RegisterOrUpdateReminder(ReminderName, _options.ReminderPeriod, _options.ReminderPeriod);
+            // Bounded: a call to the reminder service on a silo that just died waits for the response timeout (30 s),
+            // and this turn must not hold the peer's renewals and reaps for that long.
+            await this.RegisterOrUpdateReminder(ReminderName, _options.ReminderPeriod, _options.ReminderPeriod).WaitAsync(ReminderCallTimeout);
             _reminderRegistered = true;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
