@@ -79,28 +79,28 @@ internal sealed class ClusterNodes(ChaosOptions options, Func<int, int> socketsO
                 process.Rss.Add(new RssSample(now, kilobytes, null, false, 0, 0));
                 continue;
             }
-            var fullGc = false;
-            if (options.FullGcEvery > 0 && now - (process.FullGcRequestedAt ?? double.MinValue) >= options.FullGcEvery)
-            {
-                var before = await ScrapeAsync(p);
-                process.FullGcRequestedAt = now;
-                using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                fullGc = before.Gen2 is not null && await FullCollection.RequestAsync(pid, limit.Token);
-                // Counted only once the collection shows in the node's own figures (the exporter caches a scrape
-                // for a few hundred milliseconds, so the first read after the request may predate it).
-                var after = await ScrapeAsync(p);
-                for (var tries = 0; fullGc && !(after.Gen2 > before.Gen2) && tries < 12; tries++)
-                {
-                    await Task.Delay(250);
-                    after = await ScrapeAsync(p);
-                }
-                fullGc &= after.Gen2 > before.Gen2;
-                process.Rss.Add(new RssSample(now, kilobytes, after.Heap, fullGc, socketsOnPort(p), after.Activations));
-                continue;
-            }
-            var scraped = await ScrapeAsync(p);
-            process.Rss.Add(new RssSample(now, kilobytes, scraped.Heap, false, socketsOnPort(p), scraped.Activations));
+            var due = options.FullGcEvery > 0 && now - (process.FullGcRequestedAt ?? double.MinValue) >= options.FullGcEvery;
+            if (due) process.FullGcRequestedAt = now;
+            var (scraped, fullGc) = due ? await ScrapeAfterFullGcAsync(pid, p) : (await ScrapeAsync(p), false);
+            process.Rss.Add(new RssSample(now, kilobytes, scraped.Heap, fullGc, socketsOnPort(p), scraped.Activations));
         }
+    }
+
+    /// <summary>Asks the node for a full GC (<see cref="FullCollection"/>), then reads its metrics; the sample counts as
+    /// after a full GC only once the collection shows in the node's own gen2 count (the exporter caches a scrape for a
+    /// few hundred milliseconds, so the first read after the request may predate it).</summary>
+    private async Task<((long? Heap, long Activations, long? Gen2) Scraped, bool FullGc)> ScrapeAfterFullGcAsync(int pid, int port)
+    {
+        var before = await ScrapeAsync(port);
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var requested = before.Gen2 is not null && await FullCollection.RequestAsync(pid, limit.Token);
+        var after = await ScrapeAsync(port);
+        for (var tries = 0; requested && !(after.Gen2 > before.Gen2) && tries < 12; tries++)
+        {
+            await Task.Delay(250);
+            after = await ScrapeAsync(port);
+        }
+        return (after, requested && after.Gen2 > before.Gen2);
     }
 
     public void Dispose() => _http.Dispose();

@@ -46,8 +46,9 @@ internal static class MemoryCheck
                 continue;
             }
 
-            var comparable = candidates.Exists(s => SameLoad(s, end));
-            var baseline = comparable ? candidates.First(s => SameLoad(s, end)) : candidates[0];
+            var sameLoad = candidates.FindIndex(s => SameLoad(s, end));
+            var comparable = sameLoad >= 0;
+            var baseline = candidates[Math.Max(sameLoad, 0)];
             var growth = (double)end.Kilobytes / baseline.Kilobytes - 1;
             var heapBefore = LowestHeap(process, baseline.At, baseline.At + Window);
             var heapAfter = LowestHeap(process, end.At - Window, end.At);

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using Orleans.Configuration;
+using Orleans.Persistence;
 using Orleans.Runtime.Providers;
 using Relay.Gateway.Hosting;
 using Relay.Grains;
@@ -32,16 +33,13 @@ public static class RelaySiloBuilderExtensions
         {
             // Cleared state is deleted, not kept as an empty record: peer ids are the clients' to choose, so records
             // of peers that left would grow Redis for ever.
-            silo.AddRedisGrainStorage(GatewayStreams.Storage, o =>
+            void Storage(RedisStorageOptions o)
             {
                 o.ConfigurationOptions = RedisConfiguration(cluster);
                 o.DeleteStateOnClear = true;
-            });
-            silo.AddRedisGrainStorage(PubSubStore, o =>
-            {
-                o.ConfigurationOptions = RedisConfiguration(cluster);
-                o.DeleteStateOnClear = true;
-            });
+            }
+            silo.AddRedisGrainStorage(GatewayStreams.Storage, Storage);
+            silo.AddRedisGrainStorage(PubSubStore, Storage);
             silo.UseRedisReminderService(o => o.ConfigurationOptions = RedisConfiguration(cluster));
         }
         else
