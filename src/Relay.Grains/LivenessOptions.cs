@@ -61,6 +61,25 @@ public sealed class LivenessOptions : IValidatableObject
     public TimeSpan LeaseDuration => StaleTimeout + LivenessReportInterval + LivenessReportInterval;
 
     /// <summary>
+    /// How long a gateway may go without a heartbeat (<c>IGatewayGrain.Heartbeat</c>, once per report interval) before
+    /// peer grains count it gone: three report intervals. A lease runs out when its gateway's renewals stop, which is
+    /// what a dead gateway looks like, and also what a live one looks like when it is too busy to report on time. So a
+    /// grain reaps on an expired lease only when the gateway has also stopped its heartbeats; a dead gateway's last
+    /// heartbeat is at most this old when its peers' leases run out (they end 34 s after a frame the gateway read at
+    /// most 30 s before it died), so they still go offline within 34-38 s of their last frame (the grain asks again
+    /// once per report interval).
+    /// </summary>
+    public TimeSpan GatewaySilence => LivenessReportInterval * 3;
+
+    /// <summary>
+    /// The longest a grain holds an expired lease of a gateway that still sends heartbeats: the lease plus a stale
+    /// timeout. A live gateway reaps its own silent peers at the stale timeout (later by at most one more while the
+    /// node itself runs behind), so a lease still unrenewed after this belongs to a connection its gateway lost track
+    /// of, and the grain reaps it.
+    /// </summary>
+    public TimeSpan LeaseHoldLimit => LeaseDuration + StaleTimeout;
+
+    /// <summary>
     /// How far the lease a peer grain persists may lag behind the one it holds in memory: a renewal is written once its
     /// last frame is this much newer than the last write (for a peer sending every few seconds, about every second
     /// report; one sending every 10 s, each). A grain re-activated after its silo died (its gateway gone too, so nobody

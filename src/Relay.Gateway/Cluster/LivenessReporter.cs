@@ -12,8 +12,9 @@ namespace Relay.Gateway.Cluster;
 
 /// <summary>
 /// Tells peer grains, in batches, that this gateway's connections are alive: one call per peer that sent
-/// anything since the last report, never one per frame. A gateway that dies stops reporting, and its peers'
-/// grains reap them when their leases run out.
+/// anything since the last report, never one per frame, and its gateway grain that the gateway itself is (a
+/// heartbeat per report). A gateway that dies stops reporting, and its peers' grains reap them when their leases run
+/// out and the heartbeats have stopped too.
 /// </summary>
 /// <remarks>
 /// A grain's lease ends <see cref="LivenessOptions.LeaseDuration"/> (stale timeout + 2 report intervals) after the last
@@ -64,7 +65,9 @@ internal sealed partial class LivenessReporter(
             byPeer[key] = (entry.Connections, Math.Max(entry.LastFrame, unix));
         }
 
-        var calls = new List<Task>(byPeer.Count);
+        // The heartbeat goes out whatever else there is to say: it is what tells a peer grain whose lease on one of
+        // this gateway's connections ran out that the gateway is late, not gone (IGatewayGrain.IsReporting).
+        var calls = new List<Task>(byPeer.Count + 1) { grains.GetGrain<IGatewayGrain>(gateway.Id).Heartbeat() };
         foreach (var (key, (reported, lastFrame)) in byPeer)
         {
             calls.Add(Watch(grains.GetGrain<IPeerGrain>(key).Renew(gateway.Id, [.. reported.Select(c => c.Id)], lastFrame), reported));

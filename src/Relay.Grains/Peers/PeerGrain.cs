@@ -20,14 +20,20 @@ internal sealed partial class PeerGrain(
     // After a failed announcement: soon, since the offline is due, but not at once against a silo still dying.
     private static readonly TimeSpan ReapRetryDelay = TimeSpan.FromMilliseconds(500);
 
-    // How long a reap timer's tick waits for the reminder service before trying again at the next check.
+    // How long a reap timer's tick waits for the reminder service before trying again at the next check, and for a
+    // gateway's grain to say whether the gateway still reports (then taken as a no: the grain reaps, as before).
     private static readonly TimeSpan ReminderCallTimeout = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan GatewayCallTimeout = TimeSpan.FromSeconds(2);
     private static readonly byte[] EmptyMetadata = "{}"u8.ToArray();
     private readonly LivenessOptions _options = options.Value;
 
     // Leases this activation loaded from storage and no live gateway has renewed since: the activation that held them
     // was lost, and with it up to LeaseWriteInterval of renewals that were never written.
     private readonly HashSet<ConnectionLease> _restored = new(ReferenceEqualityComparer.Instance);
+
+    // Expired leases held because their gateway still sends heartbeats, until when (unix seconds). Created on the first
+    // hold: most peers never need one, and a peer grain's memory is paid per peer.
+    private Dictionary<ConnectionLease, double>? _held;
     private IGrainTimer? _reapTimer;
     private IGrainTimer? _graceTimer;
     private bool _reminderRegistered;
@@ -75,6 +81,7 @@ internal sealed partial class PeerGrain(
         {
             State.Connections.Remove(known);
             _restored.Remove(known);
+            Unhold(known);
         }
         State.Connections.Add(new ConnectionLease
         {
@@ -122,6 +129,7 @@ internal sealed partial class PeerGrain(
         }
         State.Connections.Remove(lease);
         _restored.Remove(lease);
+        Unhold(lease);
         if (State.Connections.Count > 0)
         {
             await state.WriteStateAsync();
@@ -149,6 +157,7 @@ internal sealed partial class PeerGrain(
             if (State.Find(new ConnectionKey(gatewayId, id)) is not { } lease) continue;
             // A live gateway reports the connection's latest frame: whatever the lost activation knew, this is it.
             _restored.Remove(lease);
+            Unhold(lease);
             if (lease.LastFrame < lastFrame) lease.LastFrame = lastFrame;
         }
         if (lastFrame > State.LastSeen) State.LastSeen = lastFrame;
@@ -202,6 +211,8 @@ internal sealed partial class PeerGrain(
         var now = UnixTime.Now(time);
         var expired = State.Connections.FindAll(c => LeaseEnd(c) <= now);
         if (expired.Count == 0) return;
+        await HoldLeasesOfReportingGateways(expired, now);
+        if (expired.Count == 0) return;
 
         // Announced before the connections go: a call that fails (the mesh grain's silo just died, and is not yet
         // declared dead) leaves them expired in the state, so the next tick announces again instead of nobody ever
@@ -216,6 +227,7 @@ internal sealed partial class PeerGrain(
 
         State.Connections.RemoveAll(expired.Contains);
         _restored.ExceptWith(expired);
+        expired.ForEach(Unhold);
         if (!offline)
         {
             await state.WriteStateAsync();
@@ -224,6 +236,53 @@ internal sealed partial class PeerGrain(
         var forgotten = await PersistOfflineAsync();
         await StopReaping();
         if (forgotten) this.DeactivateOnIdle();
+    }
+
+    /// <summary>
+    /// Keeps out of <paramref name="expired"/> the leases of gateways that still send heartbeats, holding each for one
+    /// more report interval (then this asks again), up to <see cref="LivenessOptions.LeaseHoldLimit"/> after its last
+    /// frame. A lease runs out when its gateway's renewals stop: a dead gateway, or a live one too starved of CPU to
+    /// renew on time. Only the first should make a live peer go offline; the second reaps its own silent peers by its
+    /// stale timeout, with a frame the grain has not heard of yet perhaps in its hands. A gateway whose grain does not
+    /// answer in time counts as gone: the grain reaps, as it would without this check.
+    /// </summary>
+    private async Task HoldLeasesOfReportingGateways(List<ConnectionLease> expired, double now)
+    {
+        var holdLimit = _options.LeaseHoldLimit.TotalSeconds;
+        foreach (var gatewayId in expired.Where(c => now < c.LastFrame + holdLimit).Select(c => c.GatewayId).Distinct(StringComparer.Ordinal).ToArray())
+        {
+            if (!await IsReportingAsync(gatewayId)) continue;
+            var heldUntil = now + _options.LivenessReportInterval.TotalSeconds;
+            foreach (var lease in expired)
+            {
+                if (lease.GatewayId != gatewayId || now >= lease.LastFrame + holdLimit) continue;
+                _held ??= new Dictionary<ConnectionLease, double>(ReferenceEqualityComparer.Instance);
+                _held[lease] = Math.Min(heldUntil, lease.LastFrame + holdLimit);
+            }
+        }
+        if (_held is null) return;
+        var held = expired.RemoveAll(c => _held.ContainsKey(c) && LeaseEnd(c) > now);
+        if (held > 0) Log.LeasesHeld(logger, _mesh, held);
+    }
+
+    private async Task<bool> IsReportingAsync(string gatewayId)
+    {
+        try
+        {
+            return await GrainFactory.GetGrain<IGatewayGrain>(gatewayId).IsReporting().WaitAsync(GatewayCallTimeout);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.GatewayCheckFailed(logger, ex, _mesh, gatewayId);
+            return false;
+        }
+    }
+
+    private void Unhold(ConnectionLease lease)
+    {
+        if (_held is null) return;
+        _held.Remove(lease);
+        if (_held.Count == 0) _held = null;
     }
 
     /// <summary>
@@ -355,9 +414,12 @@ internal sealed partial class PeerGrain(
     }
 
     /// <summary>When the connection's lease runs out (unix seconds): a restored lease is given the renewals its lost
-    /// activation may not have written.</summary>
-    private double LeaseEnd(ConnectionLease connection) =>
-        connection.LastFrame + _options.LeaseDuration.TotalSeconds + (_restored.Contains(connection) ? _options.LeaseWriteInterval.TotalSeconds : 0);
+    /// activation may not have written, and a held one runs to the end of its hold.</summary>
+    private double LeaseEnd(ConnectionLease connection)
+    {
+        var end = connection.LastFrame + _options.LeaseDuration.TotalSeconds + (_restored.Contains(connection) ? _options.LeaseWriteInterval.TotalSeconds : 0);
+        return _held is not null && _held.TryGetValue(connection, out var heldUntil) && heldUntil > end ? heldUntil : end;
+    }
 
     private TimeSpan NextReapDue()
     {
@@ -429,6 +491,14 @@ internal sealed partial class PeerGrain(
         [LoggerMessage(EventId = 2004, Level = LogLevel.Warning,
             Message = "Mesh {Mesh}: an offline peer's state could not be cleared; the next call about it tries again")]
         public static partial void ClearFailed(ILogger logger, Exception exception, string mesh);
+
+        [LoggerMessage(EventId = 2006, Level = LogLevel.Debug,
+            Message = "Mesh {Mesh}: {Held} expired lease(s) held: their gateway still reports, so it is late, not gone")]
+        public static partial void LeasesHeld(ILogger logger, string mesh, int held);
+
+        [LoggerMessage(EventId = 2007, Level = LogLevel.Warning,
+            Message = "Mesh {Mesh}: asking whether gateway {Gateway} still reports failed; its expired leases are reaped")]
+        public static partial void GatewayCheckFailed(ILogger logger, Exception exception, string mesh, string gateway);
 
         [LoggerMessage(EventId = 2003, Level = LogLevel.Warning,
             Message = "Mesh {Mesh}: a peer's reap reminder could not be registered or removed; its timer tries again")]

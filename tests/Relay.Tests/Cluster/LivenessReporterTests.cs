@@ -57,6 +57,22 @@ public sealed class LivenessReporterTests : IDisposable
     }
 
     [Fact]
+    public async Task Every_report_sends_the_gateway_heartbeat_even_with_nothing_to_renew()
+    {
+        await _reporter.ReportAsync();
+        Assert.Equal(1, _peers.Heartbeats);
+
+        var alice = Registered("alice");
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Frame(alice);
+        await _reporter.ReportAsync();
+        await _reporter.ReportAsync(); // nothing new: no renewal, still a heartbeat
+
+        Assert.Equal(3, _peers.Heartbeats);
+        Assert.Single(_peers.Renewals);
+    }
+
+    [Fact]
     public async Task Frames_inside_an_interval_of_the_last_report_wait_for_the_periodic_report()
     {
         var alice = Registered("alice");
@@ -127,6 +143,12 @@ public sealed class LivenessReporterTests : IDisposable
     {
         public ConcurrentQueue<Renewal> Renewals { get; } = new();
 
+        public int Heartbeats => Volatile.Read(ref _heartbeats);
+
+        private int _heartbeats;
+
+        public void Heartbeat() => Interlocked.Increment(ref _heartbeats);
+
         public bool FailNext { get; set; }
 
         public IGrainFactory Factory()
@@ -145,13 +167,35 @@ public sealed class LivenessReporterTests : IDisposable
         }
     }
 
-    /// <summary>Answers GetGrain with a fake peer grain of that key; nothing else of the factory is used.</summary>
+    /// <summary>Answers GetGrain with a fake peer grain of that key, or the fake gateway grain; nothing else of the
+    /// factory is used.</summary>
     public class FactoryProxy : DispatchProxy
     {
         internal RecordingPeers? Peers { get; set; }
 
-        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args) =>
-            targetMethod?.Name == nameof(IGrainFactory.GetGrain) ? new FakePeer(Peers!, (string)args![0]!) : throw new NotSupportedException(targetMethod?.Name);
+        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args) => targetMethod switch
+        {
+            { Name: nameof(IGrainFactory.GetGrain) } when targetMethod.GetGenericArguments()[0] == typeof(IGatewayGrain) => new FakeGateway(Peers!),
+            { Name: nameof(IGrainFactory.GetGrain) } => new FakePeer(Peers!, (string)args![0]!),
+            _ => throw new NotSupportedException(targetMethod?.Name),
+        };
+    }
+
+    private sealed class FakeGateway(RecordingPeers peers) : IGatewayGrain
+    {
+        public Task Heartbeat()
+        {
+            peers.Heartbeat();
+            return Task.CompletedTask;
+        }
+
+        public Task<bool> IsReporting() => throw new NotSupportedException();
+
+        public Task Register(IGatewayInbox inbox) => throw new NotSupportedException();
+
+        public Task<IGatewayInbox?> GetInbox() => throw new NotSupportedException();
+
+        public Task Unregister() => throw new NotSupportedException();
     }
 
     private sealed class FakePeer(RecordingPeers peers, string key) : IPeerGrain

@@ -95,6 +95,8 @@ public sealed class GrainClusterFixture : IAsyncLifetime
 
     public IMeshGrain Mesh(string mesh) => Client.GetGrain<IMeshGrain>(mesh);
 
+    public IGatewayGrain Gateway(string gatewayId) => Client.GetGrain<IGatewayGrain>(gatewayId);
+
     /// <summary>The activation currently serving <paramref name="grain"/>, if any silo has one.</summary>
     public ActivationId? CurrentActivation(IAddressable grain) =>
         Cluster.TryGetGrainContext(grain.GetGrainId(), out var context) ? context.ActivationId : null;

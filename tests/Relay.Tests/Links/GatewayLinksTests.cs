@@ -151,6 +151,10 @@ public sealed class GatewayLinksTests : IDisposable
         public Task<IGatewayInbox?> GetInbox() => Task.FromResult<IGatewayInbox?>(inbox);
 
         public Task Unregister() => Task.CompletedTask;
+
+        public Task Heartbeat() => Task.CompletedTask;
+
+        public Task<bool> IsReporting() => Task.FromResult(true);
     }
 
     private sealed class RecordingInbox : IGatewayInbox
