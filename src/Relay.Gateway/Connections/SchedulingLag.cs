@@ -70,7 +70,8 @@ internal sealed class SchedulingLag
     }
 
     /// <summary>The lag counted within the last stale timeout (what a peer silent that long is credited).</summary>
-    public TimeSpan Recent => CreditSince(_time.GetTimestamp() - (long)(_maxCredit.TotalSeconds * _time.TimestampFrequency));
+    public TimeSpan Recent =>
+        CreditSince(_time.GetTimestamp() - (long)(_maxCredit.TotalSeconds * _time.TimestampFrequency));
 
     /// <summary>Marks the start of a tick of the periodic work: returns the lateness it counts (zero when on time).
     /// The lateness is added here, before the tick does its work, so the tick that finds the node behind credits it
