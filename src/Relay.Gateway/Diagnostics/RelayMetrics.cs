@@ -22,6 +22,8 @@ internal sealed class RelayMetrics
     private readonly Counter<long> _disconnects;
     private readonly UpDownCounter<long> _connections;
     private readonly Counter<long> _reaped;
+    private readonly Counter<long> _reapsDeferred;
+    private readonly Counter<double> _schedulingLag;
     private readonly Counter<long> _linkSent;
     private readonly Counter<long> _linkBatches;
     private readonly Counter<long> _linkReceived;
@@ -47,6 +49,10 @@ internal sealed class RelayMetrics
         _errors = meter.CreateCounter<long>("relay.errors", "{error}", "Relay error frames, by code (counted before the error rate limit)");
         _disconnects = meter.CreateCounter<long>("relay.disconnects", "{connection}", "Connections closed, by reason");
         _reaped = meter.CreateCounter<long>("relay.connections.reaped", "{connection}", "Connections unregistered after the stale timeout (socket kept open)");
+        _reapsDeferred = meter.CreateCounter<long>("relay.connections.reaps_deferred", "{connection}",
+            "Reaps a sweep held because this node ran behind its schedule since the connection's last frame (once per connection per sweep)");
+        _schedulingLag = meter.CreateCounter<double>("relay.scheduling.lag", "s",
+            "How late this node's connection sweeps started, beyond a tolerance of 250 ms each, added up (socket reads wait in the same queue)");
         _linkSent = meter.CreateCounter<long>("relay.cluster.items.sent", "{item}", "Frames and membership changes sent to other gateways");
         _linkBatches = meter.CreateCounter<long>("relay.cluster.batches.sent", "{batch}", "Link batches delivered to other gateways (items sent / batches sent is the mean batch size)");
         _linkReceived = meter.CreateCounter<long>("relay.cluster.items.received", "{item}", "Frames and membership changes received from other gateways");
@@ -100,6 +106,12 @@ internal sealed class RelayMetrics
     public void Disconnected(string reason) => _disconnects.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void Reaped() => _reaped.Add(1);
+
+    /// <summary>A sweep held <paramref name="connections"/> reaps because of this node's own lag.</summary>
+    public void ReapsDeferred(int connections) => _reapsDeferred.Add(connections);
+
+    /// <summary>A sweep started <paramref name="late"/> later than its schedule, beyond the tolerance.</summary>
+    public void SchedulingLag(TimeSpan late) => _schedulingLag.Add(late.TotalSeconds);
 
     public void LinkSent(int items)
     {

@@ -59,6 +59,8 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddHostedService<GatewayEventListener>();
         services.AddSingleton<DrainState>();
         services.AddHostedService<ConnectionDrainer>();
+        // The sweeper's ticks measure the lag; peer membership credits it to silent connections.
+        services.AddSingleton<SchedulingLag>();
         services.AddHostedService<ConnectionSweeper>();
         services.AddSingleton<LivenessReporter>();
         services.AddSingleton<ILivenessReports>(sp => sp.GetRequiredService<LivenessReporter>());

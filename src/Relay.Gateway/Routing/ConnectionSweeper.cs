@@ -14,11 +14,13 @@ namespace Relay.Gateway.Routing;
 /// timeout (their sockets stay open), closes consumers that made no progress for as long (1013, or an abort
 /// when even the close frame cannot get through), sends pending error summaries, and trims send queues that a burst
 /// grew and that have drained since. (Here, above the connections, because a reap is a membership transition.)
+/// Its ticks are also the probe of <see cref="SchedulingLag"/>: a reap waits while this node is behind its schedule.
 /// </summary>
 internal sealed partial class ConnectionSweeper(
     ConnectionRegistry connections,
     MeshRegistry meshes,
     PeerMembership membership,
+    SchedulingLag lag,
     ErrorReplies errors,
     RelayMetrics metrics,
     IOptions<LivenessOptions> liveness,
@@ -29,17 +31,29 @@ internal sealed partial class ConnectionSweeper(
 
     internal async Task SweepAsync()
     {
+        // First: a tick that finds this node behind must credit that before it judges anybody's silence.
+        var late = lag.Tick();
+        if (late > TimeSpan.Zero) metrics.SchedulingLag(late);
         var stale = liveness.Value.StaleTimeout;
         var now = Time.GetTimestamp();
+        var held = 0;
         foreach (var connection in connections.All)
         {
             try
             {
                 // A registered connection's mesh is served here until the connection has left it.
-                if (connection.Registered && membership.IsSilent(connection) && meshes.Find(connection.MeshName) is { } mesh)
+                if (connection.Registered)
                 {
-                    metrics.Reaped();
-                    await membership.LeaveAsync(mesh, connection, reaped: true);
+                    switch (membership.SilenceOf(connection))
+                    {
+                        case PeerMembership.Silence.Silent when meshes.Find(connection.MeshName) is { } mesh:
+                            metrics.Reaped();
+                            await membership.LeaveAsync(mesh, connection, reaped: true);
+                            break;
+                        case PeerMembership.Silence.HeldByLag:
+                            held++;
+                            break;
+                    }
                 }
                 if (connection.IsStalled(stale)) CloseStalled(connection, stale);
                 if (connection.IsRegistrationOverdue(now) && !connection.IsClosing) CloseUnregistered(connection);
@@ -50,6 +64,11 @@ internal sealed partial class ConnectionSweeper(
             {
                 Log.SweepFailed(logger, ex, connection.Id);
             }
+        }
+        if (held > 0)
+        {
+            metrics.ReapsDeferred(held);
+            Log.ReapsHeld(logger, held, lag.Recent.TotalSeconds);
         }
     }
 
@@ -86,6 +105,9 @@ internal sealed partial class ConnectionSweeper(
 
         [LoggerMessage(EventId = 1203, Level = LogLevel.Debug, Message = "Connection {ConnectionId} registered no peer within the registration timeout: closing it (1008)")]
         public static partial void Unregistered(ILogger logger, long connectionId);
+
+        [LoggerMessage(EventId = 1204, Level = LogLevel.Information, Message = "Held {Count} reaps: this node ran {LagSeconds:F1} s behind its schedule within the stale timeout, so their peers' frames may be unread")]
+        public static partial void ReapsHeld(ILogger logger, int count, double lagSeconds);
 
         [LoggerMessage(EventId = 1202, Level = LogLevel.Warning, Message = "Sweeping connection {ConnectionId} failed")]
         public static partial void SweepFailed(ILogger logger, Exception exception, long connectionId);

@@ -22,6 +22,7 @@ internal sealed partial class PeerMembership(
     TransitionGates gates,
     MeshRegistry meshes,
     ConnectionRegistry connections,
+    SchedulingLag lag,
     TimeProvider time,
     IOptions<LivenessOptions> liveness,
     IOptions<RelayOptions> options,
@@ -31,6 +32,10 @@ internal sealed partial class PeerMembership(
     private readonly IMembershipListener[] _listeners = [.. listeners];
 
     public enum Outcome { Registered, Updated, Unavailable, Refused, MeshFull }
+
+    /// <summary>What <see cref="SilenceOf"/> found: frames within the stale timeout; silent for it; or silent for it by
+    /// the clock only, because this node ran behind its schedule since the last frame and may not have read it yet.</summary>
+    public enum Silence { Heard, Silent, HeldByLag }
 
     private static readonly TimeSpan[] ForgetRetryDelays = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(25)];
 
@@ -222,8 +227,21 @@ internal sealed partial class PeerMembership(
         }
     }
 
-    public bool IsSilent(RelayConnection connection) =>
-        time.GetElapsedTime(connection.LastFrame) >= liveness.Value.StaleTimeout;
+    /// <summary>Whether <paramref name="connection"/> has been silent for the stale timeout, counted from when this node
+    /// could last have read its socket: the time since its last frame less the lag this node accrued since
+    /// (<see cref="SchedulingLag.CreditSince"/>, at most one stale timeout). A node that stalled for 10 s does not
+    /// reap a peer whose heartbeat waited those 10 s unread.</summary>
+    public Silence SilenceOf(RelayConnection connection)
+    {
+        var stale = liveness.Value.StaleTimeout;
+        var lastFrame = connection.LastFrame;
+        var silence = time.GetElapsedTime(lastFrame);
+        // Credit only lowers the silence, so under the timeout by the clock needs no look-up: the sweep's usual case.
+        if (silence < stale) return Silence.Heard;
+        return silence - lag.CreditSince(lastFrame) >= stale ? Silence.Silent : Silence.HeldByLag;
+    }
+
+    public bool IsSilent(RelayConnection connection) => SilenceOf(connection) == Silence.Silent;
 
     private IPeerGrain Peer(string mesh, string peerId) => grains.GetGrain<IPeerGrain>(GrainKeys.Peer(mesh, peerId));
 

@@ -15,12 +15,13 @@ namespace Relay.Tests.Infrastructure;
 /// <summary>Gateway pieces built by hand, without a server, for tests of one class of the gateway.</summary>
 internal static class TestConnections
 {
-    /// <summary>A connection over <paramref name="socket"/> with generous limits (1 MiB send queue).</summary>
-    public static RelayConnection Create(long id, string mesh, WebSocket socket, WriteCoalescingStream? transport = null)
+    /// <summary>A connection over <paramref name="socket"/> with generous limits (1 MiB send queue), on
+    /// <paramref name="time"/> (the system's clock unless given).</summary>
+    public static RelayConnection Create(long id, string mesh, WebSocket socket, WriteCoalescingStream? transport = null, TimeProvider? time = null)
     {
         var now = Stopwatch.GetTimestamp();
         return new RelayConnection(
-            id, mesh, socket, transport, sendQueueBytes: 1 << 20, TimeProvider.System, echo: null, redactor: null,
+            id, mesh, socket, transport, sendQueueBytes: 1 << 20, time ?? TimeProvider.System, echo: null, redactor: null,
             new TokenBucket(100, 100, now, Stopwatch.Frequency), new TokenBucket(1 << 20, 1 << 20, now, Stopwatch.Frequency), new ErrorGate(new TokenBucket(10, 10, now, Stopwatch.Frequency)));
     }
 
