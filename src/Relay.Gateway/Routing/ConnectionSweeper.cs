@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Relay.Gateway.Configuration;
 using Relay.Gateway.Connections;
 using Relay.Gateway.Diagnostics;
 using Relay.Gateway.Shared;
@@ -24,6 +25,7 @@ internal sealed partial class ConnectionSweeper(
     ErrorReplies errors,
     RelayMetrics metrics,
     IOptions<LivenessOptions> liveness,
+    IOptions<RelayOptions> options,
     TimeProvider time,
     ILogger<ConnectionSweeper> logger) : PeriodicService(liveness.Value.ReapCheckInterval, time)
 {
@@ -36,6 +38,7 @@ internal sealed partial class ConnectionSweeper(
         if (late > TimeSpan.Zero) metrics.SchedulingLag(late);
         var stale = liveness.Value.StaleTimeout;
         var now = Time.GetTimestamp();
+        var registrationNow = now - RegistrationCredit(now);
         var held = 0;
         foreach (var connection in connections.All)
         {
@@ -56,7 +59,7 @@ internal sealed partial class ConnectionSweeper(
                     }
                 }
                 if (connection.IsStalled(stale)) CloseStalled(connection, stale);
-                if (connection.IsRegistrationOverdue(now) && !connection.IsClosing) CloseUnregistered(connection);
+                if (connection.IsRegistrationOverdue(registrationNow) && !connection.IsClosing) CloseUnregistered(connection);
                 connection.TrimIdleQueue();
                 errors.SendSuppressedSummary(connection, now);
             }
@@ -70,6 +73,15 @@ internal sealed partial class ConnectionSweeper(
             metrics.ReapsDeferred(held);
             Log.ReapsHeld(logger, held, lag.Recent.TotalSeconds);
         }
+    }
+
+    /// <summary>The registration deadline gets the stale timeout's credit (<see cref="SchedulingLag"/>): a presence that
+    /// waited unread while this node ran behind is not late. One figure for the sweep, the lag of the last registration
+    /// timeout (a deadline restarted by a refused presence ends later, so this gives it at least its own lag).</summary>
+    private long RegistrationCredit(long now)
+    {
+        var window = (long)(options.Value.RegistrationTimeout.TotalSeconds * Time.TimestampFrequency);
+        return (long)(lag.CreditSince(now - window).TotalSeconds * Time.TimestampFrequency);
     }
 
     /// <summary>A socket that never registered holds a connection slot and its mesh on this node for nothing: with

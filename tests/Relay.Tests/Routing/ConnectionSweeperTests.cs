@@ -62,7 +62,7 @@ public sealed class ConnectionSweeperTests : IDisposable
             grains, gateway, new TransitionGates(), _meshes, _connections, lag, _time, liveness, relay, listeners: [],
             NullLogger<PeerMembership>.Instance);
         _sweeper = new ConnectionSweeper(
-            _connections, _meshes, membership, lag, new ErrorReplies(metrics, _time), metrics, liveness, _time,
+            _connections, _meshes, membership, lag, new ErrorReplies(metrics, _time), metrics, liveness, relay, _time,
             NullLogger<ConnectionSweeper>.Instance);
     }
 
@@ -121,6 +121,32 @@ public sealed class ConnectionSweeperTests : IDisposable
         Assert.Equal(0, _measured.GetValueOrDefault("relay.scheduling.lag"));
     }
 
+    [Fact]
+    public async Task A_stall_is_no_connections_delay_in_registering_but_the_deadline_still_closes_one_that_never_does()
+    {
+        var timeout = new RelayOptions().RegistrationTimeout;
+        var waiting = Opened();
+        var idle = Opened();
+        await _sweeper.SweepAsync();
+        await SweepEverySecondAsync(until: timeout - TimeSpan.FromSeconds(5));
+
+        // The node runs nothing for 10 s, past both deadlines by the clock; waiting's presence sits unread meanwhile.
+        _time.Advance(Period + TimeSpan.FromSeconds(10));
+        await _sweeper.SweepAsync();
+        Assert.False(waiting.IsClosing || idle.IsClosing, "a connection was closed for its node's stall");
+
+        // The reads run: waiting registers. The other is closed once the deadline plus the stall has passed.
+        waiting.PeerId = "waiting";
+        _meshes.TryJoin("mesh")!.Register(waiting, "{}"u8.ToArray(), UnixTime.Now(_time), incarnation: 1,
+            RelayFrames.Presence("waiting", "{}"u8.ToArray(), UnixTime.Now(_time)));
+        await SweepEverySecondAsync(until: timeout + TimeSpan.FromSeconds(9));
+        Assert.False(idle.IsClosing, "closed before the stall's credit was used up");
+        await SweepEverySecondAsync(until: timeout + TimeSpan.FromSeconds(11));
+
+        Assert.True(idle.IsClosing);
+        Assert.False(waiting.IsClosing);
+    }
+
     /// <summary>Sweeps once a second, on schedule, until <paramref name="until"/> after the test's start.</summary>
     private async Task SweepEverySecondAsync(TimeSpan until)
     {
@@ -132,6 +158,15 @@ public sealed class ConnectionSweeperTests : IDisposable
     }
 
     private TimeSpan Since() => _time.GetElapsedTime(_origin);
+
+    private RelayConnection Opened()
+    {
+        var socket = WebSocket.CreateFromStream(Stream.Null, new WebSocketCreationOptions { IsServer = true });
+        var connection = TestConnections.Create(_connections.NextId(), "mesh", socket, time: _time);
+        _connections.Add(connection);
+        connection.StartRegistrationDeadline(new RelayOptions().RegistrationTimeout);
+        return connection;
+    }
 
     private RelayConnection Registered(string peerId)
     {
