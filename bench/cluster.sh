@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Cluster benchmark: the same meshbench load against the single-process relay, a 2-gateway/2-silo process cluster
-# and 2 co-hosted nodes (each a silo and a gateway) (scripts/cluster.sh), in one run, side by side in one markdown table.
+# Cluster benchmark: the same meshbench load against the single-process relay, a 2-gateway/2-silo process cluster,
+# 2 co-hosted nodes (each a silo and a gateway) and the shipped cluster (3 co-hosted nodes: scripts/cluster.sh up with
+# no topology flags, as docker-compose.yml), in one run, side by side in one markdown table.
 #
 #   bench/cluster.sh [--quick] [--keep] [--rounds N] [--sides LIST] [--scenarios LIST] [--perf]
 #
@@ -9,7 +10,8 @@
 #   --rounds N   N rounds (default 1), each the single node then every cluster side in turn, so that a change of the
 #                machine's load hits every side alike; the table gives medians with the min-max over the rounds, and
 #                each ratio is taken within its round (a cluster side ÷ the single node of the same round)
-#   --sides L    comma-separated, of split,cohosted (default both; the single node always runs: ratios need it)
+#   --sides L    comma-separated, of split,cohosted,shipped (default all three; the single node always runs: ratios
+#                need it)
 #   --scenarios L  comma-separated, of direct,broadcast,stream (default all three)
 #   --perf       perf record (cpu-clock, 499 Hz, call graphs) of every relay process during each measured run;
 #                the work directory (kept) gets perf-ROUND-SIDE-SCENARIO.data and .txt: the top symbols, the share of
@@ -25,15 +27,16 @@
 #   4. per round, split roles: scripts/cluster.sh up --silos 2 --gateways 2 --no-build --configuration Release on
 #      free ports with its own CLUSTER_DIR; the same warm-up and scenarios with --url ws://gw1/ws,ws://gw2/ws; then
 #      down. Then co-hosted: the same with scripts/cluster.sh up --silos 2 --gateways 0 --combined (cross-node frames
-#      go silo to silo instead of gateway -> silo -> gateway). meshbench puts peer i on URL i mod 2 and pairs direct
-#      peer i with peer i + N/2, so a pair crosses nodes only when N/2 is odd: direct runs 18 peers (9 pairs, all
-#      across); every broadcast and stream reaches both nodes.
+#      go silo to silo instead of gateway -> silo -> gateway). Then shipped: scripts/cluster.sh up with no topology
+#      flags (3 co-hosted nodes). meshbench puts peer i on URL i mod K (K nodes) and pairs direct peer i with peer
+#      i + N/2, so a pair crosses nodes only when K does not divide N/2: direct runs 22 peers (11 pairs, all across on
+#      2 nodes and on 3); every broadcast and stream reaches every node.
 #   5. prints the table (markdown) on stdout; progress goes to stderr
 #
 # Every relay process gets Relay__RateLimitPerSecond=1000000 and Relay__RateLimitBurst=1000000 (the byte rate and the connect rate per address lifted likewise): the default
 # per-connection limit (200 frames/s, bursts of 1000) would otherwise throttle the senders.
 # Server CPU is sampled here from /proc/PID/stat (utime+stime) of every relay process (split: 2 silos,
-# 2 gateways and redis; co-hosted: 2 nodes and redis) before and after each meshbench run, so it covers setup too, the
+# 2 gateways and redis; co-hosted and shipped: 2 or 3 nodes and redis) before and after each meshbench run, so it covers setup too, the
 # same way on every side. "CPU/delivery ÷ single" is a side's server CPU per delivered message over the single node's.
 # Exit status: 0 when every run passed meshbench's checks, 1 when one failed (the table still prints), 2 on error.
 set -euo pipefail
@@ -44,7 +47,7 @@ mb_dir=${MESHBENCH_DIR:-/tmp/relay-meshbench-$UID}
 duration=10
 keep=0
 rounds=1
-sides_arg=split,cohosted
+sides_arg=split,cohosted,shipped
 scenarios_arg=direct,broadcast,stream
 perf=0
 while (($#)); do
@@ -55,7 +58,7 @@ while (($#)); do
         --sides) sides_arg=${2:-}; shift 2 ;;
         --scenarios) scenarios_arg=${2:-}; shift 2 ;;
         --perf) perf=1; keep=1; shift ;;
-        -h|--help) sed -n '2,39p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+        -h|--help) sed -n '2,41p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
         *) echo "bench/cluster.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -76,14 +79,14 @@ export Relay__MaxPeersPerMesh=1000000
 # Same parameters on both sides. --timeout bounds each run (setup included); `timeout` is the backstop.
 mb_timeout=$((duration + 50))
 declare -A params=(
-    [direct]="--peers 18 --messages 20000 --payload 256 --window 16"
+    [direct]="--peers 22 --messages 20000 --payload 256 --window 16"
     [broadcast]="--peers 20 --senders 4 --messages 20000 --payload 256 --window 8"
     [stream]="--peers 10 --messages 200000 --payload 64 --window 32"
 )
 IFS=, read -r -a scenarios <<<"$scenarios_arg"
 IFS=, read -r -a sides <<<"$sides_arg"
 for sc in "${scenarios[@]}"; do [[ -n ${params[$sc]:-} ]] || { echo "bench/cluster.sh: unknown scenario $sc" >&2; exit 2; }; done
-for sd in "${sides[@]}"; do [[ $sd == split || $sd == cohosted ]] || { echo "bench/cluster.sh: unknown side $sd" >&2; exit 2; }; done
+for sd in "${sides[@]}"; do [[ $sd == split || $sd == cohosted || $sd == shipped ]] || { echo "bench/cluster.sh: unknown side $sd" >&2; exit 2; }; done
 if ((perf)); then
     command -v perf >/dev/null || { echo "bench/cluster.sh: --perf needs perf (Debian: linux-perf)" >&2; exit 2; }
     # Names for JIT-compiled frames (/tmp/perf-PID.map), on every side alike.
@@ -227,7 +230,7 @@ run_single() { # ROUND
 # run_cluster ROUND SIDE cluster.sh-options...: brings the topology up on free ports, warms up, runs the scenarios, stops it.
 run_cluster() {
     local round=$1 side=$2; shift 2
-    free_ports 4; local base=$port; free_ports 1; local redis=$port; free_ports 2; local sport=$port; free_ports 2; local gport=$port
+    free_ports 4; local base=$port; free_ports 1; local redis=$port; free_ports 4; local sport=$port; free_ports 4; local gport=$port
     export CLUSTER_DIR=$work/cluster-r$round-$side
     say "round $round: $side: HTTP from $base, redis $redis, CLUSTER_DIR $CLUSTER_DIR"
     cluster_started=1
@@ -251,6 +254,7 @@ for ((round = 1; round <= rounds; round++)); do
         case $sd in
             split) run_cluster "$round" split --silos 2 --gateways 2 ;;
             cohosted) run_cluster "$round" cohosted --silos 2 --gateways 0 --combined ;;
+            shipped) run_cluster "$round" shipped ;;
         esac
     done
 done
@@ -261,7 +265,7 @@ for sc in "${scenarios[@]}"; do params_text+="$sc: ${params[$sc]}; "; done
 perf_text=""
 ((perf)) && perf_text=" perf record ran during every measured run (DOTNET_PerfMapEnabled=1 on every side); its summaries are in $work."
 cat <<EOF
-Relay: single node vs 2 gateways + 2 silos, and vs 2 co-hosted nodes (each a silo and a gateway) (\`bench/cluster.sh\`), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))
+Relay: single node vs ${sides[*]} (split: 2 gateways + 2 silos; cohosted: 2 nodes, each a silo and a gateway; shipped: 3 such nodes) (\`bench/cluster.sh\`), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))
 Relay__RateLimitPerSecond=1000000, Relay__RateLimitBurst=1000000 on every relay process (the default 200/s would throttle the load).
 Client (one Node process) and all servers share the machine's $(nproc) cores. Load average (1/5/15 min) before the build: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg).
 $rounds round(s), each: single node, then ${sides[*]}; meshbench ${duration} s per scenario (after a discarded 3 s warm-up on each side):
@@ -272,7 +276,7 @@ node - "$work" "$rounds" "$scenarios_arg" "$sides_arg" <<'EOF'
 const fs = require('fs'), path = require('path');
 const [dir, roundsArg, scArg, sideArg] = process.argv.slice(2);
 const rounds = Number(roundsArg), scenarios = scArg.split(','), sides = ['single', ...sideArg.split(',')];
-const label = { single: 'single node', split: '2 gateways + 2 silos', cohosted: '2 co-hosted nodes' };
+const label = { single: 'single node', split: '2 gateways + 2 silos', cohosted: '2 co-hosted nodes', shipped: '3 co-hosted nodes (shipped)' };
 const load = (round, side, sc) => {
   let r = null, cpu = null;
   const f = path.join(dir, `r${round}-${side}-${sc}.json`);
@@ -316,7 +320,7 @@ for (const sc of scenarios) {
 console.log(rows.join('\n'));
 console.log(`\nValues are medians over ${rounds} round(s), (min-max) when more than one; a ratio is taken within each round, then its median. ` +
   'CPU % is of one core (the machine has ' + require('os').cpus().length + '); server CPU sums every relay process (split: 2 silos, 2 gateways, redis; ' +
-  'co-hosted: 2 nodes, redis) over the whole meshbench run, setup included.');
+  'co-hosted: 2 or 3 nodes, redis) over the whole meshbench run, setup included.');
 if (notes.length) console.log('\nFailed checks:\n' + notes.map((n) => '- ' + n).join('\n'));
 EOF
 exit "$failed"
