@@ -73,12 +73,16 @@ internal sealed class MeshView
     {
         lock (Membership.Lock)
         {
-            var entries = new List<RosterEntry>();
+            // Loops, not LINQ: every mesh of the node is restated every 10 s, and a closure and two iterators per peer
+            // were a tenth of a quiet node's allocations at 18,000 peers.
+            var entries = new List<RosterEntry>(Membership.PeerCount);
             foreach (var peer in Membership.Peers)
             {
-                if (peer.Local.Length == 0) continue;
-                entries.Add(new RosterEntry(peer.PeerId, peer.Metadata, peer.LastSeen, peer.Incarnation,
-                    [.. peer.Local.Select(c => new MemberConnection(new ConnectionKey(GatewayId, c.Id), c.Agents))]));
+                var local = peer.Local;
+                if (local.Length == 0) continue;
+                var connections = new MemberConnection[local.Length];
+                for (var i = 0; i < local.Length; i++) connections[i] = new MemberConnection(new ConnectionKey(GatewayId, local[i].Id), local[i].Agents);
+                entries.Add(new RosterEntry(peer.PeerId, peer.Metadata, peer.LastSeen, peer.Incarnation, connections));
             }
             return [.. entries];
         }

@@ -45,6 +45,32 @@ public sealed class SendQueueTests
         Assert.Equal(Enumerable.Range(0, 40), Drain(queue));
     }
 
+    [Fact]
+    public void A_trimmed_queue_takes_its_next_ring_from_the_pool_without_allocating()
+    {
+        // What the sweep does to a connection that gets a frame every few seconds: trimmed between any two of them.
+        var queue = new SendQueue(byteLimit: 1 << 20);
+        var frame = OutboundFrame.Wrap([1, 2, 3]);
+        frame.AddReference(); // the test's own, so the frame outlives every dequeue
+        for (var i = 0; i < 3; i++) DeliverOneAndTrim(queue, frame); // the pool's first rings, and the JIT
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1_000; i++) DeliverOneAndTrim(queue, frame);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, queue.Slots);
+        Assert.True(allocated < 1_000, $"{allocated} bytes allocated for 1,000 frames each into an empty, trimmed queue");
+    }
+
+    private static void DeliverOneAndTrim(SendQueue queue, OutboundFrame frame)
+    {
+        Assert.True(queue.TryEnqueue(frame, droppable: false, TimeProvider.System, out var wasEmpty));
+        Assert.True(wasEmpty);
+        Assert.True(queue.TryDequeue(out var taken, out _));
+        taken.Release();
+        queue.TrimIfIdle();
+    }
+
     private static void Enqueue(SendQueue queue, int first, int count)
     {
         for (var i = first; i < first + count; i++)
