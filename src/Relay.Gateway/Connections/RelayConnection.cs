@@ -168,8 +168,14 @@ internal sealed class RelayConnection : MeshMember, IAuthenticatedConnection
     /// <summary>Queues a frame the relay built for this one socket.</summary>
     public bool Send(byte[] frame, bool droppable) => Send(OutboundFrame.Wrap(frame), droppable);
 
-    /// <summary>Gives back the memory a burst made the send queue grow, when it has drained (see <see cref="SendQueue.TrimIfIdle"/>).</summary>
-    public void TrimIdleQueue() => _queue.TrimIfIdle();
+    /// <summary>Gives back the send queue's ring when the queue has had no frame for <see cref="QuietRingLifetime"/>
+    /// (see <see cref="SendQueue.TrimIfIdle"/>); <paramref name="now"/> is a timestamp.</summary>
+    public void TrimIdleQueue(long now) => _queue.TrimIfIdle(now - (long)(QuietRingLifetime.TotalSeconds * _time.TimestampFrequency));
+
+    /// <summary>How long an empty send queue keeps its ring: longer than the gaps between the frames of a quiet mesh's
+    /// peers (presence every 10 s, heartbeats every 20 s), so those reuse it, and short enough that a silent
+    /// connection gives it back.</summary>
+    internal static readonly TimeSpan QuietRingLifetime = TimeSpan.FromMinutes(1);
 
     /// <summary>True when frames are waiting and none was written for <paramref name="stall"/>.</summary>
     public bool IsStalled(TimeSpan stall)

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using Relay.Protocol;
 
@@ -15,9 +14,6 @@ namespace Relay.Gateway.Connections;
 /// would need per-item nodes. Frames are shared: a broadcast enqueues the same <see cref="OutboundFrame"/> for
 /// every recipient, so the queue never copies. The queue holds one reference to each frame it keeps, taken when
 /// the frame goes in and given back when an eviction drops it; the writer gives back the one it dequeues.
-/// Rings come from a pool and go back to it: an idle connection holds none, and the next frame for it takes one
-/// without allocating (18,000 peers under 1,900 deliveries a second allocated a new ring for nearly every one, a fifth
-/// of the node's allocations, bench/results/2026-12-04-scale-quiet-5min.md).
 /// </remarks>
 internal sealed class SendQueue(long byteLimit)
 {
@@ -28,20 +24,15 @@ internal sealed class SendQueue(long byteLimit)
         public long ReceivedAt;
     }
 
-    // The ring a queue gets with its first frame, and keeps while busy.
-    private const int InitialSlots = 16;
-
-    // Shared by every queue of the process. Its per-core stacks keep a few rings of each size for reuse and let the
-    // rest go under memory pressure, so the pool holds about as many rings as are in use at once.
-    private static readonly ArrayPool<Entry> Rings = ArrayPool<Entry>.Shared;
+    // The ring a queue gets with its first frame, and keeps while it gets frames (120 bytes); a burst doubles it.
+    private const int InitialSlots = 4;
 
     // A newcomer's snapshot (one presence per peer of the mesh) arrives as one burst: a ring left at that size would
     // cost every idle connection 16 bytes per peer of its mesh. Once drained, rings above this go back to the start.
     private const int ShrinkAbove = 64;
 
     private readonly Lock _lock = new();
-    // No ring until the first frame, and none again once the periodic trim finds the queue empty: most connections
-    // of a node are idle most of the time (18,000 peers under 1,100 frames/s), and 16 slots are 408 bytes each.
+    // No ring until the first frame, and none again once the queue has had no frame for a while (TrimIfIdle).
     private Entry[] _ring = [];
     private int _head;
     private int _count;
@@ -120,15 +111,17 @@ internal sealed class SendQueue(long byteLimit)
         }
     }
 
-    /// <summary>Gives back the ring once the queue is empty (up to <see cref="ShrinkAbove"/> slots are kept when it
-    /// drains, so that a busy queue does not reallocate after every burst): called periodically, not per frame, so an
-    /// idle connection holds no ring at all.</summary>
-    public void TrimIfIdle()
+    /// <summary>Gives back the ring of a queue that is empty and got no frame since <paramref name="quietSince"/> (a
+    /// timestamp of the <see cref="TimeProvider"/> given to <see cref="TryEnqueue"/>): called periodically, not per
+    /// frame, so a connection that gets nothing holds no ring. Only a quiet one: a peer of a busy mesh gets a frame
+    /// every few seconds, and a ring given back at every sweep was a ring allocated for nearly every delivery (at
+    /// 18,000 peers and 1,900 deliveries a second, a fifth of the node's allocations,
+    /// bench/results/2026-12-04-scale-quiet-5min.md).</summary>
+    public void TrimIfIdle(long quietSince)
     {
         lock (_lock)
         {
-            if (_count != 0 || _ring.Length == 0) return;
-            Return(_ring);
+            if (_count != 0 || _ring.Length == 0 || _nonEmptySince >= quietSince) return;
             _ring = [];
             _head = 0;
             _scanFrom = 0;
@@ -166,22 +159,16 @@ internal sealed class SendQueue(long byteLimit)
     // A burst may have grown the ring a lot; give the memory back once the consumer caught up.
     private void ShrinkEmpty()
     {
-        Return(_ring);
-        _ring = Rings.Rent(InitialSlots);
+        _ring = new Entry[InitialSlots];
         _head = 0;
         _scanFrom = 0;
     }
 
     private void Grow()
     {
-        var bigger = Rings.Rent(Math.Max(InitialSlots, _ring.Length * 2));
+        var bigger = new Entry[Math.Max(InitialSlots, _ring.Length * 2)];
         for (var i = 0; i < _count; i++) bigger[i] = _ring[(_head + i) % _ring.Length];
-        if (_ring.Length > 0) Return(_ring);
         _ring = bigger;
         _head = 0;
     }
-
-    // Cleared on the way back: a slot copied out by Grow still references its frame, and a pooled ring must not keep
-    // frames alive (nor hand them to the next queue).
-    private static void Return(Entry[] ring) => Rings.Return(ring, clearArray: true);
 }

@@ -13,8 +13,8 @@ namespace Relay.Gateway.Routing;
 /// <summary>
 /// Once per reap-check interval, looks at every connection of this node: reaps peers silent for the stale
 /// timeout (their sockets stay open), closes consumers that made no progress for as long (1013, or an abort
-/// when even the close frame cannot get through), sends pending error summaries, and trims send queues that a burst
-/// grew and that have drained since. (Here, above the connections, because a reap is a membership transition.)
+/// when even the close frame cannot get through), sends pending error summaries, and takes back the send-queue rings
+/// of connections that got no frame for a minute. (Here, above the connections, because a reap is a membership transition.)
 /// Its ticks are also the probe of <see cref="SchedulingLag"/>: a reap waits while this node is behind its schedule.
 /// </summary>
 internal sealed partial class ConnectionSweeper(
@@ -60,7 +60,7 @@ internal sealed partial class ConnectionSweeper(
                 }
                 if (connection.IsStalled(stale)) CloseStalled(connection, stale);
                 if (connection.IsRegistrationOverdue(registrationNow) && !connection.IsClosing) CloseUnregistered(connection);
-                connection.TrimIdleQueue();
+                connection.TrimIdleQueue(now);
                 errors.SendSuppressedSummary(connection, now);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)

@@ -14,4 +14,10 @@ internal sealed class EchoTypes(IOptions<RelayOptions> options)
     public bool Enabled => _types.Count > 0;
 
     public bool IsSuppressed(string type) => _types.Contains(type);
+
+    /// <summary><see cref="IsSuppressed"/> as one delegate for the process: a method group converted at each call
+    /// allocates a new delegate, and the parser takes one per frame.</summary>
+    public Func<string, bool> Check => _check ??= IsSuppressed;
+
+    private Func<string, bool>? _check;
 }

@@ -37,7 +37,7 @@ internal sealed class FrameHandler(
         liveness.FrameReceived(connection, now);
         // Parsed before the rate limit so that even a rate_limited error carries the frame's turnId (one pass over
         // the bytes; a flood costs that, and nothing else).
-        var parsed = FrameParser.Parse(frame.Span, echoTypes.IsSuppressed, _names);
+        var parsed = FrameParser.Parse(frame.Span, echoTypes.Check, _names);
         if (!connection.InboundLimit.TryTake(now))
         {
             metrics.RateLimited();

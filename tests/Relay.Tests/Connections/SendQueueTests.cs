@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Relay.Gateway.Connections;
 using Relay.Protocol;
 using Xunit;
@@ -6,8 +7,9 @@ namespace Relay.Tests.Connections;
 
 /// <summary>
 /// The send queue's memory: no ring until the first frame, a burst grows it, a drained ring keeps a moderate size (so
-/// a busy queue does not reallocate after every burst), and the periodic trim gives it all back once the queue is
-/// empty, frames in order throughout.
+/// a busy queue does not reallocate after every burst), and the periodic trim gives it all back once the queue has
+/// been empty and quiet for a while, frames in order throughout; a queue that gets a frame every few seconds keeps its
+/// ring and allocates nothing per frame.
 /// </summary>
 public sealed class SendQueueTests
 {
@@ -23,12 +25,12 @@ public sealed class SendQueueTests
         var drained = queue.Slots;
         Assert.True(drained > 16, $"a ring of {drained} slots after 40 frames: the drained ring is meant to stay grown until the trim");
 
-        queue.TrimIfIdle();
+        queue.TrimIfIdle(long.MaxValue);
         Assert.Equal(0, queue.Slots);
 
         Enqueue(queue, 100, 20);
         Assert.Equal(Enumerable.Range(100, 20), Drain(queue));
-        queue.TrimIfIdle();
+        queue.TrimIfIdle(long.MaxValue);
         Assert.Equal(0, queue.Slots);
     }
 
@@ -39,36 +41,47 @@ public sealed class SendQueueTests
         Enqueue(queue, 0, 40);
         var slots = queue.Slots;
 
-        queue.TrimIfIdle();
+        queue.TrimIfIdle(long.MaxValue);
 
         Assert.Equal(slots, queue.Slots);
         Assert.Equal(Enumerable.Range(0, 40), Drain(queue));
     }
 
     [Fact]
-    public void A_trimmed_queue_takes_its_next_ring_from_the_pool_without_allocating()
+    public void A_queue_that_gets_a_frame_every_few_seconds_keeps_its_ring_and_allocates_nothing_per_frame()
     {
-        // What the sweep does to a connection that gets a frame every few seconds: trimmed between any two of them.
+        // What the sweep sees of a peer in a quiet mesh: a frame every 10 s, a trim every second between them.
+        var time = new FakeTimeProvider();
         var queue = new SendQueue(byteLimit: 1 << 20);
         var frame = OutboundFrame.Wrap([1, 2, 3]);
         frame.AddReference(); // the test's own, so the frame outlives every dequeue
-        for (var i = 0; i < 3; i++) DeliverOneAndTrim(queue, frame); // the pool's first rings, and the JIT
+        var lifetime = (long)(TimeSpan.FromMinutes(1).TotalSeconds * time.TimestampFrequency);
+        DeliverOneAndTrimEverySecond(queue, frame, time, lifetime); // the ring, and the JIT
 
         var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 1_000; i++) DeliverOneAndTrim(queue, frame);
+        for (var i = 0; i < 100; i++) DeliverOneAndTrimEverySecond(queue, frame, time, lifetime);
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
+        Assert.True(queue.Slots > 0);
+        Assert.True(allocated < 1_000, $"{allocated} bytes allocated for 100 frames 10 s apart");
+
+        // Quiet for the ring's lifetime: given back.
+        time.Advance(TimeSpan.FromSeconds(61));
+        queue.TrimIfIdle(time.GetTimestamp() - lifetime);
         Assert.Equal(0, queue.Slots);
-        Assert.True(allocated < 1_000, $"{allocated} bytes allocated for 1,000 frames each into an empty, trimmed queue");
     }
 
-    private static void DeliverOneAndTrim(SendQueue queue, OutboundFrame frame)
+    private static void DeliverOneAndTrimEverySecond(SendQueue queue, OutboundFrame frame, FakeTimeProvider time, long lifetime)
     {
-        Assert.True(queue.TryEnqueue(frame, droppable: false, TimeProvider.System, out var wasEmpty));
+        Assert.True(queue.TryEnqueue(frame, droppable: false, time, out var wasEmpty));
         Assert.True(wasEmpty);
         Assert.True(queue.TryDequeue(out var taken, out _));
         taken.Release();
-        queue.TrimIfIdle();
+        for (var second = 0; second < 10; second++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            queue.TrimIfIdle(time.GetTimestamp() - lifetime);
+        }
     }
 
     private static void Enqueue(SendQueue queue, int first, int count)
