@@ -23,7 +23,7 @@ internal sealed partial class SheddingSocketListener : IConnectionListener
 {
     private static readonly TimeSpan FirstPause = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan LongestPause = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan RequestWait = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan RequestWait = TimeSpan.FromSeconds(1);
 
     private readonly SocketTransportOptions _options;
     private readonly SocketConnectionContextFactory _connections;
@@ -35,7 +35,7 @@ internal sealed partial class SheddingSocketListener : IConnectionListener
     private Socket? _socket;
     private bool _shedding;
     private long _shed;
-    private readonly SemaphoreSlim _answering = new(8);
+    private readonly SemaphoreSlim _answering = new(16);
     private TimeSpan _pause = FirstPause;
 
     public SheddingSocketListener(EndPoint endpoint, SocketTransportOptions options, byte[] refusal, RelayMetrics metrics, TimeProvider time, ILogger logger)
@@ -150,8 +150,10 @@ internal sealed partial class SheddingSocketListener : IConnectionListener
         _ = AnswerAsync(socket, cancellationToken);
     }
 
-    /// <summary>Reads the client's request first (waiting for it a moment at most: closing with unread bytes would reset
-    /// the connection before the client reads the answer), then sends the 503 and closes.</summary>
+    /// <summary>Reads the client's request first (closing with unread bytes would reset the connection before the client
+    /// reads the answer), then sends the 503 and closes. A client on a loaded machine can take tens of milliseconds to
+    /// send its request after the connection is accepted, so the wait is a second; one that sends nothing in that time
+    /// is answered all the same.</summary>
     private async Task AnswerAsync(Socket socket, CancellationToken cancellationToken)
     {
         var request = ArrayPool<byte>.Shared.Rent(4096);
@@ -160,7 +162,14 @@ internal sealed partial class SheddingSocketListener : IConnectionListener
             using (var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
                 wait.CancelAfter(RequestWait);
-                await socket.ReceiveAsync(request, SocketFlags.None, wait.Token);
+                try
+                {
+                    await socket.ReceiveAsync(request, SocketFlags.None, wait.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // nothing sent in time: answer anyway
+                }
             }
             socket.Send(_refusal, SocketFlags.None, out _);
             socket.Shutdown(SocketShutdown.Both);

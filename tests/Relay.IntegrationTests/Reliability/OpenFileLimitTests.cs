@@ -64,6 +64,7 @@ public sealed class OpenFileLimitTests
                 Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.Status);
                 Assert.Equal("10", refused.RetryAfter);
             }
+            Assert.StartsWith("HTTP/1.1 503 ", await SlowUpgradeAsync(relay.HttpBase.Port), StringComparison.Ordinal);
             foreach (var mesh in meshes) await mesh[0].MarkAsync(mesh[1..]); // open connections are unaffected
             Assert.False(relay.HasExited, relay.Log);
         }
@@ -130,6 +131,21 @@ public sealed class OpenFileLimitTests
             socket.Dispose();
             throw;
         }
+    }
+
+    /// <summary>An upgrade request sent a while after its connection was accepted, as a client on a loaded machine sends
+    /// it; returns the answer's status line.</summary>
+    private static async Task<string> SlowUpgradeAsync(int port)
+    {
+        using var socket = await ConnectIdleAsync(port, 0);
+        await Task.Delay(TimeSpan.FromMilliseconds(300)); // the client's delay is the scenario, not a synchronisation
+        var request = "GET /ws?mesh=late HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+        await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes(request));
+        var answer = new byte[256];
+        using var timeout = new CancellationTokenSource(TestPeer.DefaultTimeout);
+        var read = await socket.ReceiveAsync(answer, SocketFlags.None, timeout.Token);
+        return System.Text.Encoding.ASCII.GetString(answer, 0, read);
     }
 
     private static IPAddress ClientAddress(int index) => new([127, 0, 0, (byte)(2 + index % 8)]);
