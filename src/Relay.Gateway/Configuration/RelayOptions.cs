@@ -18,6 +18,9 @@ public sealed class RelayOptions : IValidatableObject
     [Required, MaxLength(128)]
     public string DefaultMesh { get; set; } = "default";
 
+    [Description("serve plain WebSocket upgrades below ASP.NET Core, so that an open socket keeps nothing of Kestrel's HTTP/1.1 request (about 6 KB a peer); off: every upgrade goes through ASP.NET Core's WebSocket middleware")]
+    public bool DirectHandshake { get; set; } = true;
+
     [Description("WebSocket ping period; a socket that answers no pong within 2 × `StaleTimeout` is aborted")]
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan PingInterval { get; set; } = TimeSpan.FromSeconds(10);

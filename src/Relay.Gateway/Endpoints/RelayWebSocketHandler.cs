@@ -45,23 +45,38 @@ internal sealed partial class RelayWebSocketHandler(
     private readonly RelayOptions _options = relayOptions.Value;
     private readonly AllowedOrigins _origins = new(relayOptions.Value.AllowedOrigins);
 
+    /// <summary>The <c>/ws</c> endpoint: admits the upgrade and runs the socket until it ends.</summary>
     public async Task HandleAsync(HttpContext context)
+    {
+        if (await AdmitAsync(context) is { } session) await RunAsync(session);
+    }
+
+    /// <summary>
+    /// Checks an upgrade request against every rule and limit and accepts its WebSocket (authenticating its first
+    /// frame when the upgrade brought no token). Null when the request was answered instead (refused) or the socket
+    /// closed before it was admitted. The session keeps nothing of <paramref name="context"/>, so that a handshake
+    /// served below ASP.NET Core (<see cref="DirectUpgradeMiddleware"/>) releases the request's objects once accepted.
+    /// </summary>
+    public async Task<RelaySession?> AdmitAsync(HttpContext context)
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
             context.Response.StatusCode = StatusCodes.Status426UpgradeRequired;
             await context.Response.WriteAsync("Relay: open a WebSocket here (ws://host:port/ws).");
-            return;
+            return null;
         }
         if (!_origins.Allows(context.Request.Headers.Origin))
         {
             context.Response.StatusCode = StatusCodes.Status403Forbidden;
             await context.Response.WriteAsync("Relay: this page's origin may not open a relay WebSocket (Relay:AllowedOrigins).");
-            return;
+            return null;
         }
         // The upgrade's span ends once the socket is accepted and authenticated (RunAsync ends it), not with the
         // connection, which may last days; the connection's presences have spans of their own.
         var upgrade = RelayActivities.StartUpgrade(context.Request.Headers.TraceParent, context.Request.Headers.TraceState);
+        ConnectionAdmission.Slot? slot = null;
+        MeshQuota.Claim? claim = null;
+        MeshView? mesh = null;
         try
         {
             var requestedMesh = QueryParameter.First(context.Request.QueryString, "mesh");
@@ -71,12 +86,12 @@ internal sealed partial class RelayWebSocketHandler(
                 RelayActivities.Failed(upgrade, "invalid_mesh");
                 context.Response.StatusCode = StatusCodes.Status400BadRequest;
                 await context.Response.WriteAsync("mesh: 1-128 characters of A-Z a-z 0-9 - _ . ~");
-                return;
+                return null;
             }
             if (drain.IsDraining)
             {
                 await RefuseAsync(context, upgrade, "draining", "this relay node is restarting; connect again (to another node)");
-                return;
+                return null;
             }
 
             var address = context.Connection.RemoteIpAddress ?? IPAddress.None;
@@ -87,18 +102,17 @@ internal sealed partial class RelayWebSocketHandler(
                 Log.ConnectRateRefused(logger);
                 await ServiceUnavailable.WriteAsync(context, StatusCodes.Status429TooManyRequests, connectRate.RetryAfter, string.Create(CultureInfo.InvariantCulture,
                     $"this address opens connections faster than {_options.ConnectsPerSecondPerAddress}/s (bursts of {_options.ConnectBurstPerAddress}); try again later"));
-                return;
+                return null;
             }
 
             // A slot of this node's connection budget, taken before anything else is spent on the request and given
-            // back when it ends, however it ends.
-            using var slot = admission.TryAdmit(address, out var refusal);
-            if (slot is null)
+            // back when the session ends, however it ends.
+            if ((slot = admission.TryAdmit(address, out var refusal)) is null)
             {
                 await (refusal == ConnectionAdmission.Refusal.NodeFull
                     ? RefuseAsync(context, upgrade, "node_limit", $"this relay node holds its maximum of {budget.MaxConnections} connections; try again later")
                     : RefuseAsync(context, upgrade, "address_limit", $"this address holds its maximum of {_options.MaxConnectionsPerAddress} connections to this relay node"));
-                return;
+                return null;
             }
 
             // Auth on: a token at the upgrade is checked before accepting (401 / 403 / 503); without one, the socket's
@@ -113,7 +127,7 @@ internal sealed partial class RelayWebSocketHandler(
                     metrics.AuthRefused("upgrade", check.Error!);
                     RelayActivities.Failed(upgrade, "auth_refused");
                     await HttpChallenge.RefusedAsync(context, check);
-                    return;
+                    return null;
                 }
                 principal = check.Principal!;
                 if (!principal.TryChooseMesh(requestedMesh, _options.DefaultMesh, out meshName))
@@ -121,122 +135,120 @@ internal sealed partial class RelayWebSocketHandler(
                     metrics.AuthRefused("upgrade", "other_mesh");
                     RelayActivities.Failed(upgrade, "auth_refused");
                     await HttpChallenge.OtherMeshAsync(context);
-                    return;
+                    return null;
                 }
                 metrics.Authenticated("upgrade");
             }
 
             // The mesh is known now unless the first frame still has to authenticate (its token may name the mesh).
             var firstFrameAuth = tokens.Enabled && principal is null;
-            MeshView? mesh = null;
-            MeshQuota.Claim? claim = null;
             if (!firstFrameAuth)
             {
                 if ((claim = meshQuota.TryClaim(address, principal?.Key, meshName, out var over)) is null)
                 {
                     await RefuseAsync(context, upgrade, QuotaReason(over), QuotaText(over));
-                    return;
+                    return null;
                 }
                 if ((mesh = meshes.TryJoin(meshName)) is null)
                 {
-                    claim.Dispose();
                     await RefuseAsync(context, upgrade, "mesh_limit", MeshLimitText);
-                    return;
+                    return null;
                 }
             }
-            try
+            var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
             {
-                var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+                KeepAliveInterval = _options.PingInterval,
+                // .NET aborts a socket whose pong is late even while the client's frames keep arriving, and a pong
+                // waits behind whatever was queued for the client before the ping: a client slowly reading a large
+                // snapshot, but sending presence all along, was aborted (1006) at 10,000 peers. Give the pong a
+                // second stale timeout. A dead transport's peer still goes offline at the stale timeout (its
+                // silence is reaped); only its socket is closed that much later.
+                KeepAliveTimeout = livenessOptions.Value.StaleTimeout * 2,
+            });
+            if (firstFrameAuth)
+            {
+                if (await firstFrame.AuthenticateAsync(socket, requestedMesh, _options.DefaultMesh, context.RequestAborted) is not { } first)
                 {
-                    KeepAliveInterval = _options.PingInterval,
-                    // .NET aborts a socket whose pong is late even while the client's frames keep arriving, and a pong
-                    // waits behind whatever was queued for the client before the ping: a client slowly reading a large
-                    // snapshot, but sending presence all along, was aborted (1006) at 10,000 peers. Give the pong a
-                    // second stale timeout. A dead transport's peer still goes offline at the stale timeout (its
-                    // silence is reaped); only its socket is closed that much later.
-                    KeepAliveTimeout = livenessOptions.Value.StaleTimeout * 2,
-                });
-                if (firstFrameAuth)
-                {
-                    if (await firstFrame.AuthenticateAsync(socket, requestedMesh, _options.DefaultMesh, context.RequestAborted) is not { } first)
-                    {
-                        RelayActivities.Failed(upgrade, "auth_refused");
-                        return;
-                    }
-                    (principal, token, meshName) = (first.Principal, first.Token, first.Mesh);
-                    if ((claim = meshQuota.TryClaim(address, principal.Key, meshName, out var over)) is null)
-                    {
-                        metrics.Refused(QuotaReason(over));
-                        RelayActivities.Failed(upgrade, QuotaReason(over));
-                        await firstFrame.CloseAsync(socket, CloseCodes.TryAgainLater, QuotaText(over));
-                        return;
-                    }
-                    if ((mesh = meshes.TryJoin(meshName)) is null)
-                    {
-                        metrics.Refused("mesh_limit");
-                        RelayActivities.Failed(upgrade, "mesh_limit");
-                        await firstFrame.CloseAsync(socket, CloseCodes.TryAgainLater, MeshLimitText);
-                        return;
-                    }
+                    RelayActivities.Failed(upgrade, "auth_refused");
+                    return null;
                 }
-                await RunAsync(context, socket, mesh!, principal, token, upgrade);
+                (principal, token, meshName) = (first.Principal, first.Token, first.Mesh);
+                if ((claim = meshQuota.TryClaim(address, principal.Key, meshName, out var over)) is null)
+                {
+                    metrics.Refused(QuotaReason(over));
+                    RelayActivities.Failed(upgrade, QuotaReason(over));
+                    await firstFrame.CloseAsync(socket, CloseCodes.TryAgainLater, QuotaText(over));
+                    return null;
+                }
+                if ((mesh = meshes.TryJoin(meshName)) is null)
+                {
+                    metrics.Refused("mesh_limit");
+                    RelayActivities.Failed(upgrade, "mesh_limit");
+                    await firstFrame.CloseAsync(socket, CloseCodes.TryAgainLater, MeshLimitText);
+                    return null;
+                }
             }
-            finally
-            {
-                if (mesh is not null) meshes.Leave(mesh);
-                claim?.Dispose();
-            }
+            var session = new RelaySession(CreateConnection(context, socket, mesh!), socket, mesh!, principal, token, upgrade, slot, claim!);
+            (slot, claim, mesh, upgrade) = (null, null, null, null); // the session's now
+            return session;
         }
         finally
         {
+            if (mesh is not null) meshes.Leave(mesh);
+            claim?.Dispose();
+            slot?.Dispose();
             upgrade?.Dispose();
         }
     }
 
-    private async Task RunAsync(HttpContext context, WebSocket socket, MeshView mesh, ConnectionPrincipal? principal, string? token, Activity? upgrade)
+    /// <summary>Runs an admitted socket until it ends, then gives back what its admission took.</summary>
+    public async Task RunAsync(RelaySession session)
     {
-        var connection = CreateConnection(context, socket, mesh);
-        connection.StartRegistrationDeadline(_options.RegistrationTimeout);
-        if (principal is not null) connection.Authenticate(principal, token!);
-        connections.Add(connection);
-        if (upgrade is { IsAllDataRequested: true })
-        {
-            upgrade.SetTag("relay.mesh", mesh.Name);
-            upgrade.SetTag("relay.connection.id", connection.Id);
-        }
-        upgrade?.Dispose();
-        // Accepted while the drain began: the drainer may have listed the connections before this one was added.
-        if (drain.IsDraining) connection.RequestClose(CloseCodes.ServiceRestart, "relay restarting");
-        metrics.Connected();
-        Log.Opened(logger, connection.Id, mesh.Name);
-
-        // Not tied to ApplicationStopping: on shutdown the ConnectionDrainer closes sockets with 1012 after their
-        // queues drained, and sessions end through the close handshake. Nor to RequestAborted: the reader ends when
-        // the transport does (Kestrel completes its reads once the connection is gone, aborted or not), and the
-        // writer when the reader ends; the token would cost every connection a CancellationTokenSource and the
-        // registrations of its pending receive and doorbell wait for life (bench/results/2026-12-03-scale-memory.md).
-        var stop = CancellationToken.None;
-        var writer = connection.RunWriterAsync(count => errors.DroppedNotice(connection, count), metrics, stop);
-        var connectionTokens = tokens.Enabled ? new ConnectionTokens(connection, tokens, metrics, time) : null;
-        var frames = new FrameHandler(connection, mesh, _options, presence, echoTypes, errors, metrics, liveness, time, connectionTokens);
-        var reader = new ConnectionReader(connection, socket, _options.MaxFrameBytes, frames, errors, metrics, time);
-        connectionTokens?.ArmExpiry();
+        var (connection, socket, mesh) = (session.Connection, session.Socket, session.Mesh);
         try
         {
-            await reader.RunAsync(stop);
+            connection.StartRegistrationDeadline(_options.RegistrationTimeout);
+            if (session.Principal is not null) connection.Authenticate(session.Principal, session.Token!);
+            connections.Add(connection);
+            session.EndUpgrade();
+            // Accepted while the drain began: the drainer may have listed the connections before this one was added.
+            if (drain.IsDraining) connection.RequestClose(CloseCodes.ServiceRestart, "relay restarting");
+            metrics.Connected();
+            Log.Opened(logger, connection.Id, mesh.Name);
+
+            // Not tied to ApplicationStopping: on shutdown the ConnectionDrainer closes sockets with 1012 after their
+            // queues drained, and sessions end through the close handshake. Nor to RequestAborted: the reader ends when
+            // the transport does (Kestrel completes its reads once the connection is gone, aborted or not), and the
+            // writer when the reader ends; the token would cost every connection a CancellationTokenSource and the
+            // registrations of its pending receive and doorbell wait for life (bench/results/2026-12-03-scale-memory.md).
+            var stop = CancellationToken.None;
+            var writer = connection.RunWriterAsync(count => errors.DroppedNotice(connection, count), metrics, stop);
+            var connectionTokens = tokens.Enabled ? new ConnectionTokens(connection, tokens, metrics, time) : null;
+            var frames = new FrameHandler(connection, mesh, _options, presence, echoTypes, errors, metrics, liveness, time, connectionTokens);
+            var reader = new ConnectionReader(connection, socket, _options.MaxFrameBytes, frames, errors, metrics, time);
+            connectionTokens?.ArmExpiry();
+            try
+            {
+                await reader.RunAsync(stop);
+            }
+            finally
+            {
+                connectionTokens?.Stop();
+                var requested = connection.RequestedClose; // before the normal close below: why the session ended
+                await membership.LeaveAsync(mesh, connection, reaped: false);
+                connection.RequestClose(CloseCodes.Normal, "");
+                if (await Task.WhenAny(writer, Task.Delay(CloseGrace, time, CancellationToken.None)) != writer) connection.Abort();
+                connection.CompleteWriter();
+                connections.Remove(connection);
+                metrics.Closed();
+                disconnects.Closed(mesh.Name, connection.PeerId, requested, socket.CloseStatus);
+                Log.Closed(logger, connection.Id, socket.CloseStatus);
+            }
         }
         finally
         {
-            connectionTokens?.Stop();
-            var requested = connection.RequestedClose; // before the normal close below: why the session ended
-            await membership.LeaveAsync(mesh, connection, reaped: false);
-            connection.RequestClose(CloseCodes.Normal, "");
-            if (await Task.WhenAny(writer, Task.Delay(CloseGrace, time, CancellationToken.None)) != writer) connection.Abort();
-            connection.CompleteWriter();
-            connections.Remove(connection);
-            metrics.Closed();
-            disconnects.Closed(mesh.Name, connection.PeerId, requested, socket.CloseStatus);
-            Log.Closed(logger, connection.Id, socket.CloseStatus);
+            meshes.Leave(mesh);
+            session.Release();
         }
     }
 

@@ -10,7 +10,7 @@ namespace Relay.Gateway.Endpoints;
 /// that a connection's writer can send a burst of frames as one write. The WebSocket itself (framing, pings, close
 /// handshake) stays ASP.NET Core's; only the transport under it changes.
 /// </summary>
-internal sealed class WriteCoalescingUpgrade(IHttpUpgradeFeature inner) : IHttpUpgradeFeature
+internal sealed class WriteCoalescingUpgrade(IHttpUpgradeFeature inner) : IHttpUpgradeFeature, IWebSocketTransportFeature
 {
     /// <summary>The wrapped transport, once the request was upgraded.</summary>
     public WriteCoalescingStream? Transport { get; private set; }
@@ -19,9 +19,8 @@ internal sealed class WriteCoalescingUpgrade(IHttpUpgradeFeature inner) : IHttpU
 
     public async Task<Stream> UpgradeAsync() => Transport = new WriteCoalescingStream(await inner.UpgradeAsync());
 
-    /// <summary>The transport of an upgraded request, when this feature wrapped it.</summary>
-    public static WriteCoalescingStream? TransportOf(HttpContext context) =>
-        (context.Features.Get<IHttpUpgradeFeature>() as WriteCoalescingUpgrade)?.Transport;
+    /// <summary>The transport of an accepted WebSocket, when either way of serving the handshake made it.</summary>
+    public static WriteCoalescingStream? TransportOf(HttpContext context) => context.Features.Get<IWebSocketTransportFeature>()?.Transport;
 
     /// <summary>Wraps the upgrade feature of upgradable requests. Must run before <c>UseWebSockets</c>, which takes the
     /// feature as it finds it.</summary>
@@ -29,7 +28,9 @@ internal sealed class WriteCoalescingUpgrade(IHttpUpgradeFeature inner) : IHttpU
     {
         if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
         {
-            context.Features.Set<IHttpUpgradeFeature>(new WriteCoalescingUpgrade(upgrade));
+            var coalescing = new WriteCoalescingUpgrade(upgrade);
+            context.Features.Set<IHttpUpgradeFeature>(coalescing);
+            context.Features.Set<IWebSocketTransportFeature>(coalescing);
         }
         return next(context);
     });

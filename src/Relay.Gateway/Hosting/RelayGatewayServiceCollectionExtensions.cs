@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -54,6 +55,7 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddSingleton<PresenceHandler>();
         services.AddSingleton<RemoteMeshUpdates>();
         services.AddSingleton<RelayWebSocketHandler>();
+        services.AddSingleton<IConfigureOptions<KestrelServerOptions>, DirectHandshakeSetup>();
         services.AddSingleton<GatewayInbox>();
         services.AddHostedService(sp => sp.GetRequiredService<GatewayInbox>());
         services.AddHostedService<GatewayEventListener>();

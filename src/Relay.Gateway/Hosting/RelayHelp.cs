@@ -140,6 +140,7 @@ public static class RelayHelp
         null => "unset",
         string s => s.Length == 0 ? "empty" : s,
         TimeSpan t => t.ToString("c", CultureInfo.InvariantCulture),
+        bool b => b ? "true" : "false",
         IEnumerable list => string.Join(',', list.Cast<object>().Select(FormatDefault)) is { Length: > 0 } joined ? joined : "empty",
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? "",
