@@ -51,11 +51,13 @@ public sealed class RelayServer : IAsyncDisposable
     /// and a hook on the host builder (e.g. log capture). The listening address and silo ports are chosen here.</summary>
     public static async Task<RelayServer> StartWithArgumentsAsync(IEnumerable<string> arguments, Action<WebApplicationBuilder> configure)
     {
+        // Two ports at once: two ephemeral ports asked for one after the other can be the same one.
+        var siloPort = ClusterScript.FreePortBlock(2, new HashSet<int>());
         string[] args =
         [
             "--urls", "http://127.0.0.1:0",
-            $"--Cluster:SiloPort={FreePort()}",
-            $"--Cluster:GatewayPort={FreePort()}",
+            $"--Cluster:SiloPort={siloPort}",
+            $"--Cluster:GatewayPort={siloPort + 1}",
             .. arguments,
         ];
         var app = RelayHost.Build(args, configure);
@@ -88,12 +90,5 @@ public sealed class RelayServer : IAsyncDisposable
         {
             await _app.DisposeAsync();
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
