@@ -32,10 +32,12 @@ internal sealed class RelaySession(
 
     public string? Token { get; } = token;
 
-    /// <summary>Ends the upgrade's span, tagged with the connection it became.</summary>
+    /// <summary>Ends the upgrade's span, tagged with the connection it became (once; the session's run calls this, then
+    /// <see cref="Release"/> again).</summary>
     public void EndUpgrade()
     {
-        if (Interlocked.Exchange(ref _upgrade, null) is not { } upgrade) return;
+        if (_upgrade is not { } upgrade) return;
+        _upgrade = null;
         if (upgrade.IsAllDataRequested)
         {
             upgrade.SetTag("relay.mesh", Mesh.Name);

@@ -14,8 +14,6 @@ namespace Relay.IntegrationTests.EndToEnd;
 /// </summary>
 public sealed class DirectHandshakeTests : EndToEndTest
 {
-    private const string Key = "dGhlIHNhbXBsZSBub25jZQ==";
-
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
@@ -31,7 +29,7 @@ public sealed class DirectHandshakeTests : EndToEndTest
         Assert.Equal(HttpStatusCode.BadRequest, badMesh.Status);
 
         await using var raw = await RawUpgrade.OpenAsync(Relay);
-        var answer = await raw.UpgradeAsync([Head($"/ws?mesh={Mesh}")]);
+        var answer = await raw.UpgradeAsync([UpgradeRequest.Head($"/ws?mesh={Mesh}")]);
         Assert.StartsWith("HTTP/1.1 101 ", answer, StringComparison.Ordinal);
         Assert.Equal(!direct, answer.Contains("Server: Kestrel", StringComparison.Ordinal));
 
@@ -49,7 +47,7 @@ public sealed class DirectHandshakeTests : EndToEndTest
         await StartRelayAsync();
         var watcher = await JoinAsync();
         await using var raw = await RawUpgrade.OpenAsync(Relay);
-        var head = Head($"/ws?mesh={Mesh}");
+        var head = UpgradeRequest.Head($"/ws?mesh={Mesh}");
         var peer = TestPeer.NewId("raw");
         var presence = MaskedText(Presence(peer));
 
@@ -58,7 +56,7 @@ public sealed class DirectHandshakeTests : EndToEndTest
         if (inPieces) await raw.SendAsync(presence);
 
         Assert.StartsWith("HTTP/1.1 101 Switching Protocols\r\n", answer, StringComparison.Ordinal);
-        Assert.Contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n", answer, StringComparison.Ordinal);
+        Assert.Contains($"Sec-WebSocket-Accept: {UpgradeRequest.SampleAccept}\r\n", answer, StringComparison.Ordinal);
         Assert.Equal(inPieces, answer.Contains("Server: Kestrel", StringComparison.Ordinal));
         await watcher.WaitForAsync(f => Frame.IsPresenceOf(f, peer));
     }
@@ -69,7 +67,7 @@ public sealed class DirectHandshakeTests : EndToEndTest
         await StartRelayAsync();
         await using var raw = await RawUpgrade.OpenAsync(Relay);
 
-        var answer = await raw.UpgradeAsync([Head("/ws?mesh=%2F")]);
+        var answer = await raw.UpgradeAsync([UpgradeRequest.Head("/ws?mesh=%2F")]);
         var body = await raw.ReadToEndAsync();
 
         Assert.StartsWith("HTTP/1.1 400 Bad Request\r\n", answer, StringComparison.Ordinal);
@@ -90,9 +88,6 @@ public sealed class DirectHandshakeTests : EndToEndTest
         Assert.StartsWith("HTTP/1.1 200 OK\r\n", ping, StringComparison.Ordinal);
         Assert.Contains("Server: Kestrel", ping, StringComparison.Ordinal);
     }
-
-    private static string Head(string target) =>
-        $"GET {target} HTTP/1.1\r\nHost: relay\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {Key}\r\n\r\n";
 
     /// <summary>A client text frame (masked, as RFC 6455 requires of clients; a zero mask leaves the payload as it is).</summary>
     private static byte[] MaskedText(string text)

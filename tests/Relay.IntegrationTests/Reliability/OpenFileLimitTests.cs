@@ -139,9 +139,7 @@ public sealed class OpenFileLimitTests
     {
         using var socket = await ConnectIdleAsync(port, 0);
         await Task.Delay(TimeSpan.FromMilliseconds(300)); // the client's delay is the scenario, not a synchronisation
-        var request = "GET /ws?mesh=late HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
-        await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes(request));
+        await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes(UpgradeRequest.Head("/ws?mesh=late", host: "127.0.0.1")));
         var answer = new byte[256];
         using var timeout = new CancellationTokenSource(TestPeer.DefaultTimeout);
         var read = await socket.ReceiveAsync(answer, SocketFlags.None, timeout.Token);
