@@ -73,15 +73,17 @@ internal sealed partial class GatewayInbox(
         Log.BatchArrived(logger, batch.Sequence, batch.Items.Length, batch.SourceGateway);
         if (batch.Acknowledged > 0) links.Acknowledge(batch.SourceGateway, batch.Acknowledged);
         long completed;
+        bool copy;
         lock (_lock)
         {
             // A copy: a batch sent again after a timeout although the first attempt had arrived, or a straggler
             // already reported lost. Applying it again would deliver twice, or out of order. Its acknowledgement
-            // goes out again all the same: the copy says the sender did not get the last one.
-            if (!_sequencer!.Accept(batch)) metrics.LinkDuplicate();
+            // goes out again at once all the same: the copy says the sender did not get the last one.
+            copy = !_sequencer!.Accept(batch);
+            if (copy) metrics.LinkDuplicate();
             completed = _sequencer.CompletedThrough(batch.SourceGateway);
         }
-        acknowledger.Acknowledge(batch.SourceGateway, completed);
+        acknowledger.Acknowledge(batch.SourceGateway, completed, urgent: copy);
         return Task.CompletedTask;
     }
 
@@ -103,7 +105,7 @@ internal sealed partial class GatewayInbox(
         }
         if (moved is null) return;
         // The batches that waited behind a gap are applied now: their sender stops sending them again.
-        foreach (var (source, completed) in moved) acknowledger.Acknowledge(source, completed);
+        foreach (var (source, completed) in moved) acknowledger.Acknowledge(source, completed, urgent: true);
     }
 
     private void Apply(LinkBatch batch)
