@@ -3,7 +3,7 @@
 # 2 co-hosted nodes (each a silo and a gateway) and the shipped cluster (3 co-hosted nodes: scripts/cluster.sh up with
 # no topology flags, as docker-compose.yml), in one run, side by side in one markdown table.
 #
-#   bench/cluster.sh [--quick] [--keep] [--rounds N] [--sides LIST] [--scenarios LIST] [--perf]
+#   bench/cluster.sh [--quick] [--keep] [--rounds N] [--sides LIST] [--scenarios LIST] [--perf] [--no-build]
 #
 #   --quick      2 s per scenario instead of 10 s (a smoke test; the figures are noisy)
 #   --keep       keep the work directory (meshbench JSON, relay and cluster logs, perf data) and print its path
@@ -17,9 +17,10 @@
 #                the work directory (kept) gets perf-ROUND-SIDE-SCENARIO.data and .txt: the top symbols, the share of
 #                thread wake-up/futex/scheduler frames. Relay processes then run with DOTNET_PerfMapEnabled=1 (all
 #                sides alike, single included)
+#   --no-build   run the Release build already there (a baseline worktree that must stay as built), no dotnet build
 #
 # What it does, in order (every step bounded in time; a trap stops whatever it started, even on failure):
-#   1. builds Relay once: dotnet build Relay.slnx -c Release
+#   1. builds Relay once: dotnet build Relay.slnx -c Release (unless --no-build)
 #   2. copies ../shared/bench (read-only; MESHBENCH_SRC overrides) to $MESHBENCH_DIR (default
 #      /tmp/relay-meshbench-$UID) and runs `npm ci` there when node_modules is missing or stale
 #   3. per round: single node: dotnet src/Relay.Silo/bin/Release/net10.0/Relay.Silo.dll --urls http://127.0.0.1:PORT
@@ -50,6 +51,7 @@ rounds=1
 sides_arg=split,cohosted,shipped
 scenarios_arg=direct,broadcast,stream
 perf=0
+build=1
 while (($#)); do
     case $1 in
         --quick) duration=2; shift ;;
@@ -58,7 +60,8 @@ while (($#)); do
         --sides) sides_arg=${2:-}; shift 2 ;;
         --scenarios) scenarios_arg=${2:-}; shift 2 ;;
         --perf) perf=1; keep=1; shift ;;
-        -h|--help) sed -n '2,41p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+        --no-build) build=0; shift ;;
+        -h|--help) sed -n '2,42p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
         *) echo "bench/cluster.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -130,9 +133,11 @@ now_ms() { date +%s%3N; }
 
 # --- 1. build, 2. meshbench ------------------------------------------------------------------------------
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-say "building Relay (Release)"
-timeout 600 dotnet build "$repo/Relay.slnx" -c Release -nologo -v quiet >"$work/build.log" 2>&1 \
-    || { tail -n 30 "$work/build.log" >&2; die "build failed"; }
+if ((build)); then
+    say "building Relay (Release)"
+    timeout 600 dotnet build "$repo/Relay.slnx" -c Release -nologo -v quiet >"$work/build.log" 2>&1 \
+        || { tail -n 30 "$work/build.log" >&2; die "build failed"; }
+fi
 silo_dll=$repo/src/Relay.Silo/bin/Release/net10.0/Relay.Silo.dll
 [[ -f $silo_dll ]] || die "$silo_dll missing after the build"
 
