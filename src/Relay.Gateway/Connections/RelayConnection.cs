@@ -227,66 +227,78 @@ internal sealed class RelayConnection : MeshMember, IAuthenticatedConnection
     /// </remarks>
     public async Task RunWriterAsync(Func<RelayConnection, long, byte[]> droppedNotice, RelayMetrics? metrics, CancellationToken cancellationToken)
     {
-        var sent = new SentTally(metrics);
         try
         {
+            // A burst is written by a method of its own: it mostly completes without suspending, so its locals are not
+            // part of this loop's state, which waits for the doorbell for the socket's life.
             while (await _doorbell.WaitAsync(cancellationToken))
             {
-                // One frame of look-ahead: a frame is held back in the transport only when the next one is already in
-                // hand, so whatever is held always goes out with a write that follows at once.
-                var have = _queue.TryDequeue(out var next, out var nextReceivedAt);
-                try
-                {
-                    while (have)
-                    {
-                        // A close that skips the queue: the frame in hand is given back below, unsent.
-                        if (IsClosing && !_drainBeforeClose) break;
-                        var frame = next!;
-                        var receivedAt = nextReceivedAt;
-                        have = _queue.TryDequeue(out next, out nextReceivedAt);
-                        var length = frame.Length;
-                        if (have) _transport?.HoldNextWrite();
-                        try
-                        {
-                            await _socket.SendAsync(frame.Memory, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
-                        }
-                        finally
-                        {
-                            _transport?.CancelHold();
-                            // The WebSocket has copied the bytes into its own buffer (or failed): the queue's reference
-                            // is done with.
-                            frame.Release();
-                        }
-                        var written = _time.GetTimestamp();
-                        Volatile.Write(ref _lastProgress, written);
-                        sent.Add(length);
-                        if (receivedAt != 0) metrics?.Delivered(_time.GetElapsedTime(receivedAt, written));
-                    }
-                }
-                finally
-                {
-                    if (have) next!.Release();
-                }
-                sent.Flush();
-                if (IsClosing)
-                {
-                    await CloseAsync(cancellationToken);
-                    return;
-                }
-                var dropped = _queue.TakeDroppedCount();
-                if (dropped > 0)
-                {
-                    var notice = droppedNotice(this, dropped);
-                    await _socket.SendAsync(notice, WebSocketMessageType.Text, true, CancellationToken.None);
-                    Volatile.Write(ref _lastProgress, _time.GetTimestamp());
-                    sent.Add(notice.Length);
-                    sent.Flush();
-                }
+                if (!await WriteBurstAsync(droppedNotice, metrics, cancellationToken)) return;
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
             // The transport is gone; the reader notices too and cleans up.
+        }
+    }
+
+    /// <summary>Writes what is queued, then performs a requested close (false: the writer is done) or tells the consumer
+    /// about drops.</summary>
+    private async Task<bool> WriteBurstAsync(Func<RelayConnection, long, byte[]> droppedNotice, RelayMetrics? metrics, CancellationToken cancellationToken)
+    {
+        var sent = new SentTally(metrics);
+        try
+        {
+            // One frame of look-ahead: a frame is held back in the transport only when the next one is already in
+            // hand, so whatever is held always goes out with a write that follows at once.
+            var have = _queue.TryDequeue(out var next, out var nextReceivedAt);
+            try
+            {
+                while (have)
+                {
+                    // A close that skips the queue: the frame in hand is given back below, unsent.
+                    if (IsClosing && !_drainBeforeClose) break;
+                    var frame = next!;
+                    var receivedAt = nextReceivedAt;
+                    have = _queue.TryDequeue(out next, out nextReceivedAt);
+                    var length = frame.Length;
+                    if (have) _transport?.HoldNextWrite();
+                    try
+                    {
+                        await _socket.SendAsync(frame.Memory, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+                    }
+                    finally
+                    {
+                        _transport?.CancelHold();
+                        // The WebSocket has copied the bytes into its own buffer (or failed): the queue's reference
+                        // is done with.
+                        frame.Release();
+                    }
+                    var written = _time.GetTimestamp();
+                    Volatile.Write(ref _lastProgress, written);
+                    sent.Add(length);
+                    if (receivedAt != 0) metrics?.Delivered(_time.GetElapsedTime(receivedAt, written));
+                }
+            }
+            finally
+            {
+                if (have) next!.Release();
+            }
+            sent.Flush();
+            if (IsClosing)
+            {
+                await CloseAsync(cancellationToken);
+                return false;
+            }
+            var dropped = _queue.TakeDroppedCount();
+            if (dropped > 0)
+            {
+                var notice = droppedNotice(this, dropped);
+                await _socket.SendAsync(notice, WebSocketMessageType.Text, true, CancellationToken.None);
+                Volatile.Write(ref _lastProgress, _time.GetTimestamp());
+                sent.Add(notice.Length);
+            }
+            return true;
         }
         finally
         {
