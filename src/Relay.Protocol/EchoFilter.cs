@@ -9,14 +9,15 @@ namespace Relay.Protocol;
 /// Fan-out threads record while the connection's reader checks, so both take a lock; the critical
 /// sections are a store or a scan of a small fixed array, far cheaper than anything lock-free
 /// would need to be correct here. Timestamps are in whatever monotonic unit the caller uses
-/// consistently (Stopwatch or TimeProvider ticks).
+/// consistently (Stopwatch or TimeProvider ticks). The lock may be its owner's (one per connection, shared with its
+/// send queue): the sections here take no other lock.
 /// </remarks>
 public sealed class EchoFilter
 {
     /// <summary>The first allocation, on the first recording: doubled up to the capacity as deliveries come.</summary>
     private const int InitialEntries = 8;
 
-    private readonly Lock _gate = new();
+    private readonly Lock _gate;
     private readonly int _capacity;
     private readonly long _windowTicks;
 
@@ -26,12 +27,14 @@ public sealed class EchoFilter
     private int _next;
     private int _count;
 
-    public EchoFilter(int capacity, long windowTicks)
+    /// <param name="gate">The lock to take; a new one when null.</param>
+    public EchoFilter(int capacity, long windowTicks, Lock? gate = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
         ArgumentOutOfRangeException.ThrowIfNegative(windowTicks);
         _capacity = capacity;
         _windowTicks = windowTicks;
+        _gate = gate ?? new();
     }
 
     /// <summary>Remembers a frame delivered to this connection, overwriting the oldest entry when full.</summary>

@@ -8,11 +8,12 @@ namespace Relay.Protocol;
 /// Hand-written on purpose: System.Threading.RateLimiting's TokenBucketRateLimiter needs a timer or
 /// an external replenishment call per instance and allocates a lease per acquisition, too heavy for
 /// one (or two) per WebSocket at streaming rates. This one refills lazily from the elapsed time the
-/// caller passes in, allocates nothing, and is safe to share between threads.
+/// caller passes in and allocates nothing. It takes no lock of its own: every owner already serialises its calls
+/// (a connection's reader is the only one to use its inbound buckets; the error gate and the connect-rate limiter
+/// call it under their locks), and a lock per bucket cost each connection three more objects.
 /// </remarks>
 public sealed class TokenBucket
 {
-    private readonly Lock _gate = new();
     private readonly double _tokensPerTick;
     private readonly double _burst;
     private double _tokens;
@@ -40,33 +41,27 @@ public sealed class TokenBucket
     /// are that many (all or none: more than the burst never passes).</summary>
     public bool TryTake(long now, long count)
     {
-        lock (_gate)
+        Refill(now);
+        if (_tokens >= count)
         {
-            Refill(now);
-            if (_tokens >= count)
-            {
-                _tokens -= count;
-                return true;
-            }
-
-            return false;
+            _tokens -= count;
+            return true;
         }
+
+        return false;
     }
 
     /// <summary>True when the bucket has refilled to its burst by <paramref name="now"/>: it then behaves exactly as a
     /// new one, so whoever keeps buckets per key may forget it.</summary>
     public bool IsFull(long now)
     {
-        lock (_gate)
-        {
-            Refill(now);
-            return _tokens >= _burst;
-        }
+        Refill(now);
+        return _tokens >= _burst;
     }
 
     private void Refill(long now)
     {
-        // Timestamps from racing threads may arrive out of order; never refill backwards.
+        // Timestamps taken on different threads may arrive out of order; never refill backwards.
         if (now > _last)
         {
             _tokens = Math.Min(_burst, _tokens + ((now - _last) * _tokensPerTick));

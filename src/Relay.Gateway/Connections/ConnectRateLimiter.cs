@@ -51,18 +51,17 @@ internal sealed class ConnectRateLimiter
     {
         address = Normalize(address);
         var now = _time.GetTimestamp();
-        TokenBucket? bucket;
         lock (_lock)
         {
-            if (!_buckets.TryGetValue(address, out bucket))
+            if (!_buckets.TryGetValue(address, out var bucket))
             {
                 if (now >= _nextSweep) Sweep(now);
                 if (_buckets.Count >= MaxTrackedAddresses) return true;
                 bucket = new TokenBucket(_options.ConnectsPerSecondPerAddress, _options.ConnectBurstPerAddress, now, _time.TimestampFrequency);
                 _buckets[address] = bucket;
             }
+            return bucket.TryTake(now); // under the lock: buckets are not synchronised
         }
-        return bucket.TryTake(now);
     }
 
     private void Sweep(long now)

@@ -25,7 +25,8 @@ internal sealed class ErrorReplies(RelayMetrics metrics, TimeProvider time)
     /// summary through at <paramref name="now"/> (a <see cref="TimeProvider.GetTimestamp"/>).</summary>
     public void SendSuppressedSummary(RelayConnection connection, long now)
     {
-        var suppressed = connection.Errors.TakeSummary(now);
+        // A connection that never had an error has nothing suppressed (and is given no gate by the periodic sweep).
+        var suppressed = connection.ErrorsIfAny?.TakeSummary(now) ?? 0;
         if (suppressed == 0) return;
         connection.Send(RelayFrames.CountedError(ErrorCodes.ErrorsSuppressed, suppressed, "further error(s) were not sent (error rate limit)",
             connection.PeerId, UnixTime.Now(time)), droppable: false);

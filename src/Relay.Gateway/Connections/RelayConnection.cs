@@ -29,27 +29,31 @@ internal sealed class RelayConnection : MeshMember, IAuthenticatedConnection
 
     /// <summary>Auth tokens this connection authenticated with after the upgrade, newest last (redacted from its
     /// frames like its URL credentials). Bounded: tokens refreshed away long ago have expired.</summary>
-    private readonly Queue<string> _tokens = new();
+    private Queue<string>? _tokens;
     private const int MaxRedactedTokens = 4;
     private readonly CredentialRedactor? _upgradeRedactor;
     private ConnectionPrincipal? _principal;
 
     /// <param name="transport">The socket's transport when it can hold a write back (<see cref="WriteCoalescingStream"/>):
     /// the writer then sends a burst of queued frames as one write. Null sends every frame on its own.</param>
+    /// <param name="gate">The lock of the send queue, shared with <paramref name="echo"/> when it was given the same:
+    /// one lock per connection rather than one per part.</param>
+    /// <param name="newErrorGate">Makes the connection's error gate when its first error is sent (most connections
+    /// never get one). A gate made late behaves as one made at accept: an unused bucket is full either way.</param>
     public RelayConnection(long id, string meshName, WebSocket socket, WriteCoalescingStream? transport, long sendQueueBytes, TimeProvider time,
-        EchoFilter? echo, CredentialRedactor? redactor, TokenBucket inboundLimit, TokenBucket inboundBytes, ErrorGate errors)
+        Lock gate, EchoFilter? echo, CredentialRedactor? redactor, TokenBucket inboundLimit, TokenBucket inboundBytes, Func<ErrorGate> newErrorGate)
     {
         Id = id;
         MeshName = meshName;
         _socket = socket;
         _transport = transport;
-        _queue = new SendQueue(sendQueueBytes);
+        _queue = new SendQueue(sendQueueBytes, gate);
         _time = time;
         Echo = echo;
         Redactor = _upgradeRedactor = redactor;
         InboundLimit = inboundLimit;
         InboundBytes = inboundBytes;
-        Errors = errors;
+        _newErrorGate = newErrorGate;
         _lastFrame = _lastProgress = time.GetTimestamp();
     }
 
@@ -115,6 +119,7 @@ internal sealed class RelayConnection : MeshMember, IAuthenticatedConnection
     public void Authenticate(ConnectionPrincipal principal, string token)
     {
         Volatile.Write(ref _principal, principal);
+        _tokens ??= new Queue<string>(MaxRedactedTokens + 1);
         if (_tokens.Contains(token)) return;
         _tokens.Enqueue(token);
         if (_tokens.Count > MaxRedactedTokens) _tokens.Dequeue();
@@ -129,7 +134,17 @@ internal sealed class RelayConnection : MeshMember, IAuthenticatedConnection
     /// <summary>Bytes of frames per second this connection may send (one token per byte).</summary>
     public TokenBucket InboundBytes { get; }
 
-    public ErrorGate Errors { get; }
+    /// <summary>The rate limit of the relay's error frames to this connection, made at its first error.</summary>
+    public ErrorGate Errors => Volatile.Read(ref _errors) ?? InstallErrorGate();
+
+    /// <summary>The error gate if the connection has had an error; null before its first.</summary>
+    public ErrorGate? ErrorsIfAny => Volatile.Read(ref _errors);
+
+    private readonly Func<ErrorGate> _newErrorGate;
+    private ErrorGate? _errors;
+
+    // Errors may be sent from several threads at once: one gate wins, the others' (unused) are dropped.
+    private ErrorGate InstallErrorGate() => Interlocked.CompareExchange(ref _errors, _newErrorGate(), null) ?? _errors!;
 
     /// <summary>Monotonic timestamp (<see cref="TimeProvider.GetTimestamp"/>) of the last frame received.</summary>
     public long LastFrame => Volatile.Read(ref _lastFrame);
@@ -202,75 +217,88 @@ internal sealed class RelayConnection : MeshMember, IAuthenticatedConnection
     public void Abort() => _socket.Abort();
 
     /// <summary>The writer loop: drains the queue into the socket, tells the consumer about drops once it has
-    /// caught up, and performs a requested close.</summary>
+    /// caught up (the notice made by <paramref name="droppedNotice"/> for this connection and the count), and performs
+    /// a requested close.</summary>
     /// <remarks>
     /// Frames are sent without a cancellation token: WebSocket sends with a cancellable token take the slow path
     /// (an async lock and a token registration per frame), and <paramref name="cancellationToken"/> (the request's
     /// abort) only fires once the transport is gone, when Kestrel completes pending and later writes by itself.
     /// The token still ends the wait for more frames.
     /// </remarks>
-    public async Task RunWriterAsync(Func<long, byte[]> droppedNotice, RelayMetrics? metrics, CancellationToken cancellationToken)
+    public async Task RunWriterAsync(Func<RelayConnection, long, byte[]> droppedNotice, RelayMetrics? metrics, CancellationToken cancellationToken)
     {
-        var sent = new SentTally(metrics);
         try
         {
+            // A burst is written by a method of its own: it mostly completes without suspending, so its locals are not
+            // part of this loop's state, which waits for the doorbell for the socket's life.
             while (await _doorbell.WaitAsync(cancellationToken))
             {
-                // One frame of look-ahead: a frame is held back in the transport only when the next one is already in
-                // hand, so whatever is held always goes out with a write that follows at once.
-                var have = _queue.TryDequeue(out var next, out var nextReceivedAt);
-                try
-                {
-                    while (have)
-                    {
-                        // A close that skips the queue: the frame in hand is given back below, unsent.
-                        if (IsClosing && !_drainBeforeClose) break;
-                        var frame = next!;
-                        var receivedAt = nextReceivedAt;
-                        have = _queue.TryDequeue(out next, out nextReceivedAt);
-                        var length = frame.Length;
-                        if (have) _transport?.HoldNextWrite();
-                        try
-                        {
-                            await _socket.SendAsync(frame.Memory, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
-                        }
-                        finally
-                        {
-                            _transport?.CancelHold();
-                            // The WebSocket has copied the bytes into its own buffer (or failed): the queue's reference
-                            // is done with.
-                            frame.Release();
-                        }
-                        var written = _time.GetTimestamp();
-                        Volatile.Write(ref _lastProgress, written);
-                        sent.Add(length);
-                        if (receivedAt != 0) metrics?.Delivered(_time.GetElapsedTime(receivedAt, written));
-                    }
-                }
-                finally
-                {
-                    if (have) next!.Release();
-                }
-                sent.Flush();
-                if (IsClosing)
-                {
-                    await CloseAsync(cancellationToken);
-                    return;
-                }
-                var dropped = _queue.TakeDroppedCount();
-                if (dropped > 0)
-                {
-                    var notice = droppedNotice(dropped);
-                    await _socket.SendAsync(notice, WebSocketMessageType.Text, true, CancellationToken.None);
-                    Volatile.Write(ref _lastProgress, _time.GetTimestamp());
-                    sent.Add(notice.Length);
-                    sent.Flush();
-                }
+                if (!await WriteBurstAsync(droppedNotice, metrics, cancellationToken)) return;
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
             // The transport is gone; the reader notices too and cleans up.
+        }
+    }
+
+    /// <summary>Writes what is queued, then performs a requested close (false: the writer is done) or tells the consumer
+    /// about drops.</summary>
+    private async Task<bool> WriteBurstAsync(Func<RelayConnection, long, byte[]> droppedNotice, RelayMetrics? metrics, CancellationToken cancellationToken)
+    {
+        var sent = new SentTally(metrics);
+        try
+        {
+            // One frame of look-ahead: a frame is held back in the transport only when the next one is already in
+            // hand, so whatever is held always goes out with a write that follows at once.
+            var have = _queue.TryDequeue(out var next, out var nextReceivedAt);
+            try
+            {
+                while (have)
+                {
+                    // A close that skips the queue: the frame in hand is given back below, unsent.
+                    if (IsClosing && !_drainBeforeClose) break;
+                    var frame = next!;
+                    var receivedAt = nextReceivedAt;
+                    have = _queue.TryDequeue(out next, out nextReceivedAt);
+                    var length = frame.Length;
+                    if (have) _transport?.HoldNextWrite();
+                    try
+                    {
+                        await _socket.SendAsync(frame.Memory, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+                    }
+                    finally
+                    {
+                        _transport?.CancelHold();
+                        // The WebSocket has copied the bytes into its own buffer (or failed): the queue's reference
+                        // is done with.
+                        frame.Release();
+                    }
+                    var written = _time.GetTimestamp();
+                    Volatile.Write(ref _lastProgress, written);
+                    sent.Add(length);
+                    if (receivedAt != 0) metrics?.Delivered(_time.GetElapsedTime(receivedAt, written));
+                }
+            }
+            finally
+            {
+                if (have) next!.Release();
+            }
+            sent.Flush();
+            if (IsClosing)
+            {
+                await CloseAsync(cancellationToken);
+                return false;
+            }
+            var dropped = _queue.TakeDroppedCount();
+            if (dropped > 0)
+            {
+                var notice = droppedNotice(this, dropped);
+                await _socket.SendAsync(notice, WebSocketMessageType.Text, true, CancellationToken.None);
+                Volatile.Write(ref _lastProgress, _time.GetTimestamp());
+                sent.Add(notice.Length);
+            }
+            return true;
         }
         finally
         {

@@ -14,8 +14,10 @@ namespace Relay.Gateway.Connections;
 /// would need per-item nodes. Frames are shared: a broadcast enqueues the same <see cref="OutboundFrame"/> for
 /// every recipient, so the queue never copies. The queue holds one reference to each frame it keeps, taken when
 /// the frame goes in and given back when an eviction drops it; the writer gives back the one it dequeues.
+/// <paramref name="gate"/>: the lock to take, when the queue's owner shares one among its parts (a connection's queue
+/// and echo memory: neither takes another lock inside it but the frame pool's, so sharing adds no lock order).
 /// </remarks>
-internal sealed class SendQueue(long byteLimit)
+internal sealed class SendQueue(long byteLimit, Lock? gate = null)
 {
     private struct Entry
     {
@@ -31,7 +33,7 @@ internal sealed class SendQueue(long byteLimit)
     // cost every idle connection 16 bytes per peer of its mesh. Once drained, rings above this go back to the start.
     private const int ShrinkAbove = 64;
 
-    private readonly Lock _lock = new();
+    private readonly Lock _lock = gate ?? new();
     // No ring until the first frame, and none again once the queue has had no frame for a while (TrimIfIdle).
     private Entry[] _ring = [];
     private int _head;

@@ -28,7 +28,13 @@ namespace Relay.Gateway.Endpoints;
 /// </remarks>
 internal sealed partial class DirectUpgradeMiddleware(ConnectionDelegate next, RelayWebSocketHandler handler, KestrelServerLimits limits, ILogger logger)
 {
-    public async Task OnConnectionAsync(ConnectionContext connection)
+    /// <summary>Runs the connection: its handshake here and then its socket, or all of it in Kestrel's HTTP. The
+    /// session's run awaits the handshake, so no method of this middleware stays suspended for the socket's life.</summary>
+    public Task OnConnectionAsync(ConnectionContext connection) => handler.RunAsync(HandshakeAsync(connection));
+
+    /// <summary>The admitted session of a direct upgrade; null when the connection was served otherwise (refused,
+    /// closed, or handed to Kestrel and done).</summary>
+    private async Task<RelaySession?> HandshakeAsync(ConnectionContext connection)
     {
         var input = connection.Transport.Input;
         ReadResult first;
@@ -41,13 +47,13 @@ internal sealed partial class DirectUpgradeMiddleware(ConnectionDelegate next, R
             }
             catch (OperationCanceledException)
             {
-                return; // nothing sent in time, or gone
+                return null; // nothing sent in time, or gone
             }
         }
         if (first.IsCanceled || (first.IsCompleted && first.Buffer.IsEmpty))
         {
             input.AdvanceTo(first.Buffer.Start);
-            return;
+            return null;
         }
 
         var head = UpgradeRequestHead.TryParse(first.Buffer, limits.MaxRequestLineSize + limits.MaxRequestHeadersTotalSize, limits.MaxRequestHeaderCount);
@@ -55,12 +61,12 @@ internal sealed partial class DirectUpgradeMiddleware(ConnectionDelegate next, R
         {
             input.AdvanceTo(first.Buffer.Start); // unread, for Kestrel's first read to return at once
             await next(connection);
-            return;
+            return null;
         }
         input.AdvanceTo(first.Buffer.GetPosition(head.Length));
 
         // Admitted in a method of its own, so that the request's objects are garbage once it returns.
-        if (await AdmitAsync(connection, head) is { } session) await handler.RunAsync(session);
+        return await AdmitAsync(connection, head);
     }
 
     private async Task<RelaySession?> AdmitAsync(ConnectionContext connection, UpgradeRequestHead head)

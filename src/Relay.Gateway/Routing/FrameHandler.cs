@@ -25,7 +25,8 @@ internal sealed class FrameHandler(
     TimeProvider time,
     ConnectionTokens? tokens) : IFrameHandler
 {
-    private readonly List<AgentListing<MeshMember>> _scratch = [];
+    // Made at the connection's first direct frame: most connections never send one.
+    private List<AgentListing<MeshMember>>? _scratch;
     private readonly Utf8StringCache _names = new();
     private string? _judgedFrom;
     private bool _judgedFromIsRelay;
@@ -110,8 +111,9 @@ internal sealed class FrameHandler(
 
     private void RouteDirect(ReadOnlyMemory<byte> frame, in ParsedFrame parsed, long receivedAt)
     {
-        _scratch.Clear();
-        var route = DirectAddressing.Resolve(mesh.Membership, connection.PeerId!, connection.Agents, parsed.To, parsed.TargetInstanceId, _scratch);
+        var scratch = _scratch ??= [];
+        scratch.Clear();
+        var route = DirectAddressing.Resolve(mesh.Membership, connection.PeerId!, connection.Agents, parsed.To, parsed.TargetInstanceId, scratch);
         switch (route.Route)
         {
             case DirectRoute.Peer:

@@ -89,7 +89,7 @@ public sealed class WriteCoalescingStreamTests
 
         foreach (var frame in frames) Assert.True(connection.Send(Encoding.UTF8.GetBytes(frame), droppable: false));
         connection.CompleteWriter();
-        await connection.RunWriterAsync(_ => [], metrics: null, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        await connection.RunWriterAsync((_, _) => [], metrics: null, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
 
         var write = Assert.Single(inner.Writes);
         Assert.Equal(frames, await ReadMessagesAsync(write, frames.Length));
@@ -104,7 +104,7 @@ public sealed class WriteCoalescingStreamTests
 
         for (var i = 0; i < 3; i++) connection.Send(Encoding.UTF8.GetBytes($$"""{"n":{{i}}}"""), droppable: false);
         connection.CompleteWriter();
-        await connection.RunWriterAsync(_ => [], metrics: null, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        await connection.RunWriterAsync((_, _) => [], metrics: null, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Equal(3, inner.Writes.Count);
     }

@@ -21,8 +21,9 @@ internal static class TestConnections
     {
         var now = Stopwatch.GetTimestamp();
         return new RelayConnection(
-            id, mesh, socket, transport, sendQueueBytes: 1 << 20, time ?? TimeProvider.System, echo: null, redactor: null,
-            new TokenBucket(100, 100, now, Stopwatch.Frequency), new TokenBucket(1 << 20, 1 << 20, now, Stopwatch.Frequency), new ErrorGate(new TokenBucket(10, 10, now, Stopwatch.Frequency)));
+            id, mesh, socket, transport, sendQueueBytes: 1 << 20, time ?? TimeProvider.System, new Lock(), echo: null, redactor: null,
+            new TokenBucket(100, 100, now, Stopwatch.Frequency), new TokenBucket(1 << 20, 1 << 20, now, Stopwatch.Frequency),
+            static () => new ErrorGate(new TokenBucket(10, 10, Stopwatch.GetTimestamp(), Stopwatch.Frequency)));
     }
 
     /// <summary>Links of a gateway that has already stopped: whatever is put on them is dropped, never sent.</summary>
