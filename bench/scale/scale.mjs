@@ -11,7 +11,8 @@
 // one clock), and no worker holds more than 15,000 sockets (these machines cap a process at 20,000 open files).
 // Phases, one after the other:
 //   1. connect: every peer opens its socket, sends capabilities and a presence with ~200 bytes of metadata, at most
-//      --concurrency connecting at a time over all workers; it is registered once it has seen the presence of every
+//      --concurrency connecting at a time over all workers (an upgrade refused with 503 is tried again after its
+//      Retry-After, up to 60 times, and counted as retried); it is registered once it has seen the presence of every
 //      other member of its mesh. From its open on, each peer sends a heartbeat every --heartbeat seconds.
 //   2. steady, for --steady seconds: --direct-rate directs/s (to the next member of the sender's mesh, addressed as
 //      the real clients do: to an agent name, with targetInstanceId) and --broadcast-rate broadcasts/s, from random
@@ -145,7 +146,8 @@ const connected = await all('connected', (w) => ({ cmd: 'connect', concurrency: 
 result.connect_s = Math.max(...connected.map(c => c.seconds));
 result.refused_at_connect = sum(connected, 'refused');
 result.connect_errors = sum(connected, 'connectErrors');
-log(`connected in ${result.connect_s.toFixed(1)} s (${sum(connected, 'open')} open, ${result.refused_at_connect} refused, ${result.connect_errors} errors)`);
+result.retried_at_connect = sum(connected, 'retries');
+log(`connected in ${result.connect_s.toFixed(1)} s (${sum(connected, 'open')} open, ${result.refused_at_connect} refused, ${result.retried_at_connect} 503s retried after Retry-After, ${result.connect_errors} errors)`);
 const registered = await all('registered');
 result.registered = sum(registered, 'registered');
 result.register_s = Math.max(...registered.map(r => r.lastSeconds));
@@ -226,7 +228,7 @@ const rows = [
     ['registered / held', `${result.registered} / ${result.held} of ${peerCount} (${meshCount} meshes, ${urls.length} node(s))`],
     ['RSS per peer', pids.length ? `${result.rss_per_peer_kib} KiB registered (idle ${mib(result.rss_idle_kb)}${heap(result.heap_idle_bytes)}; registered ${mib(result.rss_registered_kb)}${heap(result.heap_registered_bytes)}); ${result.rss_per_peer_held_kib} KiB after the steady phase (${mib(result.rss_held_kb)}${heap(result.heap_held_bytes)})` : 'n/a (no --pid)'],
     ['time to register', `${result.register_s.toFixed(1)} s (sockets open after ${result.connect_s.toFixed(1)} s, concurrency ${concurrency})`],
-    ['refusals', `${result.refused_at_connect} at connect, ${result.connect_errors} errors` + (result.overflow ? `; overflow of ${result.overflow.attempted}: ${result.overflow.accepted} accepted, ${result.overflow.refused} refused ${JSON.stringify(result.overflow.status)}` : '')],
+    ['refusals', `${result.refused_at_connect} at connect (${result.retried_at_connect} 503s retried after their Retry-After), ${result.connect_errors} errors` + (result.overflow ? `; overflow of ${result.overflow.attempted}: ${result.overflow.accepted} accepted, ${result.overflow.refused} refused ${JSON.stringify(result.overflow.status)}` : '')],
     ['steady CPU', `server ${result.server_cpu_pct ?? 'n/a'} % of one core, client ${result.client_cpu_pct} % (${steadySeconds} s, ${directRate} direct/s + ${broadcastRate} broadcast/s, heartbeat every ${heartbeatMs / 1000} s)`],
     ['direct p99', `${result.direct_p99_ms} ms (p50 ${result.direct_p50_ms}, max ${result.direct_max_ms})`],
     ['loss / dup / reorder', `${result.lost} / ${result.duplicated} / ${result.reordered} of ${result.expected} deliveries; false offline ${result.false_offline}, closed by the relay ${result.relay_closed}, relay errors ${result.relay_errors}`],

@@ -41,7 +41,7 @@ for (const m of config.meshes) {
 const byId = new Map(peers.map(p => [p.id, p]));
 
 const counts = {
-    refused: 0, refusedStatus: {}, connectErrors: 0, closed: 0, falseOffline: 0, errors: 0, errorCodes: {},
+    refused: 0, refusedStatus: {}, retries: 0, connectErrors: 0, closed: 0, falseOffline: 0, errors: 0, errorCodes: {},
     sent: 0, expected: 0, received: 0, duplicated: 0, reordered: 0, foreign: 0, foreignTypes: {}, falseOfflineIn: {},
 };
 let latencies = [];
@@ -95,7 +95,24 @@ function foreign(frame) {
     counts.foreignTypes[frame.type] = (counts.foreignTypes[frame.type] ?? 0) + 1;
 }
 
-function connect(peer) {
+// In the connect storm a 503 with Retry-After (a node that runs behind, Relay:ShedWhenLaggingAbove, or a full one) is
+// tried again after it, at most MAX_RETRIES times a peer: the storm is an operator's fleet that keeps coming back, and
+// the question is whether it gets in at what the nodes can serve. Its lane waits meanwhile, so the concurrency holds.
+// (Real clients do not retry a refused upgrade by themselves; the overflow phase counts refusals, so it does not.)
+const MAX_RETRIES = 60;
+
+async function connectRetrying(peer) {
+    for (let attempt = 0; ; attempt++) {
+        const retryAfter = await connect(peer, attempt < MAX_RETRIES);
+        if (retryAfter === null) return;
+        counts.retries++;
+        peer.gone = false;
+        await sleep(retryAfter * 1000);
+    }
+}
+
+/** Opens the peer's socket; resolves null, or (when retryable) the Retry-After seconds of a 503 to try again after. */
+function connect(peer, retryable = false) {
     return new Promise((resolve) => {
         const ws = new WebSocket(`${peer.url}?mesh=${peer.mesh}`, { perMessageDeflate: false, localAddress: peer.localAddress, handshakeTimeout: 60_000 });
         peer.ws = ws;
@@ -104,15 +121,23 @@ function connect(peer) {
             // The real clients' order: capabilities before the first presence.
             send(ws, { type: 'capabilities' });
             send(ws, { type: 'presence', from: peer.id, data: metadata(peer) });
-            resolve();
+            resolve(null);
         });
         ws.on('unexpected-response', (_request, response) => {
+            const retryAfter = Number(response.headers['retry-after']);
+            if (retryable && response.statusCode === 503 && retryAfter > 0) {
+                response.resume();
+                ws.terminate();
+                peer.gone = true;
+                resolve(retryAfter);
+                return;
+            }
             counts.refused++;
             counts.refusedStatus[response.statusCode] = (counts.refusedStatus[response.statusCode] ?? 0) + 1;
             response.resume();
             ws.terminate();
             peer.gone = true;
-            resolve();
+            resolve(null);
         });
         ws.on('message', (raw) => onMessage(peer, raw));
         ws.on('close', () => {
@@ -120,7 +145,7 @@ function connect(peer) {
             peer.open = false;
         });
         ws.on('error', () => {
-            if (!peer.open && !peer.gone) { counts.connectErrors++; peer.gone = true; resolve(); }
+            if (!peer.open && !peer.gone) { counts.connectErrors++; peer.gone = true; resolve(null); }
         });
     });
 }
@@ -144,9 +169,9 @@ const heartbeats = setInterval(() => {
 async function connectAll(concurrency) {
     t0 = now();
     let next = 0;
-    const lane = async () => { while (next < peers.length) await connect(peers[next++]); };
+    const lane = async () => { while (next < peers.length) await connectRetrying(peers[next++]); };
     await Promise.all(Array.from({ length: Math.min(concurrency, peers.length) }, lane));
-    report({ event: 'connected', seconds: (now() - t0) / 1000, open: peers.filter(p => p.open).length, ...pick(counts, 'refused', 'refusedStatus', 'connectErrors') });
+    report({ event: 'connected', seconds: (now() - t0) / 1000, open: peers.filter(p => p.open).length, ...pick(counts, 'refused', 'refusedStatus', 'retries', 'connectErrors') });
     const deadline = now() + config.registerTimeoutMs;
     while (now() < deadline && peers.some(p => p.open && p.registeredAt === null && p.members.every(m => m.open || m.gone))) {
         await sleep(100);

@@ -103,6 +103,13 @@ public sealed class RelayOptions : IValidatableObject
     [Range(1, 1_000_000)]
     public int ConnectBurstPerAddress { get; set; } = 100;
 
+    // A node starved of CPU that keeps admitting fills itself with registrations it cannot keep: its reads fall behind
+    // its peers' heartbeats and live peers are reaped (bench/results/2026-12-04-scale-cluster-rules.md). A second is far
+    // above what a healthy node's queue waits (microseconds) and a usual GC pause, and far below the stale timeout.
+    [Description("refuse new WebSocket upgrades (HTTP 503 with `Retry-After`) while work waits longer than this for a thread of this node (its thread-pool queue, probed every 100 ms), until it has waited at most half of it for 1 s; open connections are unaffected; at least 0.1 s; 0: never")]
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan ShedWhenLaggingAbove { get; set; } = TimeSpan.FromSeconds(1);
+
     [Description("meshes one node serves at once (a new one beyond: HTTP 503 with `Retry-After`, or close 1013 after first-frame auth)")]
     [Range(1, 10_000_000)]
     public int MaxMeshes { get; set; } = 1_000;
@@ -123,13 +130,16 @@ public sealed class RelayOptions : IValidatableObject
     [Range(1, 10_000_000)]
     public int MaxPeersPerMesh { get; set; } = 1_000;
 
-    [Description("`Retry-After` of an upgrade refused for a limit or while draining")]
+    [Description("`Retry-After` of an upgrade refused for a limit, while draining or while the node runs behind (`ShedWhenLaggingAbove`)")]
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(10);
 
     [Description("on shutdown, the 1012 closes are spread evenly over this window (0: all at once), so reconnects do not hit the other nodes in one burst; plus 10 s must fit the host's shutdown timeout")]
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan DrainWindow { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The smallest non-zero <see cref="ShedWhenLaggingAbove"/>: the lag probe's period.</summary>
+    public static readonly TimeSpan MinimumShedLag = TimeSpan.FromMilliseconds(100);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
@@ -158,6 +168,11 @@ public sealed class RelayOptions : IValidatableObject
         if (MaxConnections is { } max && MaxConnectionsPerAddress > max)
         {
             yield return new ValidationResult("MaxConnectionsPerAddress must not exceed MaxConnections.", [nameof(MaxConnectionsPerAddress)]);
+        }
+        if (ShedWhenLaggingAbove > TimeSpan.Zero && ShedWhenLaggingAbove < MinimumShedLag)
+        {
+            yield return new ValidationResult("ShedWhenLaggingAbove must be 0 (off) or at least 00:00:00.100: below the lag probe's period, timer jitter and ordinary GC pauses would refuse upgrades.",
+                [nameof(ShedWhenLaggingAbove)]);
         }
         if (EchoSuppressedTypes.Any(string.IsNullOrWhiteSpace))
         {

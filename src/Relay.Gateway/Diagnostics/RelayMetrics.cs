@@ -133,7 +133,7 @@ internal sealed class RelayMetrics
     public void LeasesExpired(int connections) => _leasesExpired.Add(connections);
 
     /// <summary>An upgrade was refused: <paramref name="reason"/> is one of <c>node_limit</c>, <c>address_limit</c>,
-    /// <c>mesh_limit</c>, <c>draining</c>.</summary>
+    /// <c>mesh_limit</c>, <c>draining</c>, <c>lagging</c>, ...</summary>
     public void Refused(string reason) => _refused.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     /// <summary>A token was accepted at <paramref name="stage"/> (upgrade, first_frame, refresh).</summary>

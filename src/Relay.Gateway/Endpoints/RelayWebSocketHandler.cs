@@ -33,6 +33,7 @@ internal sealed partial class RelayWebSocketHandler(
     MeshQuota meshQuota,
     ConnectionBudget budget,
     DrainState drain,
+    LagShedding lagging,
     TokenValidator tokens,
     FirstFrameAuthenticator firstFrame,
     RelayMetrics metrics,
@@ -94,6 +95,14 @@ internal sealed partial class RelayWebSocketHandler(
             if (drain.IsDraining)
             {
                 await RefuseAsync(context, upgrade, "draining", "this relay node is restarting; connect again (to another node)");
+                return null;
+            }
+            // Before anything is spent on the request (a connect-rate token, a slot): a node behind its own work must
+            // not take on more of it. Open connections are not affected.
+            if (lagging.Refuses())
+            {
+                await RefuseAsync(context, upgrade, "lagging", string.Create(CultureInfo.InvariantCulture,
+                    $"this relay node is running behind (work waits over {lagging.Threshold.TotalMilliseconds:F0} ms for a thread); try again later"));
                 return null;
             }
 

@@ -15,20 +15,25 @@ namespace Relay.Gateway.Hosting;
 /// Readiness of a node: healthy once the host has started and until it begins to stop. Hosted services start in
 /// order and the Orleans silo (or client) comes first, so "started" means the silo has joined the cluster or the
 /// client has connected to it (and, with a gateway, Kestrel accepts sockets). A gateway that drains its sockets
-/// (<see cref="DrainState"/>) is not ready either.
+/// (<see cref="DrainState"/>) is not ready either. A gateway that refuses upgrades because it runs behind
+/// (<see cref="LagShedding"/>) is <c>Degraded</c>, still HTTP 200: it serves its sockets and answers the upgrades it
+/// refuses itself, with <c>Retry-After</c>; unready, a load balancer would pull every node of a starved cluster at once
+/// (and scripts that wait for readiness would wait out the storm).
 /// </summary>
 internal sealed class NodeReadyHealthCheck(IHostApplicationLifetime lifetime, IServiceProvider services) : IHealthCheck
 {
-    // Silo-only nodes have no gateway and so never drain sockets.
+    // Silo-only nodes have no gateway and so never drain sockets nor refuse them.
     private readonly DrainState? _drain = services.GetService<DrainState>();
+    private readonly LagShedding? _lagging = services.GetService<LagShedding>();
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         if (_drain?.IsDraining == true) return Task.FromResult(HealthCheckResult.Unhealthy("draining"));
         if (lifetime.ApplicationStopping.IsCancellationRequested) return Task.FromResult(HealthCheckResult.Unhealthy("stopping"));
-        return Task.FromResult(lifetime.ApplicationStarted.IsCancellationRequested
-            ? HealthCheckResult.Healthy("joined the cluster")
-            : HealthCheckResult.Unhealthy("starting"));
+        if (!lifetime.ApplicationStarted.IsCancellationRequested) return Task.FromResult(HealthCheckResult.Unhealthy("starting"));
+        return Task.FromResult(_lagging?.IsShedding == true
+            ? HealthCheckResult.Degraded("lagging: refusing new WebSockets until this node catches up")
+            : HealthCheckResult.Healthy("joined the cluster"));
     }
 }
 

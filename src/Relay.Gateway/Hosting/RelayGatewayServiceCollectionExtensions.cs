@@ -41,6 +41,10 @@ public static class RelayGatewayServiceCollectionExtensions
         services.AddSingleton<ConnectionAdmission>();
         services.AddSingleton<ConnectRateLimiter>();
         services.AddSingleton<MeshQuota>();
+        // The probe runs, and upgrades are refused, only while Relay:ShedWhenLaggingAbove is set (the default).
+        services.AddSingleton<QueueDelayProbe>();
+        services.AddSingleton<LagShedding>();
+        services.AddHostedService(sp => sp.GetRequiredService<LagShedding>());
         // After Kestrel's own socket transport, so that Kestrel binds with this one.
         services.AddSingleton<IConnectionListenerFactory, SheddingSocketTransport>();
         services.AddSingleton<LinkLossReporter>();

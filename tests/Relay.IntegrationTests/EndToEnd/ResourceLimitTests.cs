@@ -171,6 +171,7 @@ public sealed class ResourceLimitTests : EndToEndTest
     [InlineData("Relay:MaxFrameBytes=2097152 Relay:SendQueueBytes=8388608 Relay:ByteRateLimitBurst=1048576", "ByteRateLimitBurst")] // below one frame
     [InlineData("Relay:ConnectsPerSecondPerAddress=50 Relay:ConnectBurstPerAddress=10", "ConnectBurstPerAddress")] // below the rate
     [InlineData("Relay:MaxAgentsPerPeer=0", "MaxAgentsPerPeer")]
+    [InlineData("Relay:ShedWhenLaggingAbove=00:00:00.050", "ShedWhenLaggingAbove")] // below the lag probe's period
     [InlineData("Relay:DrainWindow=00:00:25", "DrainWindow")] // plus 10 s of close handshakes: over the host's 30 s
     public async Task Bad_limits_stop_the_relay_at_start_with_a_message(string settings, string member)
     {

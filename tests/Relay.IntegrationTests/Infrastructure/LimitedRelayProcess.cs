@@ -7,7 +7,8 @@ namespace Relay.IntegrationTests.Infrastructure;
 
 /// <summary>
 /// The single-process relay as a child process started with a low open-file limit (<c>ulimit -n</c>), the dlls this
-/// test run built, on free ports; its log is kept to be read by tests. Disposing it kills it.
+/// test run built, on free ports; its log is kept to be read by tests, and it can be frozen and let run again (signals
+/// to the process itself). Disposing it kills it.
 /// </summary>
 public sealed class LimitedRelayProcess : IAsyncDisposable
 {
@@ -107,6 +108,20 @@ public sealed class LimitedRelayProcess : IAsyncDisposable
             if (watch.Elapsed > timeout) throw new TimeoutException($"'{text}' not in the relay's log within {timeout}:\n{Log}");
             await Task.Delay(50);
         }
+    }
+
+    /// <summary>Freezes the relay (SIGSTOP): none of its threads runs until <see cref="ResumeAsync"/>, as on a host that
+    /// gives it no CPU. The kernel still accepts connections and buffers what clients send.</summary>
+    public Task PauseAsync() => SignalAsync("-STOP");
+
+    /// <summary>Lets a paused relay run again (SIGCONT).</summary>
+    public Task ResumeAsync() => SignalAsync("-CONT");
+
+    private async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", [signal, _process.Id.ToString(CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0) throw new InvalidOperationException($"kill {signal} {_process.Id} failed ({kill.ExitCode})");
     }
 
     /// <summary>Stops the relay as an operator would (SIGTERM) and waits, bounded, until it has exited: by then its
