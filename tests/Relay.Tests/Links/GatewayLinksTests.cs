@@ -1,8 +1,5 @@
 using System.Diagnostics.Metrics;
-using System.Reflection;
-using System.Threading.Channels;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Relay.Gateway.Cluster;
@@ -43,7 +40,7 @@ public sealed class GatewayLinksTests : IDisposable
         };
         _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _undelivered, value));
         _listener.Start();
-        _links = new GatewayLinks(ClusterWith(_inbox), new GatewayIdentity(), losses, metrics, _time, _lifetime, NullLogger<GatewayLinks>.Instance);
+        _links = new GatewayLinks(FakeLinkCluster.With(_inbox), new GatewayIdentity(), losses, metrics, _time, _lifetime, NullLogger<GatewayLinks>.Instance);
     }
 
     [Fact]
@@ -127,63 +124,4 @@ public sealed class GatewayLinksTests : IDisposable
     private async Task<LinkBatch> NextAsync() => await _inbox.Batches.Reader.ReadAsync().AsTask().WaitAsync(Wait);
 
     private LinkBatch? TakeNow() => _inbox.Batches.Reader.TryRead(out var batch) ? batch : null;
-
-    private static IClusterClient ClusterWith(IGatewayInbox inbox)
-    {
-        var client = DispatchProxy.Create<IClusterClient, GrainFactoryProxy>();
-        ((GrainFactoryProxy)(object)client).Gateway = new FakeGatewayGrain(inbox);
-        return client;
-    }
-
-    /// <summary>Answers every GetGrain with the one gateway grain; nothing else of the client is used.</summary>
-    public class GrainFactoryProxy : DispatchProxy
-    {
-        internal IGatewayGrain? Gateway { get; set; }
-
-        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args) =>
-            targetMethod?.Name == nameof(IGrainFactory.GetGrain) ? Gateway : throw new NotSupportedException(targetMethod?.Name);
-    }
-
-    private sealed class FakeGatewayGrain(IGatewayInbox inbox) : IGatewayGrain
-    {
-        public Task Register(IGatewayInbox registered) => Task.CompletedTask;
-
-        public Task<IGatewayInbox?> GetInbox() => Task.FromResult<IGatewayInbox?>(inbox);
-
-        public Task Unregister() => Task.CompletedTask;
-
-        public Task Heartbeat() => Task.CompletedTask;
-
-        public Task<bool> IsReporting() => Task.FromResult(true);
-    }
-
-    private sealed class RecordingInbox : IGatewayInbox
-    {
-        public Channel<LinkBatch> Batches { get; } = Channel.CreateUnbounded<LinkBatch>();
-
-        public Task Deliver(LinkBatch batch)
-        {
-            Batches.Writer.TryWrite(batch);
-            return Task.CompletedTask;
-        }
-
-        public Task Acknowledge(string destinationGateway, long upToSequence) => Task.CompletedTask;
-    }
-
-    private sealed class RunningLifetime : IHostApplicationLifetime, IDisposable
-    {
-        private readonly CancellationTokenSource _stopped = new();
-
-        public CancellationToken ApplicationStarted => new(canceled: true);
-
-        public CancellationToken ApplicationStopping => _stopped.Token;
-
-        public CancellationToken ApplicationStopped => _stopped.Token;
-
-        public void StopApplication() => Stop();
-
-        public void Stop() => _stopped.Cancel();
-
-        public void Dispose() => _stopped.Dispose();
-    }
 }

@@ -1,7 +1,4 @@
-using System.Reflection;
-using System.Threading.Channels;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Relay.Gateway.Cluster;
@@ -26,7 +23,7 @@ public sealed class LinkAcknowledgerTests : IDisposable
 
     private readonly FakeTimeProvider _time = new();
     private readonly RecordingInbox _inbox = new();
-    private readonly CancellationTokenSource _stopped = new();
+    private readonly RunningLifetime _lifetime = new();
     private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
     private readonly GatewayLinks _links;
     private readonly LinkAcknowledger _acknowledger;
@@ -35,8 +32,8 @@ public sealed class LinkAcknowledgerTests : IDisposable
     {
         var metrics = new RelayMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
         var losses = new LinkLossReporter(new ConnectionRegistry(), new ErrorReplies(metrics, _time), metrics, NullLogger<LinkLossReporter>.Instance);
-        var cluster = ClusterWith(_inbox);
-        _links = new GatewayLinks(cluster, new GatewayIdentity(), losses, metrics, _time, new StoppedBy(_stopped.Token), NullLogger<GatewayLinks>.Instance);
+        var cluster = FakeLinkCluster.With(_inbox);
+        _links = new GatewayLinks(cluster, new GatewayIdentity(), losses, metrics, _time, _lifetime, NullLogger<GatewayLinks>.Instance);
         _acknowledger = new LinkAcknowledger(cluster, new GatewayIdentity(), _links, _time, NullLogger<LinkAcknowledger>.Instance);
     }
 
@@ -82,11 +79,11 @@ public sealed class LinkAcknowledgerTests : IDisposable
 
     public void Dispose()
     {
-        _stopped.Cancel();
+        _lifetime.Stop();
         _acknowledger.Dispose();
         _links.Dispose();
         _services.Dispose();
-        _stopped.Dispose();
+        _lifetime.Dispose();
     }
 
     private async Task<long> NextAsync() => await _inbox.Acknowledged.Reader.ReadAsync().AsTask().WaitAsync(Wait);
@@ -94,48 +91,4 @@ public sealed class LinkAcknowledgerTests : IDisposable
     // A bounded check that nothing goes out: a loaded machine can only make it pass wrongly, never fail wrongly.
     private async Task AssertNothingSentAsync() =>
         Assert.False(await _inbox.Acknowledged.Reader.WaitToReadAsync().AsTask().WaitAsync(TimeSpan.FromMilliseconds(300)).ContinueWith(t => t.IsCompletedSuccessfully));
-
-    private static IClusterClient ClusterWith(IGatewayInbox inbox)
-    {
-        var client = DispatchProxy.Create<IClusterClient, GatewayLinksTests.GrainFactoryProxy>();
-        ((GatewayLinksTests.GrainFactoryProxy)(object)client).Gateway = new OneInboxGateway(inbox);
-        return client;
-    }
-
-    private sealed class OneInboxGateway(IGatewayInbox inbox) : IGatewayGrain
-    {
-        public Task Register(IGatewayInbox registered) => Task.CompletedTask;
-
-        public Task<IGatewayInbox?> GetInbox() => Task.FromResult<IGatewayInbox?>(inbox);
-
-        public Task Unregister() => Task.CompletedTask;
-
-        public Task Heartbeat() => Task.CompletedTask;
-
-        public Task<bool> IsReporting() => Task.FromResult(true);
-    }
-
-    private sealed class RecordingInbox : IGatewayInbox
-    {
-        public Channel<long> Acknowledged { get; } = Channel.CreateUnbounded<long>();
-
-        public Task Deliver(LinkBatch batch) => Task.CompletedTask;
-
-        public Task Acknowledge(string destinationGateway, long upToSequence)
-        {
-            Acknowledged.Writer.TryWrite(upToSequence);
-            return Task.CompletedTask;
-        }
-    }
-
-    private sealed class StoppedBy(CancellationToken stopped) : IHostApplicationLifetime
-    {
-        public CancellationToken ApplicationStarted => new(canceled: true);
-
-        public CancellationToken ApplicationStopping => stopped;
-
-        public CancellationToken ApplicationStopped => stopped;
-
-        public void StopApplication() => throw new NotSupportedException();
-    }
 }
