@@ -38,6 +38,10 @@ internal sealed partial class MeshGrain(
     // Gateways loaded from storage that have not shown they are alive to this activation yet.
     private readonly HashSet<string> _unconfirmed = new(StringComparer.Ordinal);
     private readonly Queue<(long At, PeerReaped Reap)> _recentReaps = new();
+
+    // The lost gateways this activation was told of: every survivor reports one again each report interval for a lease
+    // (NodeLossWatcher), and only the first report of each is worth a line at Information. Bounded like the reaps.
+    private HashSet<string>? _lostGateways;
     private long _activatedAt;
     private bool _saveFailed;
     private string[] _gateways = [];
@@ -239,7 +243,10 @@ internal sealed partial class MeshGrain(
         {
             if (entry.Connections.Any(c => c.Key.GatewayId == lostGateway)) peers.Add(entry.PeerId);
         }
-        Log.GatewayLost(logger, mesh, lostGateway, peers.Count);
+        _lostGateways ??= new HashSet<string>(StringComparer.Ordinal);
+        if (_lostGateways.Count == MaxRecentReaps) _lostGateways.Clear();
+        if (_lostGateways.Add(lostGateway)) Log.GatewayLost(logger, mesh, lostGateway, peers.Count);
+        else Log.GatewayLostAgain(logger, mesh, lostGateway, peers.Count);
         // Awaited, so that the reporter tries again if a grain could not be activated. A peer grain that reaps right
         // away calls Expired here, which waits for this turn to end; the calls it is waiting on do not.
         await Task.WhenAll(peers.Select(peer => GrainFactory.GetGrain<IPeerGrain>(GrainKeys.Peer(mesh, peer)).WatchLeases()));
@@ -354,6 +361,10 @@ internal sealed partial class MeshGrain(
         [LoggerMessage(EventId = 2102, Level = LogLevel.Information,
             Message = "Mesh {Mesh}: gateway {Gateway} may be dead; {Peers} peer grain(s) told to watch their leases")]
         public static partial void GatewayLost(ILogger logger, string mesh, string gateway, int peers);
+
+        [LoggerMessage(EventId = 2106, Level = LogLevel.Debug,
+            Message = "Mesh {Mesh}: gateway {Gateway} reported lost again; {Peers} peer grain(s) told to watch their leases")]
+        public static partial void GatewayLostAgain(ILogger logger, string mesh, string gateway, int peers);
 
         [LoggerMessage(EventId = 2103, Level = LogLevel.Warning,
             Message = "Mesh {Mesh}: the gateways serving it could not be saved; the next restatement tries again")]

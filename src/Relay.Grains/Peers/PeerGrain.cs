@@ -174,6 +174,9 @@ internal sealed partial class PeerGrain(
     {
         // Activating is the work: OnActivateAsync armed the reap timer for the leases loaded from storage.
         ArmReapTimer();
+        // Survivors report a dead node's members for a while after its death: one reported just after it went offline
+        // was activated for nothing, and goes again (interleaved, so no storage write, as in OnlineIncarnation).
+        if (State.Connections.Count == 0 && !state.RecordExists) this.DeactivateOnIdle();
         return Task.CompletedTask;
     }
 
