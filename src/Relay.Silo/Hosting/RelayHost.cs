@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Relay.Gateway.Authentication;
 using Relay.Gateway.Configuration;
 using Relay.Gateway.Endpoints;
@@ -37,6 +39,8 @@ public static class RelayHost
         // Without Redis this is the only silo, and its gateway shares its fate: no lease backstop to keep.
         if (cluster.Role == RelayRole.Combined && !cluster.UsesRedis) builder.Services.UseSingleProcessLiveness();
         if (cluster.Role == RelayRole.Combined) builder.Services.AddRelayGateway(builder.Configuration);
+        // The silo's directory cache sized by the gateway's connection limit rather than Orleans' million entries.
+        if (cluster.Role == RelayRole.Combined) builder.Services.AddSingleton<IConfigureOptions<GrainDirectoryOptions>, DirectoryCacheSize>();
         // With Redis, other nodes can outlive this one and must reap its peers if it dies, and it theirs.
         if (cluster.Role == RelayRole.Combined && cluster.UsesRedis) builder.Services.AddRelayNodeLossWatch(coHosted: true);
         configure?.Invoke(builder);
