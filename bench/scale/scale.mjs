@@ -197,7 +197,11 @@ result.departure = {
     closed: sum(departed, 'left'), expected: sum(departed, 'expected'), once: sum(departed, 'once'), twice: sum(departed, 'twice'),
     missing: sum(departed, 'missing'), late: sum(departed, 'late'), max_ms: Math.round(Math.max(...departed.map(d => d.maxMs))),
 };
-log(`departure: ${result.departure.closed} closed; offline once ${result.departure.once} of ${result.departure.expected}, twice ${result.departure.twice}, missing ${result.departure.missing}, late ${result.departure.late}, last after ${result.departure.max_ms} ms`);
+// How the offlines spread over the departure: a last offline far behind the median is a tail (some departures queued
+// behind others), one near it a node working through all of them at its pace.
+const offlineMs = Float64Array.from(departed.flatMap(d => d.offlineMs)).sort();
+for (const q of [50, 90, 99]) result.departure[`p${q}_ms`] = offlineMs.length ? offlineMs[Math.min(offlineMs.length - 1, Math.floor(q / 100 * offlineMs.length))] : null;
+log(`departure: ${result.departure.closed} closed; offline once ${result.departure.once} of ${result.departure.expected}, twice ${result.departure.twice}, missing ${result.departure.missing}, late ${result.departure.late}, last after ${result.departure.max_ms} ms (p50 ${result.departure.p50_ms}, p90 ${result.departure.p90_ms})`);
 result.false_offline = sum(departed, 'falseOffline');
 result.false_offline_by_phase = merge(departed, 'falseOfflineIn');
 result.foreign = sum(departed, 'foreign');
@@ -232,7 +236,7 @@ const rows = [
     ['steady CPU', `server ${result.server_cpu_pct ?? 'n/a'} % of one core, client ${result.client_cpu_pct} % (${steadySeconds} s, ${directRate} direct/s + ${broadcastRate} broadcast/s, heartbeat every ${heartbeatMs / 1000} s)`],
     ['direct p99', `${result.direct_p99_ms} ms (p50 ${result.direct_p50_ms}, max ${result.direct_max_ms})`],
     ['loss / dup / reorder', `${result.lost} / ${result.duplicated} / ${result.reordered} of ${result.expected} deliveries; false offline ${result.false_offline}, closed by the relay ${result.relay_closed}, relay errors ${result.relay_errors}`],
-    ['departure', `${d.closed} closed at once: offline exactly once ${d.once} of ${d.expected}, twice ${d.twice}, missing ${d.missing}, later than ${departWindowMs / 1000} s ${d.late}; last after ${d.max_ms} ms`],
+    ['departure', `${d.closed} closed at once: offline exactly once ${d.once} of ${d.expected}, twice ${d.twice}, missing ${d.missing}, later than ${departWindowMs / 1000} s ${d.late}; last after ${d.max_ms} ms (p50 ${d.p50_ms}, p90 ${d.p90_ms})`],
 ];
 process.stdout.write('| figure | result |\n|---|---|\n' + rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n') + '\n');
 process.stdout.write(JSON.stringify(result) + '\n');
