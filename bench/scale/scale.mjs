@@ -102,6 +102,34 @@ async function connectionMetrics() {
     return out;
 }
 
+/** What the cluster did for the departure, per departing peer: Orleans messages (to other silos and local), grain
+ * requests, storage writes and clears by state, peer and mesh activations gone, link items and batches; summed over
+ * the nodes from a snapshot before the sockets close and one after every offline arrived (before the run's teardown
+ * closes the rest, which would count their departures too). Null without --metrics. */
+const departureCounters = [
+    ['orleans_messaging_sent_messages_size_bytes_count', 'messages_remote'], ['orleans_messaging_sent_local_total', 'messages_local'],
+    ['orleans_app_requests_latency_milliseconds_count', 'grain_requests'],
+    ['orleans_storage_write_latency_milliseconds_count', 'writes'], ['orleans_storage_clear_latency_milliseconds_count', 'clears'],
+    ['orleans_catalog_activation_destroyed_total', 'deactivations'], ['orleans_reminders_ticks_delivered_total', 'reminder_ticks'],
+    ['relay_cluster_items_sent_total', 'link_items'], ['relay_cluster_batches_sent_total', 'link_batches'],
+];
+async function departureCounts() {
+    if (!metricsUrls.length) return null;
+    const out = {};
+    for (const url of metricsUrls) {
+        const text = await (await fetch(url)).text();
+        for (const line of text.split('\n')) {
+            const entry = departureCounters.find(([name]) => line.startsWith(name + '{') || line.startsWith(name + ' '));
+            if (!entry) continue;
+            // Storage and activations by state or grain type, the rest as one figure.
+            const by = /state_name="([^"]*)"/.exec(line)?.[1] ?? /grain_type="([^"]*)"/.exec(line)?.[1];
+            const key = by ? `${entry[1]}_${by}` : entry[1];
+            out[key] = (out[key] ?? 0) + Number(line.split(' ').at(-1));
+        }
+    }
+    return out;
+}
+
 // Whole meshes per worker, round-robin.
 const workers = Array.from({ length: workerCount }, (_, w) => {
     const owned = [];
@@ -192,12 +220,23 @@ if (overflowCount > 0) {
 if (metricsUrls.length) result.relay_metrics_before_departure = await connectionMetrics();
 
 // 4. Departure.
+const countsBefore = await departureCounts();
 const departed = await all('departed', (w) => ({ cmd: 'depart', count: Math.round(share(departCount, w)), windowMs: departWindowMs, graceMs: 2000 }));
 result.departure = {
     closed: sum(departed, 'left'), expected: sum(departed, 'expected'), once: sum(departed, 'once'), twice: sum(departed, 'twice'),
     missing: sum(departed, 'missing'), late: sum(departed, 'late'), max_ms: Math.round(Math.max(...departed.map(d => d.maxMs))),
 };
-log(`departure: ${result.departure.closed} closed; offline once ${result.departure.once} of ${result.departure.expected}, twice ${result.departure.twice}, missing ${result.departure.missing}, late ${result.departure.late}, last after ${result.departure.max_ms} ms`);
+// How the offlines spread over the departure: a last offline far behind the median is a tail (some departures queued
+// behind others), one near it a node working through all of them at its pace.
+const offlineMs = Float64Array.from(departed.flatMap(d => d.offlineMs)).sort();
+for (const q of [50, 90, 99]) result.departure[`p${q}_ms`] = offlineMs.length ? offlineMs[Math.min(offlineMs.length - 1, Math.floor(q / 100 * offlineMs.length))] : null;
+log(`departure: ${result.departure.closed} closed; offline once ${result.departure.once} of ${result.departure.expected}, twice ${result.departure.twice}, missing ${result.departure.missing}, late ${result.departure.late}, last after ${result.departure.max_ms} ms (p50 ${result.departure.p50_ms}, p90 ${result.departure.p90_ms})`);
+const countsAfter = await departureCounts();
+if (countsBefore && countsAfter && result.departure.closed) {
+    result.departure.per_departure = Object.fromEntries(Object.keys(countsAfter).sort()
+        .map(k => [k, Math.round((countsAfter[k] - (countsBefore[k] ?? 0)) / result.departure.closed * 1000) / 1000]));
+    log(`departure, per departing peer: ${JSON.stringify(result.departure.per_departure)}`);
+}
 result.false_offline = sum(departed, 'falseOffline');
 result.false_offline_by_phase = merge(departed, 'falseOfflineIn');
 result.foreign = sum(departed, 'foreign');
@@ -232,7 +271,7 @@ const rows = [
     ['steady CPU', `server ${result.server_cpu_pct ?? 'n/a'} % of one core, client ${result.client_cpu_pct} % (${steadySeconds} s, ${directRate} direct/s + ${broadcastRate} broadcast/s, heartbeat every ${heartbeatMs / 1000} s)`],
     ['direct p99', `${result.direct_p99_ms} ms (p50 ${result.direct_p50_ms}, max ${result.direct_max_ms})`],
     ['loss / dup / reorder', `${result.lost} / ${result.duplicated} / ${result.reordered} of ${result.expected} deliveries; false offline ${result.false_offline}, closed by the relay ${result.relay_closed}, relay errors ${result.relay_errors}`],
-    ['departure', `${d.closed} closed at once: offline exactly once ${d.once} of ${d.expected}, twice ${d.twice}, missing ${d.missing}, later than ${departWindowMs / 1000} s ${d.late}; last after ${d.max_ms} ms`],
+    ['departure', `${d.closed} closed at once: offline exactly once ${d.once} of ${d.expected}, twice ${d.twice}, missing ${d.missing}, later than ${departWindowMs / 1000} s ${d.late}; last after ${d.max_ms} ms (p50 ${d.p50_ms}, p90 ${d.p90_ms})`],
 ];
 process.stdout.write('| figure | result |\n|---|---|\n' + rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n') + '\n');
 process.stdout.write(JSON.stringify(result) + '\n');

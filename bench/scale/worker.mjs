@@ -237,6 +237,7 @@ async function depart(count, windowMs, graceMs) {
     while (!heard() && now() - start < windowMs + 30_000) await sleep(100);
     await sleep(graceMs);
     let expected = 0, once = 0, twice = 0, missing = 0, late = 0, maxMs = 0;
+    const offlineMs = [];
     for (const gone of leaving) {
         for (const member of gone.members) {
             if (member.leaving || !member.open) continue;
@@ -247,10 +248,11 @@ async function depart(count, windowMs, graceMs) {
             else once++;
             const ms = times[0] - start;
             maxMs = Math.max(maxMs, ms);
+            offlineMs.push(Math.round(ms));
             if (ms > windowMs) late++;
         }
     }
-    report({ event: 'departed', left: leaving.length, expected, once, twice, missing, late, maxMs, ...pick(counts, 'falseOffline', 'falseOfflineIn', 'foreign', 'foreignTypes', 'closed', 'errors', 'errorCodes') });
+    report({ event: 'departed', left: leaving.length, expected, once, twice, missing, late, maxMs, offlineMs, ...pick(counts, 'falseOffline', 'falseOfflineIn', 'foreign', 'foreignTypes', 'closed', 'errors', 'errorCodes') });
 }
 
 /** Opens `count` more upgrades than the node is expected to hold (registering in meshes of their own) and counts what

@@ -38,6 +38,11 @@ internal sealed partial class PeerGrain(
     private IGrainTimer? _graceTimer;
     private bool _reminderRegistered;
 
+    // The reminder this activation registered, kept so that the peer's departure can unregister it without reading it
+    // back from the reminder table first (a Redis read per departure). Null when this activation did not register it
+    // (it learnt of it from a tick): then it is read before it is removed, as before.
+    private IGrainReminder? _reminder;
+
     // The last incarnation this activation handed out: kept in memory because clearing the state resets it.
     private long _lastIncarnation;
     private double _lastLeaseWrite;
@@ -132,15 +137,23 @@ internal sealed partial class PeerGrain(
         Unhold(lease);
         if (State.Connections.Count > 0)
         {
-            await state.WriteStateAsync();
-            return new PeerLeave(false, State.Incarnation, await Mesh.Upsert(Entry()));
+            var write = state.WriteStateAsync();
+            var upsert = Mesh.Upsert(Entry());
+            await Task.WhenAll(write, upsert);
+            return new PeerLeave(false, State.Incarnation, await upsert);
         }
+        // The state write, the mesh roster and the reminder's removal do not depend on one another: the gateway, which
+        // announces the offline once this returns, waits for one round trip instead of four in a row (clear, remove,
+        // read the reminder, unregister it). In a mass departure on a cluster those waits were most of the time to
+        // the last offline (bench/results/2026-12-07-scale-cluster-departure.md). All of them still complete before
+        // the answer: a write that fails fails the call, as it did, and the gateway tells the grain again later.
         var incarnation = State.Incarnation;
-        var forgotten = await PersistOfflineAsync();
-        var gateways = await Mesh.Remove(_peerId);
-        await StopReaping();
-        if (forgotten) this.DeactivateOnIdle();
-        return new PeerLeave(true, incarnation, gateways);
+        var persisting = PersistOfflineAsync();
+        var removing = Mesh.Remove(_peerId);
+        var stopping = StopReaping();
+        await Task.WhenAll(persisting, removing, stopping);
+        if (await persisting) this.DeactivateOnIdle();
+        return new PeerLeave(true, incarnation, await removing);
     }
 
     public async Task Renew(string gatewayId, long[] connectionIds, double lastFrame)
@@ -236,9 +249,9 @@ internal sealed partial class PeerGrain(
             await state.WriteStateAsync();
             return;
         }
-        var forgotten = await PersistOfflineAsync();
-        await StopReaping();
-        if (forgotten) this.DeactivateOnIdle();
+        var persisting = PersistOfflineAsync();
+        await Task.WhenAll(persisting, StopReaping());
+        if (await persisting) this.DeactivateOnIdle();
     }
 
     /// <summary>
@@ -450,7 +463,7 @@ internal sealed partial class PeerGrain(
         {
             // Bounded: a call to the reminder service on a silo that just died waits for the response timeout (30 s),
             // and this turn must not hold the peer's renewals and reaps for that long.
-            await this.RegisterOrUpdateReminder(ReminderName, _options.ReminderPeriod, _options.ReminderPeriod).WaitAsync(ReminderCallTimeout);
+            _reminder = await this.RegisterOrUpdateReminder(ReminderName, _options.ReminderPeriod, _options.ReminderPeriod).WaitAsync(ReminderCallTimeout);
             _reminderRegistered = true;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -464,10 +477,12 @@ internal sealed partial class PeerGrain(
         _reapTimer?.Dispose();
         _reapTimer = null;
         _reminderRegistered = false;
+        var known = _reminder;
+        _reminder = null;
         if (!_options.LeaseBackstop) return;
         try
         {
-            var reminder = await this.GetReminder(ReminderName);
+            var reminder = known ?? await this.GetReminder(ReminderName);
             if (reminder is not null) await this.UnregisterReminder(reminder);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
