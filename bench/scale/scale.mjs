@@ -77,29 +77,30 @@ function cpuTicks(pidList) {
         return sum + Number(fields[11]) + Number(fields[12]); // utime, stime (clock ticks, 100 per second here)
     }, 0);
 }
-async function managedHeapBytes() {
-    let total = 0;
-    for (const url of metricsUrls) {
-        const text = await (await fetch(url)).text();
-        for (const line of text.split('\n')) {
-            if (line.startsWith('dotnet_gc_last_collection_heap_size_bytes')) total += Number(line.split(' ').at(-1));
-        }
-    }
-    return metricsUrls.length ? total : null;
-}
-
-/** The nodes' own count of what happened to connections (reaped, disconnected by reason, refused, open), summed. */
-async function connectionMetrics() {
+/** Every node's Prometheus lines summed by the key `keyOf` gives each (null: not wanted). */
+async function sumMetrics(keyOf) {
     const out = {};
     for (const url of metricsUrls) {
         const text = await (await fetch(url)).text();
         for (const line of text.split('\n')) {
-            if (!/^relay_(disconnects|connections_reaped|connections_refused|connections)[_{ ]/.test(line)) continue;
-            const key = line.slice(0, line.lastIndexOf(' ')).replace(/,?otel_scope_[a-z_]+="[^"]*"/g, '');
-            out[key] = (out[key] ?? 0) + Number(line.split(' ').at(-1));
+            const key = keyOf(line);
+            if (key !== null) out[key] = (out[key] ?? 0) + Number(line.split(' ').at(-1));
         }
     }
     return out;
+}
+
+async function managedHeapBytes() {
+    if (!metricsUrls.length) return null;
+    const sums = await sumMetrics((line) => line.startsWith('dotnet_gc_last_collection_heap_size_bytes') ? 'heap' : null);
+    return sums.heap ?? 0;
+}
+
+/** The nodes' own count of what happened to connections (reaped, disconnected by reason, refused, open), summed. */
+function connectionMetrics() {
+    return sumMetrics((line) => /^relay_(disconnects|connections_reaped|connections_refused|connections)[_{ ]/.test(line)
+        ? line.slice(0, line.lastIndexOf(' ')).replace(/,?otel_scope_[a-z_]+="[^"]*"/g, '')
+        : null);
 }
 
 /** What the cluster did for the departure, per departing peer: Orleans messages (to other silos and local), grain
@@ -115,19 +116,13 @@ const departureCounters = [
 ];
 async function departureCounts() {
     if (!metricsUrls.length) return null;
-    const out = {};
-    for (const url of metricsUrls) {
-        const text = await (await fetch(url)).text();
-        for (const line of text.split('\n')) {
-            const entry = departureCounters.find(([name]) => line.startsWith(name + '{') || line.startsWith(name + ' '));
-            if (!entry) continue;
-            // Storage and activations by state or grain type, the rest as one figure.
-            const by = /state_name="([^"]*)"/.exec(line)?.[1] ?? /grain_type="([^"]*)"/.exec(line)?.[1];
-            const key = by ? `${entry[1]}_${by}` : entry[1];
-            out[key] = (out[key] ?? 0) + Number(line.split(' ').at(-1));
-        }
-    }
-    return out;
+    return sumMetrics((line) => {
+        const entry = departureCounters.find(([name]) => line.startsWith(name + '{') || line.startsWith(name + ' '));
+        if (!entry) return null;
+        // Storage and activations by state or grain type, the rest as one figure.
+        const by = /state_name="([^"]*)"/.exec(line)?.[1] ?? /grain_type="([^"]*)"/.exec(line)?.[1];
+        return by ? `${entry[1]}_${by}` : entry[1];
+    });
 }
 
 // Whole meshes per worker, round-robin.
