@@ -13,7 +13,7 @@ namespace Relay.IntegrationTests.Reliability;
 /// Issue 14: a node at its limits refuses (HTTP 503 with Retry-After), never dies, and never announces a live peer
 /// offline. The relay runs as a child process under <c>ulimit -n 1000</c>, so that a few hundred sockets reach what it
 /// can hold: first its connection budget (derived from the open-file limit), then the open-file limit itself, with
-/// sockets that never send a request and so are counted by nothing else.
+/// sockets that never finish their request and so are counted by nothing else.
 /// </summary>
 [Trait("Category", "Cluster")] // a child process: one at a time, after the parallel tests
 [Collection(ClusterProcesses.Name)]
@@ -56,7 +56,7 @@ public sealed class OpenFileLimitTests
             while (!relay.Log.Contains(OutOfDescriptors, StringComparison.Ordinal))
             {
                 Assert.True(idle.Count < 2 * OpenFiles, $"{idle.Count} idle sockets did not exhaust the relay's file descriptors:\n{relay.Log}");
-                idle.Add(await ConnectIdleAsync(relay.HttpBase.Port, idle.Count));
+                idle.Add(await ConnectStalledAsync(relay.HttpBase.Port, idle.Count));
             }
             for (var i = 0; i < 10; i++)
             {
@@ -115,7 +115,27 @@ public sealed class OpenFileLimitTests
         }
     }
 
-    /// <summary>A TCP connection to the relay that never sends a request.</summary>
+    /// <summary>A TCP connection to the relay that sends the first line of a request and never the rest, as a slow-loris
+    /// client does. Kestrel holds it for its headers; the fd-limit shedding answers it 503 as soon as it accepts it. The
+    /// loop that fills the relay with these sees the shedding start only through the relay's log, a moment late, so some
+    /// wait in the listen backlog ahead of the upgrades the test sends next: sockets that sent nothing would hold those
+    /// up by the shedding's one-second wait for a request each (16 at a time), longer than a refused upgrade may take.</summary>
+    private static async Task<Socket> ConnectStalledAsync(int port, int index)
+    {
+        var socket = await ConnectIdleAsync(port, index);
+        try
+        {
+            await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes("GET /ws?mesh=stalled HTTP/1.1\r\n"));
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A TCP connection to the relay that sends nothing (yet).</summary>
     private static async Task<Socket> ConnectIdleAsync(int port, int index)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
