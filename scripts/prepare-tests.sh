@@ -7,7 +7,8 @@
 #                            client of bench/scale (npm ci there: ws)
 #   docker.io, debootstrap   the compose tests run docker-compose.yml for real: dockerd is started when none answers
 #                            (and stopped when scripts/test.sh ends), then scripts/docker-standins.sh provides
-#                            Compose v2 and, when no registry can be reached, local stand-ins for the images
+#                            Compose v2 and, when no registry can be reached, local stand-ins for the images, and
+#                            the relay's image is built once (its layers make the tests' `up --build` quick)
 # Packages come from apt, as root or through sudo. Where that is impossible the step says so and moves on: the tests
 # that need the tool then skip or fail with their own message -- except under CI=true, where a step that cannot be
 # done fails the run here. Set RELAY_TEST_PREPARE=0 to skip this file entirely.
@@ -85,7 +86,17 @@ prepare_docker() {
         done
     fi
     prepare_say "docker engine $(docker version --format '{{.Server.Version}}')"
-    bash scripts/docker-standins.sh || prepare_fail "scripts/docker-standins.sh failed: the compose tests cannot run"
+    bash scripts/docker-standins.sh || { prepare_fail "scripts/docker-standins.sh failed: the compose tests cannot run"; return; }
+    # The compose tests start with `docker compose up --build`. The image's first, uncached build takes both cores of a
+    # fresh machine for minutes; done here, it does not run beside the parallel tests (whose timings it would starve),
+    # and the tests' builds reuse its layers.
+    local build_log=${TMPDIR:-/tmp}/relay-test-image-build.log started=$SECONDS
+    if ! docker compose -p relay-test-prepare build >"$build_log" 2>&1; then
+        tail -n 20 "$build_log" >&2
+        prepare_fail "docker compose build failed (log: $build_log): the compose tests cannot run"
+        return
+    fi
+    prepare_say "relay image built in $((SECONDS - started)) s"
 }
 
 # Stops the Docker engine prepare_docker started (none when one was already running).
