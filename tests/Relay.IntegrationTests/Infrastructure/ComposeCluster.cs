@@ -105,26 +105,30 @@ public sealed class ComposeCluster : IAsyncDisposable
 
     public async Task<State> StateAsync(string service) => (await StatesAsync([service]))[service];
 
+    /// <summary>A crash <see cref="KillAsync"/> caused: the service's state just before, and when (a
+    /// <see cref="Stopwatch"/> timestamp).</summary>
+    public sealed record Crash(State Before, long At);
+
     /// <summary>Crashes <paramref name="service"/>: SIGKILL of its main process (pid 1 of its container) from the
-    /// host. Returns its state just before.</summary>
-    public async Task<State> KillAsync(string service)
+    /// host.</summary>
+    public async Task<Crash> KillAsync(string service)
     {
         var before = await StateAsync(service);
         Assert.True(before is { Status: "running", Pid: > 0 }, $"{service} is not running: {before}");
         using var process = Process.GetProcessById(before.Pid);
         process.Kill();
-        return before;
+        return new Crash(before, Stopwatch.GetTimestamp());
     }
 
-    /// <summary>Waits until Docker restarted <paramref name="service"/> after <paramref name="before"/> and its health
-    /// check passes again; returns how long that took.</summary>
-    public async Task<TimeSpan> WaitForRestartAsync(string service, State before, TimeSpan timeout)
+    /// <summary>Waits (up to <paramref name="timeout"/>) until Docker restarted <paramref name="service"/> after
+    /// <paramref name="crash"/> and its health check passes again; returns how long after the crash that was.</summary>
+    public async Task<TimeSpan> WaitForRestartAsync(string service, Crash crash, TimeSpan timeout)
     {
-        ArgumentNullException.ThrowIfNull(before);
-        var clock = Stopwatch.StartNew();
+        ArgumentNullException.ThrowIfNull(crash);
+        var before = crash.Before;
         await WaitAsync([service], s => s.RestartCount > before.RestartCount && s.Pid != before.Pid && s.Health == "healthy",
             "restarted and healthy", timeout);
-        return clock.Elapsed;
+        return Stopwatch.GetElapsedTime(crash.At);
     }
 
     /// <summary><c>docker compose down</c>, then checks that nothing of the project is left: no container, no
