@@ -40,7 +40,9 @@ internal sealed partial class MeshGrain(
     private readonly Queue<(long At, PeerReaped Reap)> _recentReaps = new();
 
     // The lost gateways this activation was told of: every survivor reports one again each report interval for a lease
-    // (NodeLossWatcher), and only the first report of each is worth a line at Information. Bounded like the reaps.
+    // (NodeLossWatcher), and only the first report of each is worth a line at Information. A cluster loses a few nodes
+    // at a time: past this many, the set starts again, which costs one more line at Information per lost gateway.
+    private const int MaxLostGatewaysLogged = 64;
     private HashSet<string>? _lostGateways;
     private long _activatedAt;
     private bool _saveFailed;
@@ -244,7 +246,7 @@ internal sealed partial class MeshGrain(
             if (entry.Connections.Any(c => c.Key.GatewayId == lostGateway)) peers.Add(entry.PeerId);
         }
         _lostGateways ??= new HashSet<string>(StringComparer.Ordinal);
-        if (_lostGateways.Count == MaxRecentReaps) _lostGateways.Clear();
+        if (_lostGateways.Count == MaxLostGatewaysLogged) _lostGateways.Clear();
         if (_lostGateways.Add(lostGateway)) Log.GatewayLost(logger, mesh, lostGateway, peers.Count);
         else Log.GatewayLostAgain(logger, mesh, lostGateway, peers.Count);
         // Awaited, so that the reporter tries again if a grain could not be activated. A peer grain that reaps right
