@@ -3,7 +3,8 @@
 # 2 co-hosted nodes (each a silo and a gateway) and the shipped cluster (3 co-hosted nodes: scripts/cluster.sh up with
 # no topology flags, as docker-compose.yml), in one run, side by side in one markdown table.
 #
-#   bench/cluster.sh [--quick] [--keep] [--rounds N] [--sides LIST] [--scenarios LIST] [--perf] [--no-build]
+#   bench/cluster.sh [--quick] [--keep] [--rounds N] [--sides LIST] [--scenarios LIST] [--warmup SECONDS] [--perf]
+#                    [--no-build]
 #
 #   --quick      2 s per scenario instead of 10 s (a smoke test; the figures are noisy)
 #   --keep       keep the work directory (meshbench JSON, relay and cluster logs, perf data) and print its path
@@ -13,6 +14,10 @@
 #   --sides L    comma-separated, of split,cohosted,shipped (default all three; the single node always runs: ratios
 #                need it)
 #   --scenarios L  comma-separated, of direct,broadcast,stream (default all three)
+#   --warmup S   discarded warm-up of S seconds (default 3; 0: none) on each side before its measured runs: every
+#                measured scenario in turn, with the scenario's own parameters (so cross-node directs and broadcasts
+#                alike), S divided evenly among them. 3 s leaves the cluster's tiered JIT compiling during the measured
+#                runs (3-4 processes on 2 cores); bench/results/2026-12-08-cross-node-settled.md measured 3 s against 30 s
 #   --perf       perf record (cpu-clock, 499 Hz, call graphs) of every relay process during each measured run;
 #                the work directory (kept) gets perf-ROUND-SIDE-SCENARIO.data and .txt: the top symbols, the share of
 #                thread wake-up/futex/scheduler frames. Relay processes then run with DOTNET_PerfMapEnabled=1 (all
@@ -24,7 +29,7 @@
 #   2. copies ../shared/bench (read-only; MESHBENCH_SRC overrides) to $MESHBENCH_DIR (default
 #      /tmp/relay-meshbench-$UID) and runs `npm ci` there when node_modules is missing or stale
 #   3. per round: single node: dotnet src/Relay.Silo/bin/Release/net10.0/Relay.Silo.dll --urls http://127.0.0.1:PORT
-#      with Cluster:SiloPort/GatewayPort on free ports; a discarded 3 s warm-up, then the scenarios; stopped
+#      with Cluster:SiloPort/GatewayPort on free ports; a discarded warm-up (--warmup), then the scenarios; stopped
 #   4. per round, split roles: scripts/cluster.sh up --silos 2 --gateways 2 --no-build --configuration Release on
 #      free ports with its own CLUSTER_DIR; the same warm-up and scenarios with --url ws://gw1/ws,ws://gw2/ws; then
 #      down. Then co-hosted: the same with scripts/cluster.sh up --silos 2 --gateways 0 --combined (cross-node frames
@@ -52,6 +57,7 @@ sides_arg=split,cohosted,shipped
 scenarios_arg=direct,broadcast,stream
 perf=0
 build=1
+warmup=3
 while (($#)); do
     case $1 in
         --quick) duration=2; shift ;;
@@ -61,7 +67,8 @@ while (($#)); do
         --scenarios) scenarios_arg=${2:-}; shift 2 ;;
         --perf) perf=1; keep=1; shift ;;
         --no-build) build=0; shift ;;
-        -h|--help) sed -n '2,42p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+        --warmup) [[ ${2:-} =~ ^[0-9]+$ ]] || { echo "bench/cluster.sh: --warmup needs a whole number of seconds" >&2; exit 2; }; warmup=$2; shift 2 ;;
+        -h|--help) sed -n '2,47p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
         *) echo "bench/cluster.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -198,9 +205,20 @@ perf_summary() {
         END { if (n) c += hit; print c + 0 }')
     echo "samples: $total; in thread wake-up/wait paths: $wake ($(awk -v w="$wake" -v t="$total" 'BEGIN { printf "%.0f", t ? 100 * w / t : 0 }') %)"
 }
+# warm_up URL: each measured scenario with its own parameters (the JIT must compile the paths measured, cross-node
+# directs and broadcasts alike), $warmup seconds split among them; results discarded.
 warm_up() { # url
-    timeout 60 node "$mb_dir/meshbench.mjs" --proto agimesh --url "$1" --scenario direct --peers 8 --messages 20000 \
-        --payload 256 --window 16 --duration 3 --timeout 30 --json >/dev/null 2>&1 || say "warm-up failed (ignored)"
+    ((warmup > 0)) || return 0
+    local each s p
+    each=$(awk -v w="$warmup" -v n="${#scenarios[@]}" 'BEGIN { printf "%.2f", w / n }')
+    for s in "${scenarios[@]}"; do
+        # The scenario's --messages would end a long warm-up early (the single node sends 20,000 a sender in ~3 s):
+        # the duration alone bounds it.
+        p=$(sed -E 's/--messages [0-9]+/--messages 100000000/' <<<"${params[$s]}")
+        # shellcheck disable=SC2086
+        timeout $((warmup + 90)) node "$mb_dir/meshbench.mjs" --proto agimesh --url "$1" --scenario "$s" $p \
+            --duration "$each" --timeout $((warmup + 60)) --json >/dev/null 2>&1 || say "warm-up $s failed (ignored)"
+    done
     sleep 1
 }
 
@@ -273,7 +291,7 @@ cat <<EOF
 Relay: single node vs ${sides[*]} (split: 2 gateways + 2 silos; cohosted: 2 nodes, each a silo and a gateway; shipped: 3 such nodes) (\`bench/cluster.sh\`), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))
 Relay__RateLimitPerSecond=1000000, Relay__RateLimitBurst=1000000 on every relay process (the default 200/s would throttle the load).
 Client (one Node process) and all servers share the machine's $(nproc) cores. Load average (1/5/15 min) before the build: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg).
-$rounds round(s), each: single node, then ${sides[*]}; meshbench ${duration} s per scenario (after a discarded 3 s warm-up on each side):
+$rounds round(s), each: single node, then ${sides[*]}; meshbench ${duration} s per scenario (after a discarded ${warmup} s warm-up on each side, the scenarios in turn):
 ${params_text%; }.$perf_text
 
 EOF
