@@ -44,6 +44,7 @@
 # Server CPU is sampled here from /proc/PID/stat (utime+stime) of every relay process (split: 2 silos,
 # 2 gateways and redis; co-hosted and shipped: 2 or 3 nodes and redis) before and after each meshbench run, so it covers setup too, the
 # same way on every side. "CPU/delivery ÷ single" is a side's server CPU per delivered message over the single node's.
+# "JIT % of server CPU" is the share of that CPU taken by the processes' tiered-compilation threads (/proc/PID/task).
 # Exit status: 0 when every run passed meshbench's checks, 1 when one failed (the table still prints), 2 on error.
 set -euo pipefail
 
@@ -68,7 +69,7 @@ while (($#)); do
         --perf) perf=1; keep=1; shift ;;
         --no-build) build=0; shift ;;
         --warmup) [[ ${2:-} =~ ^[0-9]+$ ]] || { echo "bench/cluster.sh: --warmup needs a whole number of seconds" >&2; exit 2; }; warmup=$2; shift 2 ;;
-        -h|--help) sed -n '2,47p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+        -h|--help) sed -n '2,48p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
         *) echo "bench/cluster.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -136,6 +137,21 @@ cpu_ticks() { # pids... -> sum of utime+stime (a vanished process counts 0)
     done
     echo "$sum"
 }
+# jit_ticks PIDS...: utime+stime of the threads named ".NET Tiered Com" (the tiered-compilation worker; comm holds 15
+# characters): JIT still compiling during a measured run is start-up cost, not the hop's, and shows here.
+jit_ticks() {
+    local sum=0 p t f
+    for p in "$@"; do
+        for t in /proc/"$p"/task/*; do
+            [[ $(cat "$t/comm" 2>/dev/null) == ".NET Tiered Com"* ]] || continue
+            f=$(cat "$t/stat" 2>/dev/null) || continue
+            f=${f##*) }
+            read -r -a a <<<"$f"
+            sum=$((sum + a[11] + a[12]))
+        done
+    done
+    echo "$sum"
+}
 now_ms() { date +%s%3N; }
 
 # --- 1. build, 2. meshbench ------------------------------------------------------------------------------
@@ -166,19 +182,19 @@ run_bench() {
     local name=r$round-$side-$scenario
     local out=$work/$name.json extra=() perf_pid=""
     [[ $side == single ]] && extra=(--pid "$1")
-    local t0 c0 t1 c1 rc=0
+    local t0 c0 t1 c1 j0 j1 rc=0
     if ((perf)); then
         # From 1 s in (setup done) for the sending time; stopped with SIGINT after meshbench at the latest.
         (sleep 1; exec perf record -F 499 -g -p "$(IFS=,; echo "$*")" -o "$work/perf-$name.data" -- sleep "$duration") \
             >/dev/null 2>"$work/perf-$name.err" &
         perf_pid=$!
     fi
-    t0=$(now_ms); c0=$(cpu_ticks "$@")
+    t0=$(now_ms); c0=$(cpu_ticks "$@"); j0=$(jit_ticks "$@")
     # shellcheck disable=SC2086
     timeout $((mb_timeout + 30)) node "$mb_dir/meshbench.mjs" --proto agimesh --url "$url" --scenario "$scenario" \
         ${params[$scenario]} --duration "$duration" --timeout "$mb_timeout" "${extra[@]}" --json >"$out" 2>"$work/$name.err" || rc=$?
-    t1=$(now_ms); c1=$(cpu_ticks "$@")
-    echo "$((c1 - c0)) $((t1 - t0)) $hz $rc" >"$out.cpu"
+    t1=$(now_ms); c1=$(cpu_ticks "$@"); j1=$(jit_ticks "$@")
+    echo "$((c1 - c0)) $((t1 - t0)) $hz $rc $((j1 - j0))" >"$out.cpu"
     if [[ -n $perf_pid ]]; then
         timeout $((duration + 30)) tail --pid="$perf_pid" -f /dev/null || kill -INT "$perf_pid" 2>/dev/null || true
         wait "$perf_pid" 2>/dev/null || true
@@ -304,8 +320,8 @@ const load = (round, side, sc) => {
   let r = null, cpu = null;
   const f = path.join(dir, `r${round}-${side}-${sc}.json`);
   try { r = JSON.parse(fs.readFileSync(f, 'utf8')); } catch {}
-  try { const [ticks, ms, hz, rc] = fs.readFileSync(f + '.cpu', 'utf8').trim().split(' ').map(Number);
-        cpu = { s: ticks / hz, ms, rc }; } catch {}
+  try { const [ticks, ms, hz, rc, jit] = fs.readFileSync(f + '.cpu', 'utf8').trim().split(' ').map(Number);
+        cpu = { s: ticks / hz, ms, rc, jit: Number.isFinite(jit) ? jit / hz : null }; } catch {}
   return { r, cpu };
 };
 const fmt = (v, d = 0) => v == null || !Number.isFinite(v) ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -319,10 +335,11 @@ const figure = { direct: ['msgs/s', (m) => m.msgs_per_s], broadcast: ['deliverie
 const value = (x, sc) => (x.r && x.r.metrics ? figure[sc][1](x.r.metrics) : null);
 const usPer = (x) => (x.cpu && x.r && x.r.metrics && x.r.metrics.delivered ? 1e6 * x.cpu.s / x.r.metrics.delivered : null);
 const cpuPct = (x) => (x.cpu ? 100 * x.cpu.s / (x.cpu.ms / 1000) : null);
+const jitPct = (x) => (x.cpu && x.cpu.jit != null && x.cpu.s ? 100 * x.cpu.jit / x.cpu.s : null);
 const notes = [];
 const rows = [
-  '| scenario | figure | side | value | ÷ single | server µs/delivery | CPU/delivery ÷ single | p99 ms | server CPU % | client CPU % | lost / reordered (all rounds) |',
-  '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| scenario | figure | side | value | ÷ single | server µs/delivery | CPU/delivery ÷ single | p99 ms | server CPU % | JIT % of server CPU | client CPU % | lost / reordered (all rounds) |',
+  '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
 ];
 for (const sc of scenarios) {
   const runs = Object.fromEntries(sides.map((sd) => [sd, Array.from({ length: rounds }, (_, i) => load(i + 1, sd, sc))]));
@@ -337,7 +354,7 @@ for (const sc of scenarios) {
     const bad = xs.some((x) => !x.r || x.r.status !== 'ok') ? ' ✗' : '';
     rows.push(`| ${sc} | ${figure[sc][0]} | ${label[sd]} | ${spread(xs.map((x) => value(x, sc)), 0)}${bad} | ${ratio((x) => value(x, sc))} | ` +
       `${spread(xs.map(usPer), 1)} | ${ratio(usPer)} | ${spread(xs.map((x) => (x.r && x.r.metrics ? x.r.metrics.latency_ms.p99 : null)), 1)} | ` +
-      `${spread(xs.map(cpuPct), 0)} | ${spread(xs.map((x) => x.r && x.r.client && x.r.client.cpu_pct), 0)} | ${sum((m) => m.lost)} / ${sum((m) => m.reordered)} |`);
+      `${spread(xs.map(cpuPct), 0)} | ${spread(xs.map(jitPct), 1)} | ${spread(xs.map((x) => x.r && x.r.client && x.r.client.cpu_pct), 0)} | ${sum((m) => m.lost)} / ${sum((m) => m.reordered)} |`);
   }
 }
 console.log(rows.join('\n'));
