@@ -14,10 +14,12 @@
 #   --sides L    comma-separated, of split,cohosted,shipped (default all three; the single node always runs: ratios
 #                need it)
 #   --scenarios L  comma-separated, of direct,broadcast,stream (default all three)
-#   --warmup S   discarded warm-up of S seconds (default 3; 0: none) on each side before its measured runs: every
+#   --warmup S   discarded warm-up of S seconds (default 30; 0: none) on each side before its measured runs: every
 #                measured scenario in turn, with the scenario's own parameters (so cross-node directs and broadcasts
-#                alike), S divided evenly among them. 3 s leaves the cluster's tiered JIT compiling during the measured
-#                runs (3-4 processes on 2 cores); bench/results/2026-12-08-cross-node-settled.md measured 3 s against 30 s
+#                alike), S divided evenly among them. Why 30 (3 until 2026-12-08): after 3 s the three nodes' tiered
+#                JIT still took 14.6 % (13.6-15.5) of the cluster's CPU in the measured direct run, against 1.8 % after
+#                30 s, and direct CPU per delivery read 3.35 instead of 2.84 x the single node
+#                (bench/results/2026-12-08-cross-node-settled.md): start-up cost, not the hop's
 #   --perf       perf record (cpu-clock, 499 Hz, call graphs) of every relay process during each measured run;
 #                the work directory (kept) gets perf-ROUND-SIDE-SCENARIO.data and .txt: the top symbols, the share of
 #                thread wake-up/futex/scheduler frames. Relay processes then run with DOTNET_PerfMapEnabled=1 (all
@@ -44,7 +46,8 @@
 # Server CPU is sampled here from /proc/PID/stat (utime+stime) of every relay process (split: 2 silos,
 # 2 gateways and redis; co-hosted and shipped: 2 or 3 nodes and redis) before and after each meshbench run, so it covers setup too, the
 # same way on every side. "CPU/delivery ÷ single" is a side's server CPU per delivered message over the single node's.
-# "JIT % of server CPU" is the share of that CPU taken by the processes' tiered-compilation threads (/proc/PID/task).
+# "JIT % of server CPU" is the share of that CPU taken by the processes' tiered-compilation threads (/proc/PID/task; a
+# lower bound: a worker thread that ends during the run is not counted).
 # Exit status: 0 when every run passed meshbench's checks, 1 when one failed (the table still prints), 2 on error.
 set -euo pipefail
 
@@ -58,7 +61,7 @@ sides_arg=split,cohosted,shipped
 scenarios_arg=direct,broadcast,stream
 perf=0
 build=1
-warmup=3
+warmup=30
 while (($#)); do
     case $1 in
         --quick) duration=2; shift ;;
@@ -69,7 +72,7 @@ while (($#)); do
         --perf) perf=1; keep=1; shift ;;
         --no-build) build=0; shift ;;
         --warmup) [[ ${2:-} =~ ^[0-9]+$ ]] || { echo "bench/cluster.sh: --warmup needs a whole number of seconds" >&2; exit 2; }; warmup=$2; shift 2 ;;
-        -h|--help) sed -n '2,48p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+        -h|--help) sed -n '2,51p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
         *) echo "bench/cluster.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -137,20 +140,26 @@ cpu_ticks() { # pids... -> sum of utime+stime (a vanished process counts 0)
     done
     echo "$sum"
 }
-# jit_ticks PIDS...: utime+stime of the threads named ".NET Tiered Com" (the tiered-compilation worker; comm holds 15
-# characters): JIT still compiling during a measured run is start-up cost, not the hop's, and shows here.
-jit_ticks() {
-    local sum=0 p t f
+# jit_threads PIDS...: "PID/TID TICKS" (utime+stime) of each thread named ".NET Tiered Com" (the tiered-compilation
+# worker; comm holds 15 characters). JIT still compiling during a measured run is start-up cost, not the hop's.
+jit_threads() {
+    local p t f
     for p in "$@"; do
         for t in /proc/"$p"/task/*; do
             [[ $(cat "$t/comm" 2>/dev/null) == ".NET Tiered Com"* ]] || continue
             f=$(cat "$t/stat" 2>/dev/null) || continue
             f=${f##*) }
             read -r -a a <<<"$f"
-            sum=$((sum + a[11] + a[12]))
+            echo "$p/${t##*/} $((a[11] + a[12]))"
         done
     done
-    echo "$sum"
+}
+# jit_delta BEFORE AFTER (outputs of jit_threads): ticks the worker threads took in between. The runtime ends an idle
+# worker and starts a new one later: a thread started during the run counts whole, one that ended during it not at
+# all (its last ticks are unknown), so this is a lower bound.
+jit_delta() {
+    awk 'NR == FNR { before[$1] = $2; next } { sum += $2 - ($1 in before ? before[$1] : 0) } END { print sum + 0 }' \
+        <(printf '%s\n' "$1") <(printf '%s\n' "$2")
 }
 now_ms() { date +%s%3N; }
 
@@ -189,12 +198,12 @@ run_bench() {
             >/dev/null 2>"$work/perf-$name.err" &
         perf_pid=$!
     fi
-    t0=$(now_ms); c0=$(cpu_ticks "$@"); j0=$(jit_ticks "$@")
+    t0=$(now_ms); c0=$(cpu_ticks "$@"); j0=$(jit_threads "$@")
     # shellcheck disable=SC2086
     timeout $((mb_timeout + 30)) node "$mb_dir/meshbench.mjs" --proto agimesh --url "$url" --scenario "$scenario" \
         ${params[$scenario]} --duration "$duration" --timeout "$mb_timeout" "${extra[@]}" --json >"$out" 2>"$work/$name.err" || rc=$?
-    t1=$(now_ms); c1=$(cpu_ticks "$@"); j1=$(jit_ticks "$@")
-    echo "$((c1 - c0)) $((t1 - t0)) $hz $rc $((j1 - j0))" >"$out.cpu"
+    t1=$(now_ms); c1=$(cpu_ticks "$@"); j1=$(jit_threads "$@")
+    echo "$((c1 - c0)) $((t1 - t0)) $hz $rc $(jit_delta "$j0" "$j1")" >"$out.cpu"
     if [[ -n $perf_pid ]]; then
         timeout $((duration + 30)) tail --pid="$perf_pid" -f /dev/null || kill -INT "$perf_pid" 2>/dev/null || true
         wait "$perf_pid" 2>/dev/null || true
