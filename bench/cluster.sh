@@ -18,7 +18,7 @@
 #                measured scenario in turn, with the scenario's own parameters (so cross-node directs and broadcasts
 #                alike), S divided evenly among them. Why 30 (3 until 2026-12-08): after 3 s the three nodes' tiered
 #                JIT still took 14.6 % (13.6-15.5) of the cluster's CPU in the measured direct run, against 1.8 % after
-#                30 s, and direct CPU per delivery read 3.35 instead of 2.84 x the single node
+#                30 s, and direct CPU per delivery read 3.35 instead of 2.89 x the single node
 #                (bench/results/2026-12-08-cross-node-settled.md): start-up cost, not the hop's
 #   --perf       perf record (cpu-clock, 499 Hz, call graphs) of every relay process during each measured run;
 #                the work directory (kept) gets perf-ROUND-SIDE-SCENARIO.data and .txt: the top symbols, the share of
@@ -237,7 +237,7 @@ warm_up() { # url
     local each s p
     each=$(awk -v w="$warmup" -v n="${#scenarios[@]}" 'BEGIN { printf "%.2f", w / n }')
     for s in "${scenarios[@]}"; do
-        # The scenario's --messages would end a long warm-up early (the single node sends 20,000 a sender in ~3 s):
+        # The scenario's --messages would end a long warm-up early (the single node sends 20,000 a sender in 3-7 s):
         # the duration alone bounds it.
         p=$(sed -E 's/--messages [0-9]+/--messages 100000000/' <<<"${params[$s]}")
         # shellcheck disable=SC2086
