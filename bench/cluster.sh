@@ -3,7 +3,8 @@
 # 2 co-hosted nodes (each a silo and a gateway) and the shipped cluster (3 co-hosted nodes: scripts/cluster.sh up with
 # no topology flags, as docker-compose.yml), in one run, side by side in one markdown table.
 #
-#   bench/cluster.sh [--quick] [--keep] [--rounds N] [--sides LIST] [--scenarios LIST] [--perf] [--no-build]
+#   bench/cluster.sh [--quick] [--keep] [--rounds N] [--sides LIST] [--scenarios LIST] [--warmup SECONDS] [--perf]
+#                    [--no-build]
 #
 #   --quick      2 s per scenario instead of 10 s (a smoke test; the figures are noisy)
 #   --keep       keep the work directory (meshbench JSON, relay and cluster logs, perf data) and print its path
@@ -13,6 +14,12 @@
 #   --sides L    comma-separated, of split,cohosted,shipped (default all three; the single node always runs: ratios
 #                need it)
 #   --scenarios L  comma-separated, of direct,broadcast,stream (default all three)
+#   --warmup S   discarded warm-up of S seconds (default 30; 0: none) on each side before its measured runs: every
+#                measured scenario in turn, with the scenario's own parameters (so cross-node directs and broadcasts
+#                alike), S divided evenly among them. Why 30 (3 until 2026-12-08): after 3 s the three nodes' tiered
+#                JIT still took 14.6 % (13.6-15.5) of the cluster's CPU in the measured direct run, against 1.8 % after
+#                30 s, and direct CPU per delivery read 3.35 instead of 2.89 x the single node
+#                (bench/results/2026-12-08-cross-node-settled.md): start-up cost, not the hop's
 #   --perf       perf record (cpu-clock, 499 Hz, call graphs) of every relay process during each measured run;
 #                the work directory (kept) gets perf-ROUND-SIDE-SCENARIO.data and .txt: the top symbols, the share of
 #                thread wake-up/futex/scheduler frames. Relay processes then run with DOTNET_PerfMapEnabled=1 (all
@@ -24,7 +31,7 @@
 #   2. copies ../shared/bench (read-only; MESHBENCH_SRC overrides) to $MESHBENCH_DIR (default
 #      /tmp/relay-meshbench-$UID) and runs `npm ci` there when node_modules is missing or stale
 #   3. per round: single node: dotnet src/Relay.Silo/bin/Release/net10.0/Relay.Silo.dll --urls http://127.0.0.1:PORT
-#      with Cluster:SiloPort/GatewayPort on free ports; a discarded 3 s warm-up, then the scenarios; stopped
+#      with Cluster:SiloPort/GatewayPort on free ports; a discarded warm-up (--warmup), then the scenarios; stopped
 #   4. per round, split roles: scripts/cluster.sh up --silos 2 --gateways 2 --no-build --configuration Release on
 #      free ports with its own CLUSTER_DIR; the same warm-up and scenarios with --url ws://gw1/ws,ws://gw2/ws; then
 #      down. Then co-hosted: the same with scripts/cluster.sh up --silos 2 --gateways 0 --combined (cross-node frames
@@ -39,6 +46,8 @@
 # Server CPU is sampled here from /proc/PID/stat (utime+stime) of every relay process (split: 2 silos,
 # 2 gateways and redis; co-hosted and shipped: 2 or 3 nodes and redis) before and after each meshbench run, so it covers setup too, the
 # same way on every side. "CPU/delivery ÷ single" is a side's server CPU per delivered message over the single node's.
+# "JIT % of server CPU" is the share of that CPU taken by the processes' tiered-compilation threads (/proc/PID/task; a
+# lower bound: a worker thread that ends during the run is not counted).
 # Exit status: 0 when every run passed meshbench's checks, 1 when one failed (the table still prints), 2 on error.
 set -euo pipefail
 
@@ -52,6 +61,7 @@ sides_arg=split,cohosted,shipped
 scenarios_arg=direct,broadcast,stream
 perf=0
 build=1
+warmup=30
 while (($#)); do
     case $1 in
         --quick) duration=2; shift ;;
@@ -61,7 +71,8 @@ while (($#)); do
         --scenarios) scenarios_arg=${2:-}; shift 2 ;;
         --perf) perf=1; keep=1; shift ;;
         --no-build) build=0; shift ;;
-        -h|--help) sed -n '2,42p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+        --warmup) [[ ${2:-} =~ ^[0-9]+$ ]] || { echo "bench/cluster.sh: --warmup needs a whole number of seconds" >&2; exit 2; }; warmup=$2; shift 2 ;;
+        -h|--help) sed -n '2,51p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
         *) echo "bench/cluster.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -129,6 +140,27 @@ cpu_ticks() { # pids... -> sum of utime+stime (a vanished process counts 0)
     done
     echo "$sum"
 }
+# jit_threads PIDS...: "PID/TID TICKS" (utime+stime) of each thread named ".NET Tiered Com" (the tiered-compilation
+# worker; comm holds 15 characters). JIT still compiling during a measured run is start-up cost, not the hop's.
+jit_threads() {
+    local p t f
+    for p in "$@"; do
+        for t in /proc/"$p"/task/*; do
+            [[ $(cat "$t/comm" 2>/dev/null) == ".NET Tiered Com"* ]] || continue
+            f=$(cat "$t/stat" 2>/dev/null) || continue
+            f=${f##*) }
+            read -r -a a <<<"$f"
+            echo "$p/${t##*/} $((a[11] + a[12]))"
+        done
+    done
+}
+# jit_delta BEFORE AFTER (outputs of jit_threads): ticks the worker threads took in between. The runtime ends an idle
+# worker and starts a new one later: a thread started during the run counts whole, one that ended during it not at
+# all (its last ticks are unknown), so this is a lower bound.
+jit_delta() {
+    awk 'NR == FNR { before[$1] = $2; next } { sum += $2 - ($1 in before ? before[$1] : 0) } END { print sum + 0 }' \
+        <(printf '%s\n' "$1") <(printf '%s\n' "$2")
+}
 now_ms() { date +%s%3N; }
 
 # --- 1. build, 2. meshbench ------------------------------------------------------------------------------
@@ -159,19 +191,19 @@ run_bench() {
     local name=r$round-$side-$scenario
     local out=$work/$name.json extra=() perf_pid=""
     [[ $side == single ]] && extra=(--pid "$1")
-    local t0 c0 t1 c1 rc=0
+    local t0 c0 t1 c1 j0 j1 rc=0
     if ((perf)); then
         # From 1 s in (setup done) for the sending time; stopped with SIGINT after meshbench at the latest.
         (sleep 1; exec perf record -F 499 -g -p "$(IFS=,; echo "$*")" -o "$work/perf-$name.data" -- sleep "$duration") \
             >/dev/null 2>"$work/perf-$name.err" &
         perf_pid=$!
     fi
-    t0=$(now_ms); c0=$(cpu_ticks "$@")
+    t0=$(now_ms); c0=$(cpu_ticks "$@"); j0=$(jit_threads "$@")
     # shellcheck disable=SC2086
     timeout $((mb_timeout + 30)) node "$mb_dir/meshbench.mjs" --proto agimesh --url "$url" --scenario "$scenario" \
         ${params[$scenario]} --duration "$duration" --timeout "$mb_timeout" "${extra[@]}" --json >"$out" 2>"$work/$name.err" || rc=$?
-    t1=$(now_ms); c1=$(cpu_ticks "$@")
-    echo "$((c1 - c0)) $((t1 - t0)) $hz $rc" >"$out.cpu"
+    t1=$(now_ms); c1=$(cpu_ticks "$@"); j1=$(jit_threads "$@")
+    echo "$((c1 - c0)) $((t1 - t0)) $hz $rc $(jit_delta "$j0" "$j1")" >"$out.cpu"
     if [[ -n $perf_pid ]]; then
         timeout $((duration + 30)) tail --pid="$perf_pid" -f /dev/null || kill -INT "$perf_pid" 2>/dev/null || true
         wait "$perf_pid" 2>/dev/null || true
@@ -198,9 +230,20 @@ perf_summary() {
         END { if (n) c += hit; print c + 0 }')
     echo "samples: $total; in thread wake-up/wait paths: $wake ($(awk -v w="$wake" -v t="$total" 'BEGIN { printf "%.0f", t ? 100 * w / t : 0 }') %)"
 }
+# warm_up URL: each measured scenario with its own parameters (the JIT must compile the paths measured, cross-node
+# directs and broadcasts alike), $warmup seconds split among them; results discarded.
 warm_up() { # url
-    timeout 60 node "$mb_dir/meshbench.mjs" --proto agimesh --url "$1" --scenario direct --peers 8 --messages 20000 \
-        --payload 256 --window 16 --duration 3 --timeout 30 --json >/dev/null 2>&1 || say "warm-up failed (ignored)"
+    ((warmup > 0)) || return 0
+    local each s p
+    each=$(awk -v w="$warmup" -v n="${#scenarios[@]}" 'BEGIN { printf "%.2f", w / n }')
+    for s in "${scenarios[@]}"; do
+        # The scenario's --messages would end a long warm-up early (the single node sends 20,000 a sender in 3-7 s):
+        # the duration alone bounds it.
+        p=$(sed -E 's/--messages [0-9]+/--messages 100000000/' <<<"${params[$s]}")
+        # shellcheck disable=SC2086
+        timeout $((warmup + 90)) node "$mb_dir/meshbench.mjs" --proto agimesh --url "$1" --scenario "$s" $p \
+            --duration "$each" --timeout $((warmup + 60)) --json >/dev/null 2>&1 || say "warm-up $s failed (ignored)"
+    done
     sleep 1
 }
 
@@ -273,7 +316,7 @@ cat <<EOF
 Relay: single node vs ${sides[*]} (split: 2 gateways + 2 silos; cohosted: 2 nodes, each a silo and a gateway; shipped: 3 such nodes) (\`bench/cluster.sh\`), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))
 Relay__RateLimitPerSecond=1000000, Relay__RateLimitBurst=1000000 on every relay process (the default 200/s would throttle the load).
 Client (one Node process) and all servers share the machine's $(nproc) cores. Load average (1/5/15 min) before the build: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg).
-$rounds round(s), each: single node, then ${sides[*]}; meshbench ${duration} s per scenario (after a discarded 3 s warm-up on each side):
+$rounds round(s), each: single node, then ${sides[*]}; meshbench ${duration} s per scenario (after a discarded ${warmup} s warm-up on each side, the scenarios in turn):
 ${params_text%; }.$perf_text
 
 EOF
@@ -286,8 +329,8 @@ const load = (round, side, sc) => {
   let r = null, cpu = null;
   const f = path.join(dir, `r${round}-${side}-${sc}.json`);
   try { r = JSON.parse(fs.readFileSync(f, 'utf8')); } catch {}
-  try { const [ticks, ms, hz, rc] = fs.readFileSync(f + '.cpu', 'utf8').trim().split(' ').map(Number);
-        cpu = { s: ticks / hz, ms, rc }; } catch {}
+  try { const [ticks, ms, hz, rc, jit] = fs.readFileSync(f + '.cpu', 'utf8').trim().split(' ').map(Number);
+        cpu = { s: ticks / hz, ms, rc, jit: Number.isFinite(jit) ? jit / hz : null }; } catch {}
   return { r, cpu };
 };
 const fmt = (v, d = 0) => v == null || !Number.isFinite(v) ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -301,10 +344,11 @@ const figure = { direct: ['msgs/s', (m) => m.msgs_per_s], broadcast: ['deliverie
 const value = (x, sc) => (x.r && x.r.metrics ? figure[sc][1](x.r.metrics) : null);
 const usPer = (x) => (x.cpu && x.r && x.r.metrics && x.r.metrics.delivered ? 1e6 * x.cpu.s / x.r.metrics.delivered : null);
 const cpuPct = (x) => (x.cpu ? 100 * x.cpu.s / (x.cpu.ms / 1000) : null);
+const jitPct = (x) => (x.cpu && x.cpu.jit != null && x.cpu.s ? 100 * x.cpu.jit / x.cpu.s : null);
 const notes = [];
 const rows = [
-  '| scenario | figure | side | value | ÷ single | server µs/delivery | CPU/delivery ÷ single | p99 ms | server CPU % | client CPU % | lost / reordered (all rounds) |',
-  '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| scenario | figure | side | value | ÷ single | server µs/delivery | CPU/delivery ÷ single | p99 ms | server CPU % | JIT % of server CPU | client CPU % | lost / reordered (all rounds) |',
+  '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
 ];
 for (const sc of scenarios) {
   const runs = Object.fromEntries(sides.map((sd) => [sd, Array.from({ length: rounds }, (_, i) => load(i + 1, sd, sc))]));
@@ -319,7 +363,7 @@ for (const sc of scenarios) {
     const bad = xs.some((x) => !x.r || x.r.status !== 'ok') ? ' ✗' : '';
     rows.push(`| ${sc} | ${figure[sc][0]} | ${label[sd]} | ${spread(xs.map((x) => value(x, sc)), 0)}${bad} | ${ratio((x) => value(x, sc))} | ` +
       `${spread(xs.map(usPer), 1)} | ${ratio(usPer)} | ${spread(xs.map((x) => (x.r && x.r.metrics ? x.r.metrics.latency_ms.p99 : null)), 1)} | ` +
-      `${spread(xs.map(cpuPct), 0)} | ${spread(xs.map((x) => x.r && x.r.client && x.r.client.cpu_pct), 0)} | ${sum((m) => m.lost)} / ${sum((m) => m.reordered)} |`);
+      `${spread(xs.map(cpuPct), 0)} | ${spread(xs.map(jitPct), 1)} | ${spread(xs.map((x) => x.r && x.r.client && x.r.client.cpu_pct), 0)} | ${sum((m) => m.lost)} / ${sum((m) => m.reordered)} |`);
   }
 }
 console.log(rows.join('\n'));
